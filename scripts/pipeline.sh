@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command: install what is needed, then run the whole pipeline (dvc repro) on params.yaml.
+# Extra arguments go to `dvc repro` (e.g. `bash scripts/pipeline.sh evaluate`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+dvc repro "$@"
+echo
+dvc metrics show

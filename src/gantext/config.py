@@ -1,0 +1,379 @@
+"""Typed, frozen configuration loaded from params.yaml.
+
+params.yaml is the single source of truth: each section maps onto a frozen dataclass below,
+unknown keys are rejected with their dotted path and the valid keys, and every value is checked
+for type and range so a typo fails before any work starts. Functions receive these objects;
+nothing but :func:`load_params` opens params.yaml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gantext.errors import ConfigError
+
+__all__ = [
+    "ConfigError",
+    "Params",
+    "load_params",
+    "params_from_dict",
+    "to_dict",
+]
+
+
+def _f(default: Any, *, ge: float | None = None, gt: float | None = None,
+       le: float | None = None, lt: float | None = None, help: str = "") -> Any:
+    """A dataclass field with a default, optional numeric bounds and a one-line help text."""
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use tuples for sequence defaults (configs are frozen)")
+    return field(default=default, metadata=meta)
+
+
+def _sub(cls: type) -> Any:
+    """A nested-section field whose default is the section's defaults."""
+    return field(default_factory=cls)
+
+
+# ----------------------------------------------------------------------------- ingest
+@dataclass(frozen=True)
+class BuiltinCorpusConfig:
+    """The built-in "Quantum Coffee Maker" review grammar."""
+
+    num_sentences: int = _f(20000, ge=10, help="sentences sampled from the grammar")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Where the corpus comes from and how it is cleaned and split."""
+
+    source: Literal["builtin", "files"] = _f("builtin")
+    builtin: BuiltinCorpusConfig = _sub(BuiltinCorpusConfig)
+    paths: tuple[str, ...] = _f((), help="files or globs (source: files)")
+    test_paths: tuple[str, ...] = _f((), help="files or globs holding a shipped test split")
+    text_column: str = _f("text", help="column holding the text in csv/tsv/jsonl/parquet")
+    lowercase: bool = _f(True)
+    min_tokens: int = _f(1, ge=1, help="shorter sentences are rejected (too_short)")
+    max_tokens: int = _f(60, ge=1, help="longer sentences are rejected (too_long)")
+    dedupe: bool = _f(False, help="reject exact duplicates after cleaning")
+    valid_fraction: float = _f(0.1, ge=0.0, lt=1.0)
+    test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
+
+
+# ----------------------------------------------------------------------------- tokenize
+@dataclass(frozen=True)
+class TokenizeConfig:
+    """Tokenizer, vocabulary and fixed-length encoding."""
+
+    level: Literal["word", "char"] = _f("word")
+    min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
+    max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
+    max_len: int = _f(32, ge=1, help="tokens per sentence before <eos>; longer ones are truncated")
+
+
+# ----------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """LSTM language model."""
+
+    embed_dim: int = _f(64, ge=1)
+    hidden_dim: int = _f(128, ge=1)
+    num_layers: int = _f(1, ge=1)
+    dropout: float = _f(0.0, ge=0.0, lt=1.0)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """CNN text classifier (SeqGAN/RelGAN style)."""
+
+    embed_dim: int = _f(64, ge=1)
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5))
+    num_filters: int = _f(64, ge=1, help="filters per kernel width")
+    dropout: float = _f(0.25, ge=0.0, lt=1.0)
+    spectral_norm: bool = _f(False)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    generator: GeneratorConfig = _sub(GeneratorConfig)
+    discriminator: DiscriminatorConfig = _sub(DiscriminatorConfig)
+
+
+# ----------------------------------------------------------------------------- pretrain
+@dataclass(frozen=True)
+class PretrainConfig:
+    """MLE pretraining of the generator."""
+
+    epochs: int = _f(15, ge=1)
+    batch_size: int = _f(64, ge=1)
+    lr: float = _f(0.005, gt=0.0)
+    grad_clip: float = _f(5.0, gt=0.0)
+    patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
+    device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
+
+
+# ----------------------------------------------------------------------------- adversarial
+@dataclass(frozen=True)
+class BCEObjectiveConfig:
+    """Non-saturating GAN loss with Gumbel-softmax relaxation (RelGAN style)."""
+
+    beta_max: float = _f(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
+    anneal: Literal["exp", "linear", "constant"] = _f("exp")
+    label_smoothing: bool = _f(False, help="D targets 0.9 / 0.1 instead of 1 / 0")
+
+
+@dataclass(frozen=True)
+class WGANGPObjectiveConfig:
+    """WGAN with gradient penalty on real/soft-fake interpolates."""
+
+    gp_lambda: float = _f(10.0, ge=0.0)
+    n_critic: int = _f(5, ge=1)
+    beta_max: float = _f(100.0, ge=1.0)
+    anneal: Literal["exp", "linear", "constant"] = _f("exp")
+
+
+@dataclass(frozen=True)
+class SeqGANObjectiveConfig:
+    """Policy gradient with Monte-Carlo rollout rewards."""
+
+    n_rollouts: int = _f(8, ge=1)
+    rollout_update_rate: float = _f(0.8, ge=0.0, le=1.0)
+    rollout_batch: int = _f(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
+    d_pretrain_steps: int = _f(100, ge=0)
+    d_steps: int = _f(1, ge=1)
+
+
+@dataclass(frozen=True)
+class AdversarialConfig:
+    """The shared adversarial loop; `loss` picks the objective from the registry."""
+
+    loss: str = _f("bce", help="bce | wgan-gp | seqgan")
+    steps: int = _f(300, ge=0)
+    batch_size: int = _f(64, ge=1)
+    g_lr: float = _f(1e-4, gt=0.0)
+    d_lr: float = _f(1e-4, gt=0.0)
+    adam_beta1: float = _f(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.999, ge=0.0, lt=1.0)
+    grad_clip: float = _f(5.0, gt=0.0)
+    log_every: int = _f(10, ge=1)
+    sample_every: int = _f(100, ge=1)
+    checkpoint_every: int = _f(50, ge=1)
+    device: str = _f("auto")
+    bce: BCEObjectiveConfig = _sub(BCEObjectiveConfig)
+    wgan_gp: WGANGPObjectiveConfig = _sub(WGANGPObjectiveConfig)
+    seqgan: SeqGANObjectiveConfig = _sub(SeqGANObjectiveConfig)
+
+
+# ----------------------------------------------------------------------------- evaluate
+@dataclass(frozen=True)
+class FIDConfig:
+    """Frozen feature extractor for the simplified FID."""
+
+    ngram_min: int = _f(2, ge=1)
+    ngram_max: int = _f(2, ge=1)
+    svd_dim: int = _f(64, ge=1)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """The fixed evaluation protocol (see ARCHITECTURE.md)."""
+
+    num_samples: int = _f(2000, ge=1, help="samples per generator at temperature 1")
+    temperature: float = _f(1.0, gt=0.0)
+    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5))
+    sweep_samples: int = _f(1000, ge=1)
+    batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
+    fid: FIDConfig = _sub(FIDConfig)
+    device: str = _f("auto")
+
+
+# ----------------------------------------------------------------------------- tracking
+@dataclass(frozen=True)
+class TrackingConfig:
+    enabled: bool = _f(True)
+    experiment: str = _f("gantext")
+
+
+@dataclass(frozen=True)
+class Params:
+    """All of params.yaml."""
+
+    seed: int = _f(0, ge=0)
+    ingest: IngestConfig = _sub(IngestConfig)
+    tokenize: TokenizeConfig = _sub(TokenizeConfig)
+    model: ModelConfig = _sub(ModelConfig)
+    pretrain: PretrainConfig = _sub(PretrainConfig)
+    adversarial: AdversarialConfig = _sub(AdversarialConfig)
+    evaluate: EvaluateConfig = _sub(EvaluateConfig)
+    tracking: TrackingConfig = _sub(TrackingConfig)
+
+
+# ----------------------------------------------------------------------------- loading
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, str(tp))
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check `value` against type `tp` and return it in canonical form."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"params key '{key}': got {value!r}, expected {_describe(tp)}")
+    if dataclasses.is_dataclass(tp):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise bad
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise bad
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(inner[0], value, key)
+    if origin is tuple:
+        if value is None:
+            return ()
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise bad
+        elem = typing.get_args(tp)[0]
+        return tuple(_coerce(elem, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+
+def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
+    m = f.metadata
+    for name, ok, word in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
+                           ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
+        bound = m.get(name)
+        if bound is None:
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if not ok(v, bound):
+                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} {bound}")
+
+
+def _build(cls: type, data: dict, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in fields:
+            path = f"{prefix}.{k}" if prefix else str(k)
+            raise ConfigError(
+                f"unknown params key '{path}'; valid keys{' in ' + prefix if prefix else ''}: "
+                + ", ".join(sorted(fields)))
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        value = _coerce(hints[name], data[name], key)
+        _check_range(f, value, key)
+        kwargs[name] = value
+    obj = cls(**kwargs)
+    _check_cross_fields(obj, prefix)
+    return obj
+
+
+def _check_cross_fields(obj: Any, prefix: str) -> None:
+    """Constraints that involve more than one key."""
+    if isinstance(obj, IngestConfig):
+        if obj.min_tokens > obj.max_tokens:
+            raise ConfigError(f"params keys '{prefix}.min_tokens' ({obj.min_tokens}) and "
+                              f"'{prefix}.max_tokens' ({obj.max_tokens}): min must be <= max")
+        test = 0.0 if obj.test_paths else obj.test_fraction
+        if obj.valid_fraction + test >= 1.0:
+            raise ConfigError(f"params keys '{prefix}.valid_fraction' + '{prefix}.test_fraction' "
+                              "must leave room for a train split (sum < 1)")
+        if obj.source == "files" and not obj.paths:
+            raise ConfigError(f"params key '{prefix}.paths' is empty but '{prefix}.source' is "
+                              "'files': list the corpus files or globs")
+    if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
+        raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
+
+
+def params_from_dict(data: dict | None) -> Params:
+    """Validate a params mapping (as parsed from YAML) and return the typed :class:`Params`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
+    params = _build(Params, data, "")
+    # Imported late: the registry imports torch, which config loading should not need.
+    from gantext.objectives import OBJECTIVES
+
+    if params.adversarial.loss not in OBJECTIVES:
+        raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
+                          f"valid losses: {', '.join(sorted(OBJECTIVES))}")
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raises :class:`ConfigError` naming the bad key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found (run from the repository root)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return params_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def to_dict(obj: Any) -> dict:
+    """Plain nested dict of a config (tuples become lists), for checkpoints and logging."""
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        return v
+    return conv(obj)
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}, for MLflow params."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out

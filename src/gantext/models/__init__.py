@@ -1,0 +1,1 @@
+"""Generator (LSTM LM) and discriminator (CNN) modules."""

@@ -1,0 +1,1 @@
+"""Tokenization, vocabulary and fixed-length encoding."""
