@@ -16,6 +16,11 @@ from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
 State = tuple[torch.Tensor, torch.Tensor]
 
+# Logit given to <pad>/<bos>, which are never valid outputs. Finite on purpose: -inf would turn
+# `probs * log_probs` style expressions (entropies, relaxed objectives) into NaN via 0 * -inf,
+# while exp(-1e9) is exactly 0 in float32, so the masked distribution is exact.
+_NEVER_LOGIT = -1e9
+
 
 @dataclass(frozen=True)
 class GeneratorSpec:
@@ -26,6 +31,9 @@ class GeneratorSpec:
     hidden_dim: int = 128
     num_layers: int = 1
     dropout: float = 0.0
+    #: tokens per sentence before <eos> the model was trained on (row width - 1); the default
+    #: length for :meth:`Generator.sample`. None in specs written before it was recorded.
+    max_len: int | None = None
 
 
 def gumbel_like(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -39,7 +47,11 @@ def gumbel_like(logits: torch.Tensor, generator: torch.Generator | None = None) 
 
 
 class Generator(nn.Module):
-    """Embedding -> LSTM -> linear head over the vocabulary."""
+    """Embedding -> LSTM -> linear head over the vocabulary.
+
+    The head's logits for ``<pad>`` and ``<bos>`` are pinned to a huge negative value everywhere
+    (training, NLL, sampling), so the distribution whose NLL we report is exactly the one we sample.
+    """
 
     def __init__(self, spec: GeneratorSpec):
         super().__init__()
@@ -49,9 +61,8 @@ class Generator(nn.Module):
                             dropout=spec.dropout if spec.num_layers > 1 else 0.0)
         self.drop = nn.Dropout(spec.dropout)
         self.head = nn.Linear(spec.hidden_dim, spec.vocab_size)
-        # <pad> and <bos> are never valid outputs: sampling masks them out.
-        never = torch.zeros(spec.vocab_size)
-        never[[PAD_ID, BOS_ID]] = float("-inf")
+        never = torch.zeros(spec.vocab_size, dtype=torch.bool)
+        never[[PAD_ID, BOS_ID]] = True
         self.register_buffer("_never", never, persistent=False)
 
     @property
@@ -66,7 +77,7 @@ class Generator(nn.Module):
     def forward(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """inputs: (B, T) ids -> logits (B, T, V) and the final LSTM state."""
         out, state = self.lstm(self.drop(self.embedding(inputs)), state)
-        return self.head(self.drop(out)), state
+        return self._masked(self.head(self.drop(out))), state
 
     def shift_right(self, targets: torch.Tensor) -> torch.Tensor:
         """Model inputs for targets: <bos> followed by targets[:, :-1]."""
@@ -80,31 +91,42 @@ class Generator(nn.Module):
                                reduction="none")
 
     def nll(self, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """(sum of NLL over real tokens incl. <eos>, number of those tokens)."""
-        nll = self.token_nll(targets)
-        return nll.sum(), int((targets != PAD_ID).sum())
+        """(sum of NLL over real tokens incl. <eos>, number of those tokens).
+
+        Trailing all-<pad> columns are cut first: the LSTM is causal, so they cannot change the
+        NLL of earlier positions, and most rows are far shorter than the fixed width.
+        """
+        real = targets != PAD_ID
+        width = int(real.sum(dim=1).max()) if len(targets) else 0
+        if width == 0:
+            return torch.zeros((), device=targets.device), 0
+        targets = targets[:, :width]
+        return self.token_nll(targets).sum(), int(real.sum())
 
     # ------------------------------------------------------------------ step-wise
     def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One time step: tokens (B,) -> logits (B, V), new state."""
         out, state = self.lstm(self.drop(self.embedding(tokens.unsqueeze(1))), state)
-        return self.head(self.drop(out[:, 0])), state
+        return self._masked(self.head(self.drop(out[:, 0]))), state
 
     def _masked(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits + self._never
+        """Pin <pad>/<bos> logits to a huge negative value (idempotent)."""
+        return logits.masked_fill(self._never, _NEVER_LOGIT)
 
     @torch.no_grad()
-    def sample(self, n: int, max_len: int, temperature: float = 1.0,
+    def sample(self, n: int, max_len: int | None = None, temperature: float = 1.0,
                generator: torch.Generator | None = None, batch_size: int = 1024
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Ancestral sampling of `n` rows (n, max_len + 1) in the encoding layout, and their lengths.
 
         Batched over sentences (one Python iteration per time step, none per sentence); the last
         position is always <eos>. Call ``eval()`` first to disable dropout. Noise comes from
-        `generator` (a CPU generator is fine for any device).
+        `generator` (a CPU generator is fine for any device). `max_len` defaults to the spec's.
+        Lengths count real tokens (without <eos>), as :func:`gantext.text.vocab.lengths` does.
         """
         if temperature <= 0:
             raise ValueError("temperature must be > 0")
+        max_len = self._max_len(max_len)
         rows, lens = [], []
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
@@ -128,7 +150,7 @@ class Generator(nn.Module):
                 nxt = torch.full_like(tok, EOS_ID)
             else:
                 logits, state = self.step(tok, state)
-                logits = self._masked(logits.float() / temperature)
+                logits = logits.float() / temperature
                 noise = gumbel_like(logits, generator)
                 nxt = torch.argmax(logits + noise, dim=-1)  # Gumbel-max == categorical sampling
             out[:, t] = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
@@ -138,7 +160,14 @@ class Generator(nn.Module):
                 break
         return out
 
-    def sample_relaxed(self, n: int, max_len: int, beta: float,
+    def _max_len(self, max_len: int | None) -> int:
+        if max_len is None:
+            max_len = self.spec.max_len
+        if max_len is None or max_len < 1:
+            raise ValueError("max_len must be given (>= 1): this generator's spec does not record it")
+        return int(max_len)
+
+    def sample_relaxed(self, n: int, max_len: int | None, beta: float,
                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gumbel-softmax sequences for the continuous GAN objectives (RelGAN).
 
@@ -147,6 +176,7 @@ class Generator(nn.Module):
         sequence fed back as the next input. Positions after <eos> are exact one-hot <pad>, the
         last position is a forced one-hot <eos> if the row has not ended, matching real rows.
         """
+        max_len = self._max_len(max_len)
         dev = self.device
         V = self.spec.vocab_size
         tok = torch.full((n,), BOS_ID, dtype=torch.long, device=dev)
@@ -161,7 +191,6 @@ class Generator(nn.Module):
                 soft = eos_1h.expand(n, V)
             else:
                 logits, state = self.step(tok, state)
-                logits = self._masked(logits)
                 noise = gumbel_like(logits, generator)
                 y = logits + noise
                 hard = torch.argmax(y.detach(), dim=-1)
