@@ -1,0 +1,57 @@
+"""Quality-diversity sweep: BLEU-5 (quality) against self-BLEU-5 (lack of diversity) over
+sampling temperatures, for every generator (Caccia et al., 2020, "Language GANs falling short").
+
+Lowering the temperature trades diversity for quality, so a single (BLEU, self-BLEU) point says
+little: a GAN that looks better than MLE at temperature 1 may just sit further along the same
+curve. Plotting each model's curve on one chart compares models at equal diversity.
+
+Each row: ``model, temperature, bleu5, self_bleu5`` (+ ``validity`` when a grammar oracle is
+given). A ``real`` row (``temperature`` empty) places the data itself on the chart: training
+sentences scored like samples (BLEU-5 against the same references, self-BLEU-5 among
+themselves), i.e. what a generator that reproduces the data distribution would get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gantext.metrics.bleu import bleu, self_bleu
+from gantext.metrics.oracle import Oracle, score
+
+__all__ = ["COLUMNS", "qd_row", "sweep"]
+
+#: Column order of metrics/plots/quality_diversity.csv (``validity`` only with an oracle).
+COLUMNS = ("model", "temperature", "bleu5", "self_bleu5", "validity")
+
+Sampler = Callable[[str, float, int], list[list[str]]]
+
+
+def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str]],
+           references: Sequence[Sequence[str]], oracle: Oracle | None = None) -> dict[str, Any]:
+    """One point of the sweep: BLEU-5 of `samples` against `references`, leave-one-out
+    self-BLEU-5 among `samples`, and the grammar validity when `oracle` is given."""
+    row: dict[str, Any] = {
+        "model": model,
+        "temperature": "" if temperature is None else float(temperature),
+        "bleu5": bleu(samples, references, ns=(5,))[5],
+        "self_bleu5": self_bleu(samples, ns=(5,))[5] if len(samples) > 1 else 0.0,
+    }
+    if oracle is not None:
+        valid, _, _ = score(oracle, samples)
+        row["validity"] = float(valid.mean()) if len(samples) else 0.0
+    return row
+
+
+def sweep(models: Sequence[str], temperatures: Sequence[float], n: int, sample: Sampler,
+          references: Sequence[Sequence[str]], oracle: Oracle | None = None,
+          progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Rows for every (model, temperature): ``sample(model, temperature, n)`` draws the token
+    lists (and owns the seeding, so the sweep is reproducible)."""
+    rows = []
+    for model in models:
+        for t in temperatures:
+            if progress is not None:
+                progress(f"quality-diversity: {model} at temperature {t:g}")
+            rows.append(qd_row(model, t, sample(model, t, n), references, oracle))
+    return rows
