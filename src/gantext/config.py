@@ -185,10 +185,11 @@ class FIDConfig:
 class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""
 
-    num_samples: int = _f(2000, ge=1, help="samples per generator at temperature 1")
+    # >= 2: self-BLEU scores each sample against the others, FID needs a covariance.
+    num_samples: int = _f(2000, ge=2, help="samples per generator at temperature 1")
     temperature: float = _f(1.0, gt=0.0)
-    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5))
-    sweep_samples: int = _f(1000, ge=1)
+    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
+    sweep_samples: int = _f(1000, ge=2, help="samples per (generator, temperature) of the sweep")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
     fid: FIDConfig = _sub(FIDConfig)
     device: str = _f("auto")
