@@ -181,6 +181,7 @@ class FIDConfig:
     svd_dim: int = _f(64, ge=1)
 
 
+    boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 @dataclass(frozen=True)
 class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""
