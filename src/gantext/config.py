@@ -179,9 +179,9 @@ class FIDConfig:
     ngram_min: int = _f(2, ge=1)
     ngram_max: int = _f(2, ge=1)
     svd_dim: int = _f(64, ge=1)
-
-
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""

@@ -1,0 +1,151 @@
+"""What every adversarial objective shares; the loop in ``training/adversarial.py`` sees only this.
+
+An objective owns the two optimizers and whatever state its loss needs (a rollout copy of G,
+...). Per generator step the loop calls ``discriminator_step`` ``d_steps_per_g_step`` times, then
+``generator_step`` once, each with a fresh real batch; both return plain floats to log. Adding a
+loss = one file subclassing :class:`Objective` + one line in the registry (``objectives/__init__``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gantext.config import AdversarialConfig
+from gantext.models.discriminator import Discriminator
+from gantext.models.generator import Generator
+
+
+class NonFiniteLoss(ArithmeticError):
+    """A loss became NaN/inf; the loop turns it into a TrainingError naming the step."""
+
+    def __init__(self, what: str, value: float):
+        super().__init__(f"{what} is {value}")
+        self.what = what
+        self.value = value
+
+
+def anneal(beta_max: float, schedule: str, step: int, steps: int) -> float:
+    """Inverse temperature of the Gumbel-softmax at `step` of `steps` (RelGAN's schedules):
+    exp: beta_max ** (step / steps); linear: 1 + (beta_max - 1) * step / steps; constant: beta_max."""
+    frac = min(max(step / steps, 0.0), 1.0) if steps > 0 else 1.0
+    if schedule == "exp":
+        return float(beta_max ** frac)
+    if schedule == "linear":
+        return float(1.0 + (beta_max - 1.0) * frac)
+    if schedule == "constant":
+        return float(beta_max)
+    raise ValueError(f"unknown temperature schedule {schedule!r}; valid: exp, linear, constant")
+
+
+def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Float one-hot rows (B, T, V): real data in the same space as relaxed generator output."""
+    return F.one_hot(ids.long(), vocab_size).float()
+
+
+class Objective:
+    """Base class: optimizers, clipped updates with a NaN/inf guard, checkpointable state.
+
+    Subclasses implement :meth:`discriminator_step` and :meth:`generator_step` and may override
+    :meth:`prepare` (runs once before step 0), :meth:`temperature`, :meth:`after_generator_step`,
+    :attr:`d_steps_per_g_step` and :meth:`adam_betas`.
+    """
+
+    #: discriminator (critic) steps before each generator step
+    d_steps_per_g_step: int = 1
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: AdversarialConfig,
+                 max_len: int, device: torch.device, rng: torch.Generator):
+        self.G = generator
+        self.D = discriminator
+        self.cfg = cfg
+        self.max_len = max_len
+        self.device = torch.device(device)
+        self.rng = rng  # the single noise stream of training (checkpointed by the loop)
+        self.vocab_size = generator.spec.vocab_size
+        betas = self.adam_betas()
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=betas)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=betas)
+
+    # ------------------------------------------------------------------ hooks
+    def adam_betas(self) -> tuple[float, float]:
+        return (self.cfg.adam_beta1, self.cfg.adam_beta2)
+
+    def temperature(self, step: int) -> float:
+        """Inverse temperature used at `step` (1.0 for objectives that sample discretely)."""
+        return 1.0
+
+    def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
+        """One-off work before the first step (e.g. discriminator pretraining)."""
+        return {}
+
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared mechanics
+    def update(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor,
+               what: str) -> float:
+        """Backward, clip to ``grad_clip``, step; returns the gradient norm before clipping.
+
+        Raises :class:`NonFiniteLoss` before touching the weights if the loss (or the gradient)
+        is NaN/inf, so the last good state is the one the loop checkpointed."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(what, value)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = float(nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip))
+        if not math.isfinite(norm):
+            opt.zero_grad(set_to_none=True)
+            raise NonFiniteLoss(f"gradient norm of {what}", norm)
+        opt.step()
+        return norm
+
+    def state_dict(self) -> dict[str, Any]:
+        """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
+        return {"g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.d_opt.load_state_dict(state["d_opt"])
+
+
+class frozen:
+    """Context manager: no parameter gradients for `module` (D during a G step: saves the work of
+    accumulating grads that would be thrown away)."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.flags: list[bool] = []
+
+    def __enter__(self) -> nn.Module:
+        self.flags = [p.requires_grad for p in self.module.parameters()]
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        return self.module
+
+    def __exit__(self, *exc: object) -> None:
+        for p, flag in zip(self.module.parameters(), self.flags):
+            p.requires_grad_(flag)
+
+
+class eval_mode:
+    """Context manager: `module` in eval mode (no dropout), restored afterwards."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.was_training = module.training
+
+    def __enter__(self) -> nn.Module:
+        self.module.eval()
+        return self.module
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.train(self.was_training)

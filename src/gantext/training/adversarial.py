@@ -1,0 +1,304 @@
+"""The ONE adversarial loop, shared by every objective in :data:`gantext.objectives.OBJECTIVES`.
+
+Per step: ``d_steps_per_g_step`` discriminator steps then one generator step (each on a fresh real
+batch), values averaged over each ``log_every`` window and logged (plot rows, MLflow, progress
+bar), decoded samples every ``sample_every`` steps, and a resume checkpoint every
+``checkpoint_every`` steps. The resume file holds everything the rest of the run depends on
+(weights, optimizer and objective state, every RNG stream, the data-order position, the history),
+so a run killed and resumed ends bit-identical (on CPU) to one never interrupted. A NaN/inf loss
+stops training with a :class:`TrainingError` naming the step; the last good checkpoint stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from tqdm import tqdm
+
+from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
+from gantext.data import Corpus, iterate_batches
+from gantext.errors import CheckpointError, TrainingError
+from gantext.io import atomic_path, md5_file, write_csv, write_json
+from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
+from gantext.models.generator import Generator
+from gantext.objectives import OBJECTIVES
+from gantext.objectives.base import NonFiniteLoss, Objective
+from gantext.paths import Paths
+from gantext.runtime import resolve_device, seed_everything
+from gantext.training.checkpoint import load_checkpoint, save_checkpoint, save_generator
+
+RESUME_FORMAT = 1
+SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
+
+
+# ----------------------------------------------------------------------------- real data stream
+class RealStream:
+    """Endless seeded mini-batches of real rows (reshuffled each epoch) with a resumable position."""
+
+    def __init__(self, data: torch.Tensor, batch_size: int, seed: int):
+        if len(data) == 0:
+            raise TrainingError("the train split is empty: nothing to train the discriminator on")
+        self.data = data
+        self.batch_size = min(batch_size, len(data))
+        self.g = torch.Generator().manual_seed(seed)
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        self.epoch_state = self.g.get_state()  # restoring this replays the epoch's order
+        self.taken = 0
+        self.it = iterate_batches(self.data, self.batch_size, generator=self.g, drop_last=True)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        batch = next(self.it, None)
+        if batch is None:
+            self._start_epoch()
+            batch = next(self.it)
+        self.taken += 1
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch_state": self.epoch_state, "taken": self.taken}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.g.set_state(state["epoch_state"])
+        self._start_epoch()
+        for _ in range(int(state["taken"])):
+            next(self.it)
+        self.taken = int(state["taken"])
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class AdversarialResult:
+    """Trained models plus what the stage writes: summary metrics, plot rows, logged samples."""
+
+    generator: Generator
+    discriminator: Discriminator
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    samples: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def build_objective(name: str, generator: Generator, discriminator: Discriminator,
+                    cfg: AdversarialConfig, max_len: int, device: torch.device,
+                    rng: torch.Generator) -> Objective:
+    """The registry lookup (the only place a loss name turns into behaviour)."""
+    try:
+        cls = OBJECTIVES[name]
+    except KeyError:
+        raise TrainingError(f"unknown adversarial loss {name!r}; valid losses: "
+                            f"{', '.join(sorted(OBJECTIVES))}") from None
+    return cls(generator, discriminator, cfg, max_len, device, rng)
+
+
+def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int) -> DiscriminatorSpec:
+    return DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
+                             kernel_sizes=tuple(cfg.kernel_sizes), num_filters=cfg.num_filters,
+                             dropout=cfg.dropout, spectral_norm=cfg.spectral_norm)
+
+
+def resume_fingerprint(params: Params, *inputs: str | Path) -> str:
+    """Hash of what the adversarial run depends on (its params sections and the md5 of each input
+    file): a resume file with another fingerprint is stale and ignored."""
+    h = hashlib.sha256()
+    relevant = {"seed": params.seed, "model": to_dict(params.model),
+                "adversarial": to_dict(params.adversarial)}
+    h.update(json.dumps(relevant, sort_keys=True).encode())
+    for f in inputs:
+        h.update(md5_file(f).encode())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- the loop
+def _finite_or_raise(logs: dict[str, float]) -> None:
+    for k, v in logs.items():
+        if not math.isfinite(v):
+            raise NonFiniteLoss(k, v)
+
+
+def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
+def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConfig,
+                      dcfg: DiscriminatorConfig, seed: int, *, resume_file: Path | None = None,
+                      fingerprint: str = "", tracker: Any = None,
+                      on_step: Callable[[int], None] | None = None) -> AdversarialResult:
+    """Adversarially fine-tune `generator` (usually the MLE one) with objective ``cfg.loss``.
+
+    `resume_file` (optional) is read at start when its fingerprint matches and rewritten every
+    ``cfg.checkpoint_every`` steps; `tracker` has ``log_metrics(dict, step=)`` (a StageRun);
+    `on_step(step)` is called after every completed step (tests use it to kill the process).
+    """
+    t0 = time.perf_counter()
+    rng = seed_everything(seed)  # the objectives' noise stream (Gumbel, sampling, GP alphas)
+    device = resolve_device(cfg.device)
+    G = generator.to(device).train()
+    nll_start = valid_nll(G, corpus.valid)
+    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab))).to(device).train()
+    objective = build_objective(cfg.loss, G, D, cfg, corpus.max_len, device, rng)
+    stream = RealStream(corpus.train, cfg.batch_size, seed + 1)
+    history: list[dict[str, float]] = []
+    samples: list[str] = []
+    window: list[dict[str, float]] = []
+    start = 0
+    prepared: dict[str, float] = {}
+
+    state = _load_resume(resume_file, fingerprint)
+    if state is not None:
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        objective.load_state_dict(state["objective"])
+        stream.load_state_dict(state["stream"])
+        rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        start, history, samples = int(state["step"]), list(state["history"]), list(state["samples"])
+        window, prepared = list(state["window"]), dict(state["prepared"])
+        print(f"adversarial: resuming from step {start} ({resume_file})", file=sys.stderr)
+        if tracker is not None:  # re-log what the killed run logged, so the MLflow run is whole
+            for row in history:
+                tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+    else:
+        prepared = objective.prepare(stream)
+        if prepared and tracker is not None:
+            tracker.log_metrics(prepared, step=0)
+
+    def save(step: int) -> None:
+        if resume_file is None:
+            return
+        payload = {
+            "format": RESUME_FORMAT, "fingerprint": fingerprint, "step": step,
+            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "objective": objective.state_dict(), "stream": stream.state_dict(),
+            "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "history": history, "samples": samples, "window": window, "prepared": prepared,
+        }
+        with atomic_path(resume_file) as tmp:
+            torch.save(payload, tmp)
+
+    last_saved = start
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"adversarial ({cfg.loss})",
+               file=sys.stderr, disable=None, dynamic_ncols=True)
+    for step in bar:
+        try:
+            d_logs = [objective.discriminator_step(next(stream), step)
+                      for _ in range(objective.d_steps_per_g_step)]
+            logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
+                    "beta": objective.temperature(step)}
+            _finite_or_raise(logs)
+        except NonFiniteLoss as exc:
+            where = (f"the last good checkpoint (step {last_saved}) is kept in {resume_file}"
+                     if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
+            raise TrainingError(
+                f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
+                "Lower adversarial.g_lr / d_lr or grad_clip, or the temperature (beta_max)") from None
+        window.append(logs)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            row = {"step": done, **_mean_rows(window)}
+            window = []
+            history.append(row)
+            if tracker is not None:
+                tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=done)
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row})
+        if done % cfg.sample_every == 0 or done == cfg.steps:
+            shown = decode_samples(G, corpus, SAMPLES_SHOWN, seed * 1_000_003 + done)
+            samples.extend(f"step {done}: {s}" for s in shown)
+            for s in shown:
+                tqdm.write(f"  [{done}] {s}", file=sys.stderr)
+        if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            save(done)
+            last_saved = done
+        if on_step is not None:
+            on_step(done)
+    bar.close()
+
+    metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
+                                      if history else {}), **prepared,
+               "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid)}
+    return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
+                             wall_seconds=time.perf_counter() - t0)
+
+
+def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> list[str]:
+    """`n` decoded samples from their own seeded stream (does not disturb training's RNG)."""
+    was = generator.training
+    generator.eval()
+    g = torch.Generator().manual_seed(seed)
+    rows, _ = generator.sample(n, corpus.max_len, 1.0, g)
+    generator.train(was)
+    return [corpus.vocab.decode(r.tolist()) for r in rows.cpu()]
+
+
+def _load_resume(path: Path | None, fingerprint: str) -> dict[str, Any] | None:
+    """The resume payload if `path` holds one for this fingerprint, else None (stale: ignored)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        print(f"adversarial: ignoring unreadable resume file {path}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+        return None
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT \
+            or state.get("fingerprint") != fingerprint:
+        print(f"adversarial: ignoring stale resume file {path} (params, data or pretrained "
+              "generator changed)", file=sys.stderr)
+        return None
+    return state
+
+
+# ----------------------------------------------------------------------------- outputs
+def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -> float:
+    """Generator NLL per token on `data` (MLE fit; GAN training usually trades some of it away)."""
+    was = generator.training
+    generator.eval()
+    total, count = 0.0, 0
+    if len(data) == 0:
+        return float("nan")
+    with torch.no_grad():
+        for batch in iterate_batches(data, batch_size, shuffle=False):
+            s, n = generator.nll(batch.to(generator.device))
+            total, count = total + float(s), count + n
+    generator.train(was)
+    return total / max(count, 1)
+
+
+def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss: str) -> None:
+    """models/adversarial/{generator,discriminator}.pt, metrics/adversarial.json, the plot CSV
+    (each written atomically; no wall-clock numbers, so reruns are byte-identical)."""
+    save_generator(paths.adversarial_generator, result.generator, vocab_hash,
+                   metrics=result.metrics, extra={"stage": "adversarial", "loss": loss})
+    save_checkpoint(paths.adversarial_discriminator, kind="discriminator",
+                    state_dict=result.discriminator.state_dict(),
+                    spec=result.discriminator.spec_dict, vocab_hash=vocab_hash,
+                    metrics=result.metrics, extra={"loss": loss})
+    write_json(paths.metrics_json("adversarial"), result.metrics)
+    write_csv(paths.plot_csv("adversarial"), result.history)
+
+
+def load_discriminator(path: str | Path, vocab_hash: str | None = None,
+                       device: str | torch.device = "cpu") -> Discriminator:
+    """Rebuild the adversarial stage's discriminator (eval mode) from its checkpoint."""
+    payload = load_checkpoint(path, kind="discriminator", vocab_hash=vocab_hash)
+    model = build_discriminator(payload["spec"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the stored spec: {exc}") from None
+    return model.to(device).eval()

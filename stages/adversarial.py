@@ -1,0 +1,43 @@
+"""Stage adversarial: fine-tune the MLE generator with the objective named by adversarial.loss.
+
+Reads data/processed and models/pretrain/generator.pt; writes models/adversarial/{generator,
+discriminator}.pt, metrics/adversarial.json and metrics/plots/adversarial.csv. A killed run resumes
+from .gantext/state/adversarial.resume.pt (outside DVC outs) when nothing it depends on changed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from gantext.config import load_params
+from gantext.data import load_corpus
+from gantext.paths import repo_paths
+from gantext.tracking import stage_run
+from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
+from gantext.training.checkpoint import load_generator
+from stages._common import run
+
+
+def main() -> None:
+    paths = repo_paths()
+    params = load_params(paths.params)
+    cfg = params.adversarial
+    corpus = load_corpus(paths)
+    generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
+    resume = paths.resume_file("adversarial")
+    fingerprint = resume_fingerprint(params, paths.pretrain_generator, paths.vocab,
+                                     paths.encoded("train"), paths.encoded("valid"))
+    with stage_run("adversarial", params, paths) as tracker:
+        result = train_adversarial(generator, corpus, cfg, params.model.discriminator, params.seed,
+                                   resume_file=resume, fingerprint=fingerprint, tracker=tracker)
+        write_outputs(result, paths, corpus.vocab.hash, cfg.loss)
+        tracker.log_metrics({**result.metrics, "wall_seconds": result.wall_seconds})
+        tracker.log_artifact(paths.plot_csv("adversarial"))
+    resume.unlink(missing_ok=True)  # finished: the outputs are the record now
+    print(f"adversarial ({cfg.loss}): {cfg.steps} steps in {result.wall_seconds:.1f}s; "
+          f"valid NLL {result.metrics['valid_nll_start']:.4f} -> {result.metrics['valid_nll']:.4f}",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run(main)
