@@ -137,6 +137,8 @@ class WGANGPObjectiveConfig:
     n_critic: int = _f(5, ge=1)
     beta_max: float = _f(100.0, ge=1.0)
     anneal: Literal["exp", "linear", "constant"] = _f("exp")
+    adam_beta1: float = _f(0.5, ge=0.0, lt=1.0, help="WGAN-GP's own Adam betas (paper: 0.5, 0.9)")
+    adam_beta2: float = _f(0.9, ge=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)
