@@ -1,0 +1,286 @@
+"""MLE pretraining of the generator: Adam, gradient clipping, early stopping, exact resume.
+
+Reproducibility and resume rest on one idea: nothing random carries over from one epoch to the
+next. The initial weights come from ``(seed, "init")``; each epoch's batch order and dropout masks
+come from ``(seed, epoch)``. So the complete training state after epoch ``k`` is the weights, the
+optimizer, the early-stopping bookkeeping and the history, all saved (atomically, weights-only)
+after every completed epoch; a run killed during epoch ``k + 1`` and started again replays epoch
+``k + 1`` from exactly the same state and ends with bit-identical tensors and metrics on CPU.
+
+The resume state is keyed by a fingerprint of everything that shapes the result (generator and
+pretrain params, seed, device, vocabulary hash, data hashes): a state left by other params or
+other data is ignored, never half-reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gantext.config import GeneratorConfig, PretrainConfig, to_dict
+from gantext.data import Corpus, iterate_batches
+from gantext.errors import CheckpointError, TrainingError
+from gantext.metrics.nll import count_tokens, nll_metrics
+from gantext.models.generator import Generator, GeneratorSpec, build_generator
+from gantext.training.checkpoint import load_checkpoint, save_checkpoint
+
+RESUME_KIND = "pretrain-resume"
+RESUME_FORMAT = 1
+#: batch size for validation/test NLL (memory only: the figures do not depend on it beyond
+#: float summation order, and it is fixed here so they are repeatable)
+EVAL_BATCH_SIZE = 512
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What :func:`train_mle` tells its ``on_epoch_end`` callback after each completed epoch.
+
+    ``row`` is the reproducible plot row; the timings vary from run to run and are kept apart.
+    The callback runs *after* the resume state of this epoch is on disk.
+    """
+
+    row: dict
+    improved: bool
+    seconds: float
+    train_tokens_per_s: float
+
+    @property
+    def epoch(self) -> int:
+        return int(self.row["epoch"])
+
+
+@dataclass
+class MLEResult:
+    """The best generator (eval mode) and everything the stage writes or logs."""
+
+    model: Generator
+    history: list[dict]          # one row per epoch: metrics/plots/pretrain.csv
+    summary: dict                # metrics/pretrain.json (reproducible: no timings)
+    start_epoch: int             # first epoch trained by this call (> 1 after a resume)
+    timings: dict = field(default_factory=dict)  # wall_seconds, train_tokens_per_s (this call only)
+
+
+def derive_seed(seed: int, *keys: object) -> int:
+    """A 63-bit seed for one random stream, e.g. ``derive_seed(0, "batches", 3)``."""
+    digest = hashlib.sha256(json.dumps([seed, *keys]).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def tensor_hash(t: torch.Tensor) -> str:
+    """sha256 of a tensor's dtype, shape and bytes."""
+    t = t.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def resume_fingerprint(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, seed: int,
+                       device: torch.device | str) -> str:
+    """Identity of a training run: a resume state is reused only when this matches exactly."""
+    payload = {
+        "format": RESUME_FORMAT,
+        "generator": to_dict(gen_cfg),
+        "pretrain": to_dict(cfg),
+        "seed": seed,
+        "device": str(torch.device(device)),
+        "vocab": corpus.vocab.hash,
+        "data": {s: tensor_hash(getattr(corpus, s)) for s in ("train", "valid", "test")},
+        "eval_batch_size": EVAL_BATCH_SIZE,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> GeneratorSpec:
+    return GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=gen_cfg.embed_dim,
+                         hidden_dim=gen_cfg.hidden_dim, num_layers=gen_cfg.num_layers,
+                         dropout=gen_cfg.dropout, max_len=corpus.max_len)
+
+
+def _cpu_copy(state_dict: dict) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
+
+
+def _load_resume(path: Path | None, fingerprint: str, vocab_hash: str, log: Log) -> dict | None:
+    """The saved training state if it belongs to this exact run, else None (with a log line why)."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        payload = load_checkpoint(path, kind=RESUME_KIND, vocab_hash=vocab_hash)
+    except CheckpointError as exc:
+        log(f"pretrain: ignoring resume state: {exc}")
+        return None
+    extra = payload.get("extra", {})
+    if extra.get("fingerprint") != fingerprint:
+        log(f"pretrain: ignoring stale resume state {path} (params, seed or data changed)")
+        return None
+    return payload
+
+
+def _save_resume(path: Path, model: Generator, optimizer: torch.optim.Optimizer, vocab_hash: str,
+                 fingerprint: str, epoch: int, finished: bool, best: dict, history: list[dict]
+                 ) -> None:
+    save_checkpoint(path, kind=RESUME_KIND, state_dict=model.state_dict(), spec=model.spec_dict,
+                    vocab_hash=vocab_hash, extra={
+                        "fingerprint": fingerprint,
+                        "epoch": epoch,
+                        "finished": finished,
+                        "optimizer": optimizer.state_dict(),
+                        "best_state": best["state"],
+                        "best_nll": best["nll"],
+                        "best_epoch": best["epoch"],
+                        "bad_epochs": best["bad"],
+                        "history": history,
+                    })
+
+
+def discard_resume_state(path: Path | None) -> None:
+    """Remove the resume state once the stage's outputs are safely written."""
+    if path is not None:
+        Path(path).unlink(missing_ok=True)
+
+
+def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
+                 cfg: PretrainConfig, epoch: int, seed: int, device: torch.device
+                 ) -> tuple[float, int]:
+    """One pass over `data` in the (seed, epoch) order; returns (summed NLL, real tokens)."""
+    from tqdm import tqdm
+
+    # Dropout masks and batch order of this epoch depend on (seed, epoch) only: see module doc.
+    torch.manual_seed(derive_seed(seed, "dropout", epoch))
+    order = torch.Generator().manual_seed(derive_seed(seed, "batches", epoch))
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    n_batches = math.ceil(len(data) / cfg.batch_size)
+    bar = tqdm(iterate_batches(data, cfg.batch_size, generator=order), total=n_batches,
+               desc=f"pretrain epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+               disable=None, file=sys.stderr)
+    for i, batch in enumerate(bar):
+        s, k = model.nll(batch.to(device))
+        loss = s / max(k, 1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        total += s.detach().double()
+        count += k
+        if i % 50 == 0:
+            bar.set_postfix(nll=f"{float(loss.detach()):.3f}")
+    bar.close()
+    train_sum = float(total)
+    if not math.isfinite(train_sum):
+        raise TrainingError(f"pretrain diverged in epoch {epoch} (train NLL is {train_sum}): "
+                            "lower pretrain.lr or pretrain.grad_clip in params.yaml")
+    return train_sum, count
+
+
+def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, seed: int,
+              device: torch.device | str = "cpu", resume_path: str | Path | None = None,
+              on_epoch_end: Callable[[EpochReport], None] | None = None,
+              log: Log = _stderr) -> MLEResult:
+    """Pretrain a generator on ``corpus.train`` by MLE with early stopping on valid NLL.
+
+    With `resume_path`, the state after every completed epoch is saved there and a matching state
+    found there at the start is continued (see the module docstring); the caller deletes it with
+    :func:`discard_resume_state` once its outputs are written. Returns the best-valid-NLL model,
+    the per-epoch history and the summary (best epoch, valid/test NLL in both figures).
+    """
+    device = torch.device(device)
+    resume_path = Path(resume_path) if resume_path is not None else None
+    vocab_hash = corpus.vocab.hash
+    fingerprint = resume_fingerprint(corpus, gen_cfg, cfg, seed, device)
+
+    torch.manual_seed(derive_seed(seed, "init"))
+    model = build_generator(generator_spec(corpus, gen_cfg)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    history: list[dict] = []
+    best = {"state": _cpu_copy(model.state_dict()), "nll": math.inf, "epoch": 0, "bad": 0}
+    epoch, finished = 0, False
+    state = _load_resume(resume_path, fingerprint, vocab_hash, log)
+    if state is not None:
+        extra = state["extra"]
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(extra["optimizer"])
+        best = {"state": extra["best_state"], "nll": extra["best_nll"],
+                "epoch": extra["best_epoch"], "bad": extra["bad_epochs"]}
+        history = list(extra["history"])
+        epoch, finished = int(extra["epoch"]), bool(extra["finished"])
+        log(f"pretrain: resuming at epoch {epoch + 1} (epochs 1..{epoch} restored from {resume_path})"
+            if not finished else f"pretrain: training already finished in {resume_path}; "
+            "evaluating the best epoch")
+    start_epoch = epoch + 1
+
+    t_start = time.perf_counter()
+    trained_tokens, train_seconds = 0, 0.0
+    while not finished:
+        epoch += 1
+        t0 = time.perf_counter()
+        train_sum, train_count = _train_epoch(model, optimizer, corpus.train, cfg, epoch, seed,
+                                              device)
+        seconds = time.perf_counter() - t0
+        trained_tokens += train_count
+        train_seconds += seconds
+        valid = nll_metrics(model, corpus.valid, EVAL_BATCH_SIZE, device)
+        if not math.isfinite(valid["nll"]):
+            raise TrainingError(f"pretrain: valid NLL is {valid['nll']} after epoch {epoch}: "
+                                "lower pretrain.lr in params.yaml")
+        row = {"epoch": epoch, "train_nll": train_sum / max(train_count, 1),
+               "valid_nll": valid["nll"], "valid_ppl": valid["ppl"],
+               "valid_nll_anchor": valid["nll_anchor"]}
+        history.append(row)
+        improved = valid["nll"] < best["nll"]
+        if improved:
+            best = {"state": _cpu_copy(model.state_dict()), "nll": valid["nll"], "epoch": epoch,
+                    "bad": 0}
+        else:
+            best["bad"] += 1
+        finished = epoch >= cfg.epochs or best["bad"] >= cfg.patience
+        log(f"pretrain: epoch {epoch}/{cfg.epochs} train_nll {row['train_nll']:.4f} "
+            f"valid_nll {valid['nll']:.4f} (anchor {valid['nll_anchor']:.4f}, ppl {valid['ppl']:.2f})"
+            f"{' *' if improved else ''}  {seconds:.1f}s")
+        if resume_path is not None:
+            _save_resume(resume_path, model, optimizer, vocab_hash, fingerprint, epoch, finished,
+                         best, history)
+        if on_epoch_end is not None:
+            on_epoch_end(EpochReport(row=dict(row), improved=improved, seconds=seconds,
+                                     train_tokens_per_s=train_count / max(seconds, 1e-9)))
+
+    if best["epoch"] == 0:
+        raise TrainingError("pretrain finished without a completed epoch (epochs must be >= 1)")
+    model.load_state_dict(best["state"])
+    model.eval()
+    test = nll_metrics(model, corpus.test, EVAL_BATCH_SIZE, device) if len(corpus.test) else None
+    best_row = history[best["epoch"] - 1]
+    summary = {
+        "best_epoch": best["epoch"],
+        "epochs_run": len(history),
+        "stopped_early": len(history) < cfg.epochs,
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "train_nll": best_row["train_nll"],
+        "valid_nll": best_row["valid_nll"],
+        "valid_nll_anchor": best_row["valid_nll_anchor"],
+        "valid_ppl": best_row["valid_ppl"],
+        "test_nll": test["nll"] if test else None,
+        "test_nll_anchor": test["nll_anchor"] if test else None,
+        "test_ppl": test["ppl"] if test else None,
+        "train_tokens_per_epoch": count_tokens(corpus.train),
+    }
+    timings = {"wall_seconds": time.perf_counter() - t_start,
+               "train_tokens_per_s": trained_tokens / train_seconds if train_seconds else 0.0}
+    return MLEResult(model=model, history=history, summary=summary, start_epoch=start_epoch,
+                     timings=timings)
