@@ -1,0 +1,201 @@
+"""The shared adversarial loop: 2 steps per objective, outputs, NaN guard, resume after SIGKILL."""
+
+import csv
+import json
+import runpy
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from gantext.errors import TrainingError
+from gantext.objectives import OBJECTIVES
+from gantext.paths import repo_paths
+from gantext.training.adversarial import load_discriminator, write_outputs
+from gantext.training.checkpoint import load_generator
+
+# The setup lives in a script so a subprocess can run it too (and kill itself mid-run).
+SCRIPT = textwrap.dedent('''
+    import dataclasses, os, signal, sys
+    from pathlib import Path
+    import torch
+    torch.set_num_threads(1)
+    from gantext.config import AdversarialConfig, DiscriminatorConfig
+    from gantext.data import Corpus
+    from gantext.models.generator import Generator, GeneratorSpec
+    from gantext.text.vocab import EOS_ID, Vocab
+    from gantext.training.adversarial import train_adversarial
+
+    MAX_LEN = 6
+
+    def tiny_corpus():
+        vocab = Vocab(("<pad>", "<bos>", "<eos>", "<unk>") + tuple(f"w{i}" for i in range(8)))
+        g = torch.Generator().manual_seed(0)
+        def rows(n):
+            out = torch.zeros(n, MAX_LEN + 1, dtype=torch.long)
+            for i in range(n):
+                k = int(torch.randint(1, MAX_LEN + 1, (1,), generator=g))
+                out[i, :k] = 4 + (i + torch.arange(k)) % 8
+                out[i, k] = EOS_ID
+            return out
+        return Corpus(vocab, rows(40), rows(8), rows(8))
+
+    def tiny_config(loss, **kw):
+        cfg = AdversarialConfig(loss=loss, steps=5, batch_size=4, log_every=2, sample_every=3,
+                                checkpoint_every=2, device="cpu", **kw)
+        return dataclasses.replace(
+            cfg, wgan_gp=dataclasses.replace(cfg.wgan_gp, n_critic=2),
+            seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16))
+
+    def run(loss, resume_file=None, fingerprint="fp", on_step=None, **kw):
+        corpus = tiny_corpus()
+        torch.manual_seed(1)
+        gen = Generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+        dcfg = DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3), num_filters=4)
+        return train_adversarial(gen, corpus, tiny_config(loss, **kw), dcfg, seed=0,
+                                 resume_file=resume_file, fingerprint=fingerprint, on_step=on_step)
+
+    if __name__ == "__main__":
+        loss, resume, out, kill_at = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+        def kill(step):
+            if step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+        r = run(loss, resume, on_step=kill if kill_at else None)
+        torch.save({"g": r.generator.state_dict(), "d": r.discriminator.state_dict(),
+                    "history": r.history, "metrics": r.metrics, "samples": r.samples}, out)
+''')
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("script") / "adv_script.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mod(script):
+    return runpy.run_path(str(script), run_name="adv_script")
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def log_metrics(self, metrics, step=None):
+        self.calls.append((step, dict(metrics)))
+
+
+@pytest.mark.parametrize("loss", sorted(OBJECTIVES))
+def test_two_steps_per_objective(mod, loss, tmp_path):
+    corpus = mod["tiny_corpus"]()
+    torch.manual_seed(1)
+    from gantext.config import DiscriminatorConfig
+    from gantext.models.generator import Generator, GeneratorSpec
+    from gantext.training.adversarial import train_adversarial
+
+    gen = Generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+    before = [p.clone() for p in gen.parameters()]
+    import dataclasses
+    cfg = dataclasses.replace(mod["tiny_config"](loss), steps=2, log_every=1)
+    tracker = Recorder()
+    r = train_adversarial(gen, corpus, cfg, DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3),
+                                                                 num_filters=4), 0, tracker=tracker)
+    assert [row["step"] for row in r.history] == [1, 2]
+    assert any(not torch.equal(b, p) for b, p in zip(before, r.generator.parameters()))
+    keys = set(r.history[0])
+    assert {"d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "beta"} <= keys
+    assert {"bce": {"d_acc_real", "d_acc_fake"}, "seqgan": {"d_acc_real", "mean_reward"},
+            "wgan-gp": {"wasserstein", "gradient_penalty"}}[loss] <= keys
+    assert [s for s, _ in tracker.calls if s] == [1, 2]
+    assert r.samples and r.samples[0].startswith("step 2: ")
+
+    paths = repo_paths(tmp_path)
+    write_outputs(r, paths, corpus.vocab.hash, loss)
+    g2, _ = load_generator(paths.adversarial_generator, vocab_hash=corpus.vocab.hash)
+    assert all(torch.equal(a, b) for a, b in zip(g2.state_dict().values(), r.generator.state_dict().values()))
+    load_discriminator(paths.adversarial_discriminator, vocab_hash=corpus.vocab.hash)
+    metrics = json.loads(paths.metrics_json("adversarial").read_text())
+    assert metrics["steps"] == 2 and "final_g_loss" in metrics
+    assert not any("second" in k or "time" in k for k in metrics)  # no wall-clock: reruns identical
+    with open(paths.plot_csv("adversarial")) as fh:
+        assert [int(row["step"]) for row in csv.DictReader(fh)] == [1, 2]
+
+
+def test_same_seed_same_result(mod):
+    a, b = mod["run"]("bce"), mod["run"]("bce")
+    assert a.history == b.history
+    assert all(torch.equal(x, y) for x, y in zip(a.generator.state_dict().values(),
+                                                 b.generator.state_dict().values()))
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(mod, tmp_path, monkeypatch):
+    cls = OBJECTIVES["bce"]
+    original = cls.generator_step
+
+    def poisoned(self, real, step):
+        logs = original(self, real, step)
+        return {**logs, "g_loss": float("nan")} if step == 2 else logs
+
+    monkeypatch.setattr(cls, "generator_step", poisoned)
+    resume = tmp_path / "adv.resume.pt"
+    with pytest.raises(TrainingError, match=r"diverged at step 3 .*g_loss is nan.*step 2"):
+        mod["run"]("bce", resume)
+    assert torch.load(resume, weights_only=True)["step"] == 2
+
+
+def test_stale_resume_file_is_ignored(mod, tmp_path, capsys):
+    resume = tmp_path / "adv.resume.pt"
+    mod["run"]("bce", resume, fingerprint="old", on_step=lambda s: None)
+    fresh = mod["run"]("bce")
+    again = mod["run"]("bce", resume, fingerprint="new")
+    assert "stale" in capsys.readouterr().err
+    assert again.history == fresh.history
+
+
+def test_killed_run_resumes_to_the_identical_result(mod, script, tmp_path):
+    """SeqGAN carries the most state (rollout copy, D pretraining): SIGKILL it after step 3."""
+    reference = mod["run"]("seqgan")
+    resume, out = tmp_path / "adv.resume.pt", tmp_path / "out.pt"
+    cmd = [sys.executable, str(script), "seqgan", str(resume), str(out)]
+    killed = subprocess.run(cmd + ["3"], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert resume.is_file() and not out.exists()
+    done = subprocess.run(cmd + ["0"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming from step 2" in done.stderr
+    got = torch.load(out, weights_only=True)
+    assert_same(got, reference)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
+def test_crashed_run_resumes_to_the_identical_result(mod, tmp_path, loss):
+    """The same in-process (cheaper than a subprocess) for the other objectives."""
+    reference = mod["run"](loss)
+    resume = tmp_path / "adv.resume.pt"
+
+    def crash(step):
+        if step == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        mod["run"](loss, resume, on_step=crash)
+    r = mod["run"](loss, resume)
+    assert_same({"g": r.generator.state_dict(), "d": r.discriminator.state_dict(),
+                 "history": r.history, "metrics": r.metrics, "samples": r.samples}, reference)
+
+
+def assert_same(got: dict, reference) -> None:
+    assert got["history"] == reference.history
+    assert got["samples"] == reference.samples
+    assert got["metrics"] == reference.metrics
+    for mine, theirs in ((got["g"], reference.generator.state_dict()),
+                         (got["d"], reference.discriminator.state_dict())):
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
