@@ -1,0 +1,283 @@
+"""gantext.tracking: where runs go, what a stage run records, and that tracking never blocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gantext import tracking
+from gantext.config import params_from_dict
+from gantext.paths import Paths
+
+DVC = str(Path(sys.executable).with_name("dvc"))
+# sqlalchemy deprecation chatter from inside mlflow's store
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory):
+    """An MLflow SQLite store with its tables created once (creating one costs seconds)."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("db") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No DVC / MLflow variables leaking from an outer `dvc repro` or the developer's shell."""
+    for key in ("DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_STAGE",
+                "MLFLOW_TRACKING_URI", tracking.ENV_PIPELINE_ID):
+        monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def repo(tmp_path, clean_env, empty_db):
+    """A minimal repo: dvc.yaml with one stage, a dep file, an out directory, an MLflow store."""
+    root = tmp_path / "repo"
+    (root / "src" / "__pycache__").mkdir(parents=True)
+    shutil.copy(empty_db, root / "mlflow.db")
+    (root / "src" / "a.py").write_text("x = 1\n")
+    (root / "src" / "__pycache__" / "a.cpython.pyc").write_bytes(b"\0junk")
+    (root / "dvc.yaml").write_text(
+        "stages:\n"
+        "  train:\n"
+        "    cmd: python train.py\n"
+        "    deps: [src]\n"
+        "    params: [seed, pretrain]\n"
+        "    outs: [out]\n"
+        "    metrics:\n"
+        "      - m.json:\n"
+        "          cache: false\n")
+    (root / ".dvcignore").write_text("# comment\n__pycache__/\n*.pyc\n")
+    return root
+
+
+def _params(**tracking_cfg):
+    return params_from_dict({"tracking": {"enabled": True, "experiment": "t", **tracking_cfg},
+                             "pretrain": {"epochs": 2}})
+
+
+# ----------------------------------------------------------------------------- where runs go
+def test_main_repo_root_prefers_dvc_root(tmp_path, clean_env):
+    clean_env.setenv("DVC_ROOT", str(tmp_path))
+    assert tracking.main_repo_root(tmp_path / "elsewhere") == tmp_path.resolve()
+
+
+def test_main_repo_root_of_an_experiment_copy_path(tmp_path, clean_env):
+    for sub in ("tmpab12", "standalone/tmpab12"):
+        copy = tmp_path / "main" / ".dvc" / "tmp" / "exps" / sub
+        copy.mkdir(parents=True)
+        assert tracking.main_repo_root(copy) == (tmp_path / "main").resolve()
+
+
+def test_main_repo_root_git_and_plain(tmp_path, clean_env):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert tracking.main_repo_root(plain) == plain.resolve()
+    repo = tmp_path / "g"
+    (repo / "sub").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    assert tracking.main_repo_root(repo / "sub") == repo.resolve()
+
+
+def test_tracking_uri_default_is_absolute_sqlite_at_main_root(tmp_path, clean_env):
+    uri = tracking.tracking_uri(Paths(tmp_path))
+    assert uri == f"sqlite:///{tmp_path.resolve().as_posix()}/mlflow.db"
+    assert tracking.artifact_location(Paths(tmp_path)) == (tmp_path.resolve() / "mlartifacts").as_uri()
+    clean_env.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert tracking.tracking_uri(Paths(tmp_path)) == "http://mlflow.example:5000"
+    assert tracking.artifact_location(Paths(tmp_path)) is None
+
+
+def test_probe():
+    assert tracking.probe("sqlite:////tmp/x.db") is None
+    assert "cannot connect" in tracking.probe("http://127.0.0.1:9")
+
+
+# ----------------------------------------------------------------------------- md5 as DVC does
+def test_ignore_patterns():
+    pats = ["__pycache__/", "*.pyc", "/data/tmp*"]
+    assert tracking._ignored(("src", "__pycache__"), True, pats)
+    assert not tracking._ignored(("src", "__pycache__"), False, pats)
+    assert tracking._ignored(("src", "a.pyc"), False, pats)
+    assert tracking._ignored(("data", "tmp1"), False, pats)
+    assert not tracking._ignored(("x", "data", "tmp1"), False, pats)
+    assert not tracking._ignored(("src", "a.py"), False, pats)
+
+
+def test_dvc_md5_equals_dvc_add(repo):
+    """File and directory hashes (with an ignored __pycache__) equal what `dvc add` records."""
+    (repo / "mlflow.db").unlink()
+    (repo / "f.txt").write_text("hello\n")
+    (repo / "src" / "sub").mkdir()
+    (repo / "src" / "sub" / "b.bin").write_bytes(bytes(range(256)))
+    (repo / "dvc.yaml").unlink()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([DVC, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([DVC, "add", "-q", "src", "f.txt"], cwd=repo, check=True)
+    import yaml
+
+    for name in ("src", "f.txt"):
+        recorded = yaml.safe_load((repo / f"{name}.dvc").read_text())["outs"][0]["md5"]
+        assert tracking.dvc_md5(repo / name, repo) == recorded
+    assert tracking.dvc_md5(repo / "missing", repo) is None
+
+
+# ----------------------------------------------------------------------------- grouping
+def test_pipeline_id_sources(clean_env):
+    pid, how = tracking.pipeline_id()
+    assert how in ("standalone", "dvc-process")  # pytest may itself run under `dvc repro`
+    clean_env.setenv("DVC_EXP_NAME", "curly-pout")
+    clean_env.setenv("DVC_EXP_BASELINE_REV", "0123456789abcdef")
+    assert tracking.pipeline_id() == ("curly-pout@0123456", "dvc-exp")
+    clean_env.setenv(tracking.ENV_PIPELINE_ID, "mine")
+    assert tracking.pipeline_id() == ("mine", "env")
+
+
+def test_pipeline_id_shared_by_children_of_one_dvc_process(tmp_path, clean_env):
+    """Two processes started by the same (fake) `dvc` parent get the same id; a new parent, a new one."""
+    fake = tmp_path / "dvc"
+    code = ("import subprocess, sys\n"
+            "for _ in range(2):\n"
+            "    subprocess.run([sys.executable, '-c', 'from gantext.tracking import pipeline_id; "
+            "print(*pipeline_id())'], check=True)\n")
+    fake.write_text(code)
+    outs = [subprocess.run([sys.executable, str(fake), "repro"], capture_output=True, text=True,
+                           check=True).stdout.split("\n")[:2] for _ in range(2)]
+    assert outs[0][0] == outs[0][1] and outs[0][0].endswith("dvc-process")
+    assert outs[1][0] == outs[1][1] and outs[1][0] != outs[0][0]
+
+
+# ----------------------------------------------------------------------------- stage runs
+def test_stage_run_records_params_metrics_tags_artifacts(repo, clean_env):
+    clean_env.setenv("DVC_EXP_NAME", "happy-exp")
+    clean_env.setenv("DVC_EXP_BASELINE_REV", "abcdef0123")
+    clean_env.setenv("DVC_ROOT", str(repo))
+    params = _params()
+    paths = Paths(repo)
+    with tracking.stage_run("train", params, paths) as run:
+        assert run.active and run.run_id
+        for epoch in (1, 2):
+            run.log_metrics({"valid_nll": 3.0 - epoch, "nested": {"a": epoch}, "skip": "text"},
+                            step=epoch)
+        (repo / "out").mkdir()
+        (repo / "out" / "model.pt").write_bytes(b"weights")
+        (repo / "m.json").write_text(json.dumps({"nll": 1.0}))
+        run.log_artifact(repo / "m.json")
+        run.log_artifact(repo / "out")
+        run.log_artifact(repo / "does-not-exist")
+        run.set_tags({"custom": 1})
+
+    found = tracking.find_runs(paths, params, "tags.`gantext.stage` = 'train'")
+    assert isinstance(found, list) and len(found) == 1
+    r = found[0]
+    assert r["run_id"] == run.run_id and r["status"] == "FINISHED"
+    # only the sections the stage declares in dvc.yaml, flattened
+    assert r["params"]["seed"] == "0" and r["params"]["pretrain.epochs"] == "2"
+    assert not any(k.startswith(("adversarial.", "tracking.")) for k in r["params"])
+    assert r["metrics"]["valid_nll"] == 1.0 and r["metrics"]["nested.a"] == 2.0
+    assert "skip" not in r["metrics"]
+    t = r["tags"]
+    assert t["gantext.stage"] == "train" and t["custom"] == "1"
+    assert t["gantext.dvc_exp_name"] == "happy-exp"
+    assert t["gantext.pipeline_id"] == "happy-exp@abcdef0" == run.pipeline_id
+    assert t["dvc.dep.src"] == tracking.dvc_md5(repo / "src", repo)
+    assert t["dvc.out.out"] == tracking.dvc_md5(repo / "out", repo)
+    assert t["dvc.out.m.json"] == tracking.dvc_md5(repo / "m.json")
+    assert "gantext.git_commit" not in t  # not a git repo
+
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(paths))
+    steps = [m.step for m in client.get_metric_history(run.run_id, "valid_nll")]
+    assert steps == [1, 2]
+    arts = {a.path for a in client.list_artifacts(run.run_id)}
+    assert arts == {"m.json", "out"}
+    # the default store lives at the repo root, artifacts beside it (not in the cwd)
+    assert (repo / "mlflow.db").is_file()
+    assert (repo / "mlartifacts").is_dir() and not (Path.cwd() / "mlruns" / "t").exists()
+
+
+def test_stage_run_git_tags(repo, clean_env):
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "src", "dvc.yaml"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
+                   cwd=repo, check=True)
+    assert tracking.git_dirty(repo) is False
+    (repo / "src" / "a.py").write_text("x = 2\n")
+    assert tracking.git_dirty(repo) is True
+    with tracking.stage_run("train", _params(), Paths(repo)) as run:
+        pass
+    r = tracking.find_runs(Paths(repo), _params(), f"attributes.run_id = '{run.run_id}'")[0]
+    assert r["tags"]["gantext.git_commit"] == tracking.git_commit(repo)
+    assert r["tags"]["mlflow.source.git.commit"] == tracking.git_commit(repo)
+    assert r["tags"]["gantext.git_dirty"] == "true"
+
+
+def test_failing_stage_marks_run_failed_and_reraises(repo):
+    with pytest.raises(ValueError, match="boom"):
+        with tracking.stage_run("train", _params(), Paths(repo)) as run:
+            raise ValueError("boom")
+    r = tracking.find_runs(Paths(repo), _params(), f"attributes.run_id = '{run.run_id}'")[0]
+    assert r["status"] == "FAILED"
+    assert not any(k.startswith("dvc.out.") for k in r["tags"])
+
+
+def test_disabled_tracking_is_a_no_op(repo, capsys):
+    params = _params(enabled=False)
+    with tracking.stage_run("train", params, Paths(repo)) as run:
+        run.log_metrics({"a": 1.0}, step=1)
+        run.log_artifact(repo / "dvc.yaml")
+        run.set_tags({"x": "y"})
+    assert not run.active and run.run_id is None
+    assert capsys.readouterr().err == ""
+    assert "disabled" in tracking.find_runs(Paths(repo), params, "")
+
+
+def test_unreachable_server_warns_once_and_the_stage_completes(repo, clean_env, capsys):
+    clean_env.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    done = []
+    with tracking.stage_run("train", _params(), Paths(repo)) as run:
+        for step in range(5):
+            run.log_metrics({"a": float(step)}, step=step)
+        run.log_artifact(repo / "dvc.yaml")
+        done.append(True)
+    err = capsys.readouterr().err
+    assert done and run.run_id is None
+    assert err.count("warning: MLflow tracking unavailable") == 1, err
+    assert len(err.strip().splitlines()) == 1
+    assert "127.0.0.1:9" in err
+
+
+def test_failure_mid_run_warns_once(repo, capsys):
+    with tracking.stage_run("train", _params(), Paths(repo)) as run:
+        run.log_metrics({"a": 1.0}, step=0)
+        run.set_tags({"k" * 300: "too long a key"})  # MLflow rejects it: the one warning
+        run.log_metrics({"a": 2.0}, step=1)  # silently skipped from now on
+        run.set_tags({"k" * 300: "again"})
+    err = capsys.readouterr().err
+    assert err.count("warning: MLflow tracking unavailable") == 1, err
+    assert not run.active
+
+
+def test_tracking_is_the_only_module_importing_mlflow():
+    src = Path(tracking.__file__).parent
+    offenders = [p for p in src.rglob("*.py") if p.name != "tracking.py"
+                 and any(line.strip().startswith(("import mlflow", "from mlflow"))
+                         for line in p.read_text(encoding="utf-8").splitlines())]
+    assert offenders == []
+
+
+def test_importing_tracking_does_not_import_mlflow():
+    code = "import sys, gantext.tracking; print('mlflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
