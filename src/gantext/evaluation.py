@@ -1,0 +1,342 @@
+"""The evaluation protocol (ARCHITECTURE.md, "Evaluation protocol") as pure functions.
+
+:func:`evaluate` takes the generators, the data and the typed :class:`EvaluateConfig` and
+returns an :class:`Evaluation` (metrics, samples, quality-diversity rows, the fitted FID
+extractor); :func:`write_outputs` writes it atomically. ``stages/evaluate.py`` only glues them.
+
+Choices, and why
+----------------
+- **References are the raw test sentences**, ``data/interim/test.txt`` tokenized with the
+  tokenizer level the vocabulary was built with (``vocab.json`` records it, so evaluate needs no
+  tokenizer param of its own), not the encoded ``test.npy`` decoded back. Decoding would turn
+  rare words into ``<unk>`` (a sample's ``<unk>`` would then *match* a reference's) and cut
+  references at ``tokenize.max_len``, both of which inflate BLEU; the published COCO protocol
+  scores against the raw test sentences' tokens. The same holds for the train split (FID
+  extractor, novelty, the real-data row). NLL is the exception: it needs ids, so it runs on the
+  encoded ``test.npy``.
+- **Samples are token lists straight from the vocabulary** (no detokenize/retokenize round
+  trip). ``metrics/samples/{mle,gan}.txt`` hold them joined by single spaces (word level; char
+  level: concatenated), so ``line.split()`` gives back exactly the hypotheses that were scored.
+- **Seeds.** Every random draw has its own stream derived from ``params.seed`` and a fixed key
+  (:func:`stream_seed`). The MLE and GAN generators get the *same* stream for the same purpose
+  (common random numbers), which lowers the variance of the ``delta.*`` figures.
+- **Real-data reference row** (``real.*``): ``min(num_samples, n_train)`` training sentences
+  (seeded draw) scored like samples: BLEU-n against all test sentences, FID against the test
+  set (``real.fid_train``; on COCO a topic-shift distance, not a floor), novelty/distinct-n;
+  self-BLEU of ``min(num_samples, n_test)`` test sentences (same size as the samples, so it is
+  comparable); ``real.fid_floor`` = FID between two seeded halves of the test set (the floor at
+  that size) and ``real.fid_shuffle_ratio`` (does the extractor see word order?). On the built-in
+  corpus: validity / oracle NLL of the test sentences and the mode JS of the training draw vs the
+  test split (the sampling-noise floor of ``mode_js``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from gantext.config import EvaluateConfig
+from gantext.data import load_corpus
+from gantext.errors import DataError
+from gantext.io import read_lines, write_csv, write_json, write_lines
+from gantext.metrics.bleu import bleu, self_bleu
+from gantext.metrics.diversity import diversity_metrics
+from gantext.metrics.fid import FeatureExtractor, fid, halves, shuffle_ratio
+from gantext.metrics.nll import nll_metrics
+from gantext.metrics.oracle import Oracle, mode_counts, oracle_metrics
+from gantext.metrics.quality_diversity import qd_row, sweep
+from gantext.models.generator import Generator
+from gantext.paths import Paths
+from gantext.text.tokenizer import detokenize, tokenize_lines
+from gantext.text.vocab import Vocab
+
+__all__ = ["EvalData", "Evaluation", "DELTA_KEYS", "NS", "draw_samples", "evaluate",
+           "generator_metrics", "load_eval_data", "real_metrics", "stream_seed", "write_outputs"]
+
+NS = (2, 3, 4, 5)
+#: Metrics that get a ``delta.<key>`` = gan - mle entry.
+DELTA_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "nll", "nll_anchor",
+              "validity", "oracle_nll", "mode_js")
+
+# Keys of the independent random streams (see stream_seed); never renumber them, or every
+# published number changes.
+_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES = range(1, 7)
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(f"evaluate: {msg}", file=sys.stderr, flush=True)
+
+
+def stream_seed(seed: int, *keys: int) -> int:
+    """A 32-bit seed for the random stream named by `keys`, derived from the params seed.
+
+    The keys go into numpy's SeedSequence as a spawn key, not as extra entropy words: entropy
+    lists are zero-padded, so ``[seed, 2]`` and ``[seed, 2, 0]`` would name the same stream.
+    """
+    ss = np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in keys))
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+# ---------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class EvalData:
+    """What the protocol reads: raw token lists of the train/test splits, encoded test rows."""
+
+    vocab: Vocab
+    max_len: int
+    train: list[list[str]]
+    test: list[list[str]]
+    test_encoded: torch.Tensor
+
+    @property
+    def level(self) -> str:
+        return self.vocab.level
+
+
+def load_eval_data(paths: Paths) -> EvalData:
+    """Read the interim train/test text (tokenized at the vocabulary's level) and the encoded
+    test split + vocabulary from the tokenize stage."""
+    corpus = load_corpus(paths)
+    splits = {}
+    for split in ("train", "test"):
+        f = paths.split_text(split)
+        if not f.is_file():
+            raise DataError(f"{f}: not found; run `dvc repro ingest` first")
+        splits[split] = tokenize_lines(read_lines(f), corpus.vocab.level)
+    if len(splits["test"]) < 4:
+        raise DataError(f"{paths.split_text('test')}: {len(splits['test'])} sentence(s); the "
+                        "evaluation needs at least 4 (two halves of 2 for the FID floor): raise "
+                        "ingest.test_fraction or use a larger corpus")
+    if len(splits["test"]) != len(corpus.test):
+        raise DataError(f"{paths.split_text('test')} has {len(splits['test'])} lines but "
+                        f"{paths.encoded('test')} has {len(corpus.test)} rows: stale data; run "
+                        "`dvc repro tokenize`")
+    return EvalData(vocab=corpus.vocab, max_len=corpus.max_len, train=splits["train"],
+                    test=splits["test"], test_encoded=corpus.test)
+
+
+# ---------------------------------------------------------------------- sampling
+def draw_samples(model: Generator, vocab: Vocab, n: int, max_len: int, temperature: float,
+                 seed: int, batch_size: int) -> list[list[str]]:
+    """`n` samples (token lists, without <eos>) from a seeded CPU torch.Generator: batched
+    ancestral sampling, so the result depends only on (model, n, temperature, seed, batch_size)."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        ids, lens = model.sample(n, max_len, temperature=temperature, generator=g,
+                                 batch_size=batch_size)
+    finally:
+        model.train(was_training)
+    itos = vocab.itos
+    # Rows hold tokens up to <eos> (pad/bos are masked out of sampling), so a slice suffices.
+    return [[itos[i] for i in row[:k]] for row, k in zip(ids.cpu().tolist(), lens.cpu().tolist())]
+
+
+def _to_words(sents: Sequence[Sequence[str]], level: str) -> list[list[str]]:
+    """Token lists -> word tokens (what the grammar oracle scores): identity at word level."""
+    if level == "word":
+        return [list(s) for s in sents]
+    return tokenize_lines([detokenize(s, level) for s in sents], "word")
+
+
+# ---------------------------------------------------------------------- metrics
+@dataclass
+class OracleContext:
+    """The grammar oracle, its mode names, and the reference (test split) mode counts."""
+
+    oracle: Oracle
+    modes: tuple[str, ...]
+    level: str
+    test_modes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def metrics(self, sents: Sequence[Sequence[str]], reference: np.ndarray | None = None
+                ) -> dict[str, Any]:
+        return oracle_metrics(self.oracle, _to_words(sents, self.level), self.modes,
+                              self.test_modes if reference is None else reference)
+
+    def counts(self, sents: Sequence[Sequence[str]]) -> np.ndarray:
+        return mode_counts(self.oracle, _to_words(sents, self.level), self.modes)
+
+
+def _bleu_block(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> dict[str, float]:
+    return {f"bleu{n}": v for n, v in bleu(hyps, refs, NS).items()}
+
+
+def _sbleu_block(sents: Sequence[Sequence[str]]) -> dict[str, float]:
+    return {f"sbleu{n}": v for n, v in self_bleu(sents, NS).items()}
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no inf/nan: those become null."""
+    return float(x) if math.isfinite(x) else None
+
+
+def generator_metrics(model: Generator, samples: Sequence[Sequence[str]], data: EvalData,
+                      extractor: FeatureExtractor, cfg: EvaluateConfig,
+                      device: torch.device | str = "cpu", oracle: OracleContext | None = None
+                      ) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """The per-generator block (``mle.*`` / ``gan.*``) and, with an oracle, its mode fractions."""
+    out: dict[str, Any] = {}
+    out.update(_bleu_block(samples, data.test))
+    out.update(_sbleu_block(samples))
+    out["fid"] = fid(extractor, data.test, samples)
+    nll = nll_metrics(model, data.test_encoded, cfg.batch_size, device)
+    out["nll"], out["nll_anchor"], out["ppl"] = nll["nll"], nll["nll_anchor"], _finite(nll["ppl"])
+    out.update(diversity_metrics(samples, data.train))
+    out["len"] = float(np.mean([len(s) for s in samples]))
+    modes = None
+    if oracle is not None:
+        om = oracle.metrics(samples)
+        modes = om.pop("modes")
+        out.update(om)
+    return out, modes
+
+
+def _subset(sents: Sequence[Sequence[str]], n: int, seed: int) -> list[list[str]]:
+    """A seeded draw of min(n, len) sentences without replacement."""
+    order = np.random.default_rng(seed).permutation(len(sents))[: min(n, len(sents))]
+    return [list(sents[i]) for i in order]
+
+
+def real_metrics(data: EvalData, extractor: FeatureExtractor, cfg: EvaluateConfig, seed: int,
+                 oracle: OracleContext | None = None) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """The real-data reference row (``real.*``; see the module docstring)."""
+    train_draw = _subset(data.train, cfg.num_samples, stream_seed(seed, _REAL_TRAIN))
+    test_draw = _subset(data.test, cfg.num_samples, stream_seed(seed, _REAL_TEST))
+    out: dict[str, Any] = {}
+    out.update(_bleu_block(train_draw, data.test))
+    out.update(_sbleu_block(test_draw))
+    half_seed = stream_seed(seed, _FID_HALVES)
+    out["fid_floor"] = fid(extractor, *halves(data.test, half_seed))
+    out["fid_train"] = fid(extractor, data.test, train_draw)
+    out["fid_shuffle_ratio"] = shuffle_ratio(extractor, data.test, half_seed)
+    out.update(diversity_metrics(test_draw, data.train))
+    out["len"] = float(np.mean([len(s) for s in test_draw]))
+    modes = None
+    if oracle is not None:
+        om = oracle.metrics(data.test)
+        modes = om.pop("modes")
+        out.update(om)
+        # mode_js of the test split against itself is 0 by definition; the informative floor is
+        # a training draw of the samples' size against the test split.
+        out["mode_js"] = oracle.metrics(train_draw)["mode_js"]
+    out["n_train"], out["n_test"] = len(data.train), len(data.test)
+    return out, modes
+
+
+def deltas(metrics: Mapping[str, Mapping[str, Any]], a: str = "mle", b: str = "gan"
+           ) -> dict[str, float]:
+    """``b - a`` for every :data:`DELTA_KEYS` entry both blocks hold (non-null)."""
+    out = {}
+    for k in DELTA_KEYS:
+        x, y = metrics.get(a, {}).get(k), metrics.get(b, {}).get(k)
+        if x is not None and y is not None:
+            out[k] = float(y) - float(x)
+    return out
+
+
+# ---------------------------------------------------------------------- the protocol
+@dataclass
+class Evaluation:
+    """Everything the evaluate stage writes."""
+
+    metrics: dict[str, dict[str, Any]]
+    samples: dict[str, list[list[str]]]
+    qd_rows: list[dict[str, Any]]
+    extractor: FeatureExtractor
+    modes: dict[str, dict[str, float]] = field(default_factory=dict)
+    level: str = "word"
+
+
+def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateConfig, seed: int,
+             oracle: Oracle | None = None, modes: Sequence[str] = (),
+             device: torch.device | str = "cpu", log: Log = _stderr) -> Evaluation:
+    """Run the fixed protocol on every generator (``{"mle": ..., "gan": ...}``).
+
+    `oracle` (the grammar, built-in corpus only) adds validity / oracle NLL / mode JS with the
+    review modes `modes`. Deterministic given (generators, data, cfg, seed) on CPU.
+    """
+    if cfg.num_samples < 2 or cfg.sweep_samples < 2:
+        raise DataError("evaluate.num_samples and evaluate.sweep_samples must be >= 2 "
+                        "(self-BLEU scores each sample against the others)")
+    ctx = None
+    if oracle is not None:
+        ctx = OracleContext(oracle, tuple(modes), data.level)
+        ctx.test_modes = ctx.counts(data.test)
+
+    log(f"fitting the FID extractor on {len(data.train)} training sentences")
+    extractor = FeatureExtractor.fit(data.train, cfg.fid, seed=stream_seed(seed, _FID_FIT))
+
+    metrics: dict[str, dict[str, Any]] = {}
+    samples: dict[str, list[list[str]]] = {}
+    mode_fracs: dict[str, dict[str, float]] = {}
+    sample_seed = stream_seed(seed, _SAMPLES)
+    for name, model in generators.items():
+        log(f"{name}: {cfg.num_samples} samples at temperature {cfg.temperature:g}, metrics")
+        samples[name] = draw_samples(model, data.vocab, cfg.num_samples, data.max_len,
+                                     cfg.temperature, sample_seed, cfg.batch_size)
+        metrics[name], m = generator_metrics(model, samples[name], data, extractor, cfg, device, ctx)
+        if m is not None:
+            mode_fracs[name] = m
+
+    log("real-data reference row")
+    metrics["real"], m = real_metrics(data, extractor, cfg, seed, ctx)
+    if m is not None:
+        mode_fracs["test"] = m
+    if len(generators) >= 2 and {"mle", "gan"} <= set(generators):
+        metrics["delta"] = deltas(metrics)
+
+    temps = list(cfg.sweep_temperatures)
+
+    def sample(name: str, t: float, n: int) -> list[list[str]]:
+        # one stream per temperature, shared by the models (common random numbers)
+        return draw_samples(generators[name], data.vocab, n, data.max_len, t,
+                            stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+
+    qd_oracle = None
+    if ctx is not None:
+        qd_oracle = _WordOracle(ctx)
+    rows = sweep(list(generators), temps, cfg.sweep_samples, sample, data.test, qd_oracle, log)
+    real_draw = _subset(data.train, cfg.sweep_samples, stream_seed(seed, _REAL_TRAIN))
+    rows.append(qd_row("real", None, real_draw, data.test, qd_oracle))
+    return Evaluation(metrics=metrics, samples=samples, qd_rows=rows, extractor=extractor,
+                      modes=mode_fracs, level=data.level)
+
+
+class _WordOracle:
+    """The oracle seen through the tokenizer level (char-level samples are re-read as words)."""
+
+    def __init__(self, ctx: OracleContext):
+        self.ctx = ctx
+
+    def score_many(self, sents: Sequence[Sequence[str]]) -> tuple[Any, Any, list]:
+        return self.ctx.oracle.score_many(_to_words(sents, self.ctx.level))
+
+
+# ---------------------------------------------------------------------- outputs
+def write_outputs(result: Evaluation, paths: Paths) -> list[Any]:
+    """Write every output atomically; return the files worth logging as artifacts."""
+    result.extractor.save(paths.fid_extractor)
+    files = []
+    for name, sents in result.samples.items():
+        f = paths.samples_dir / f"{name}.txt"
+        write_lines(f, [detokenize(s, result.level) for s in sents])
+        files.append(f)
+    if result.modes:
+        f = paths.samples_dir / "modes.json"
+        write_json(f, result.modes)
+        files.append(f)
+    write_csv(paths.plot_csv("quality_diversity"), result.qd_rows)
+    write_json(paths.metrics_json("evaluate"), result.metrics)
+    files += [paths.plot_csv("quality_diversity"), paths.metrics_json("evaluate")]
+    return files
