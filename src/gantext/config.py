@@ -180,7 +180,7 @@ class FIDConfig:
 
     ngram_min: int = _f(2, ge=1)
     ngram_max: int = _f(2, ge=1)
-    svd_dim: int = _f(64, ge=1)
+    svd_dim: int = _f(32, ge=1)
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 
 
