@@ -79,10 +79,37 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- lineage
+def _add_lineage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.add_argument("--no-mlflow", action="store_true",
+                   help="do not look up MLflow run ids (faster; no tracking store needed)")
+    p.add_argument("-o", "--output", default=None, help="also write the report to this file")
+
+
+def _run_lineage(args: argparse.Namespace) -> int:
+    from gantext.config import load_params
+    from gantext.io import write_text
+    from gantext.lineage import build_lineage
+    from gantext.paths import repo_paths
+
+    paths = repo_paths(args.root)
+    params = load_params(paths.params) if paths.params.is_file() else None
+    text = build_lineage(paths, params, query_mlflow=not args.no_mlflow)
+    if args.output:
+        write_text(args.output, text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
 #: name -> Command. Other subcommands (e.g. `lineage`) register here.
 COMMANDS: dict[str, Command] = {
     "sample": Command("print sentences sampled from a generator checkpoint",
                       _add_sample_args, _run_sample),
+    "lineage": Command("print how the current model was made: inputs, md5s (as in dvc.lock), "
+                       "params, metrics, git commit, MLflow runs", _add_lineage_args,
+                       _run_lineage),
 }
 
 

@@ -148,9 +148,26 @@ def git_dirty(root: Path) -> bool | None:
     return None if out is None else bool(out)
 
 
-def dvc_stage(root: Path, stage: str) -> dict[str, list[str]]:
+_TEMPLATE = re.compile(r"\$\{\s*([\w.-]+)\s*\}")
+
+
+def _interpolate(text: str, values: Mapping[str, Any]) -> str:
+    """DVC's `${section.key}` templating (from params.yaml), enough for dvc.yaml paths."""
+    def sub(m: re.Match) -> str:
+        node: Any = values
+        for part in m.group(1).split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return m.group(0)
+            node = node[part]
+        return str(node)
+    return _TEMPLATE.sub(sub, text)
+
+
+def dvc_stage(root: Path, stage: str, values: Mapping[str, Any] | None = None
+              ) -> dict[str, list[str]]:
     """{'deps': [...], 'outs': [...], 'params': [...]} of `stage` in dvc.yaml (outs include
-    metrics and plots declared with a path); empty lists when dvc.yaml lacks it."""
+    metrics and plots declared with a path; `${...}` filled from `values`, the params as a
+    dict); empty lists when dvc.yaml lacks it."""
     import yaml
 
     result: dict[str, list[str]] = {"deps": [], "outs": [], "params": []}
@@ -163,10 +180,8 @@ def dvc_stage(root: Path, stage: str) -> dict[str, list[str]]:
     def names(items: Any) -> list[str]:
         out = []
         for item in items or []:
-            if isinstance(item, str):
-                out.append(item)
-            elif isinstance(item, dict):
-                out.extend(str(k) for k in item)
+            keys = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+            out.extend(_interpolate(str(k), values or {}) for k in keys)
         return out
 
     result["deps"] = names(entry.get("deps"))
@@ -467,7 +482,7 @@ def stage_run(stage: str, params: Params, paths: Paths) -> Iterator[StageRun]:
         handle.fail(f"{uri}: {why}")
     else:
         try:
-            spec = dvc_stage(root, stage)
+            spec = dvc_stage(root, stage, to_dict(params))
             pid, pid_source = pipeline_id()
             commit, dirty = git_commit(root), git_dirty(root)
             tags = {"gantext.stage": stage, "gantext.pipeline_id": pid,
@@ -519,6 +534,13 @@ def find_runs(paths: Paths, params: Params, filter_string: str,
     """Runs of `tracking.experiment` matching an MLflow filter (newest first) as plain dicts
     {run_id, status, start_time, tags, params, metrics}; or a one-line reason when MLflow cannot
     be asked (disabled, unreachable, no experiment yet). For `gantext lineage` and tests."""
+    found = search_runs(paths, params, [filter_string], max_results)
+    return found if isinstance(found, str) else found[0]
+
+
+def search_runs(paths: Paths, params: Params, filters: list[str],
+                max_results: int = 100) -> list[list[dict[str, Any]]] | str:
+    """:func:`find_runs` for several filters through one client (one answer list per filter)."""
     if not params.tracking.enabled:
         return "tracking disabled (tracking.enabled: false)"
     uri = tracking_uri(paths)
@@ -533,13 +555,14 @@ def find_runs(paths: Paths, params: Params, filter_string: str,
         exp = client.get_experiment_by_name(params.tracking.experiment)
         if exp is None:
             return f"{uri}: no experiment '{params.tracking.experiment}'"
-        runs = client.search_runs([exp.experiment_id], filter_string=filter_string,
-                                  max_results=max_results, order_by=["attributes.start_time DESC"])
+        answers = [client.search_runs([exp.experiment_id], filter_string=f,
+                                      max_results=max_results,
+                                      order_by=["attributes.start_time DESC"]) for f in filters]
     except Exception as exc:
         return f"{uri}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
-    return [{"run_id": r.info.run_id, "status": r.info.status, "start_time": r.info.start_time,
-             "tags": dict(r.data.tags), "params": dict(r.data.params),
-             "metrics": dict(r.data.metrics)} for r in runs]
+    return [[{"run_id": r.info.run_id, "status": r.info.status, "start_time": r.info.start_time,
+              "tags": dict(r.data.tags), "params": dict(r.data.params),
+              "metrics": dict(r.data.metrics)} for r in runs] for runs in answers]
 
 
 def quote_key(key: str) -> str:
