@@ -13,7 +13,7 @@ from stages._common import run
 
 
 def main() -> None:
-    from gantext.config import flatten, load_params
+    from gantext.config import load_params
     from gantext.errors import CheckpointError
     from gantext.evaluation import evaluate, load_eval_data, write_outputs
     from gantext.paths import repo_paths
@@ -49,13 +49,14 @@ def main() -> None:
 
         oracle, modes = default_grammar(), MODES
 
-    result = evaluate(generators, data, params.evaluate, params.seed, oracle=oracle, modes=modes,
-                      device=device)
-    files = write_outputs(result, paths)
     with stage_run("evaluate", params, paths) as tracking:
-        tracking.log_metrics(flatten(result.metrics))
+        result = evaluate(generators, data, params.evaluate, params.seed, oracle=oracle,
+                          modes=modes, device=device)
+        # inside the run: the tracker hashes the stage's outs when the body finishes
+        files = write_outputs(result, paths)
+        tracking.log_metrics(result.metrics)  # nested -> dotted keys (mle.bleu5, ...)
         for f in files:
-            tracking.log_artifact(f)
+            tracking.log_artifact(f, "samples" if f.parent == paths.samples_dir else None)
     m = result.metrics
     print(f"evaluate: BLEU-5 mle {m['mle']['bleu5']:.4f} gan {m['gan']['bleu5']:.4f} "
           f"real {m['real']['bleu5']:.4f}; self-BLEU-5 mle {m['mle']['sbleu5']:.4f} "
