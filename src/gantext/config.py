@@ -62,9 +62,11 @@ class IngestConfig:
     lowercase: bool = _f(True)
     min_tokens: int = _f(1, ge=1, help="shorter sentences are rejected (too_short)")
     max_tokens: int = _f(60, ge=1, help="longer sentences are rejected (too_long)")
-    dedupe: bool = _f(False, help="reject exact duplicates after cleaning")
+    dedupe: bool = _f(False, help="reject exact duplicates after cleaning (test split first)")
     valid_fraction: float = _f(0.1, ge=0.0, lt=1.0)
     test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
+    data_dir: str = _f("data/raw", help="folder DVC watches for ingest (a dvc.yaml dep via "
+                       "${ingest.data_dir}); keep the corpus files under it")
 
 
 # ----------------------------------------------------------------------------- tokenize

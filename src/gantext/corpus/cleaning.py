@@ -1,0 +1,109 @@
+"""Cleaning: Unicode NFKC, whitespace collapse, optional lower-casing, token-count filters, dedupe.
+
+A kept sentence is written as its nltk word tokens joined by single spaces, chosen as a fixed
+point of the tokenizer: ``word_tokens(" ".join(toks)) == toks``. So the tokenize stage (the same
+data-free nltk tokenizer, or a plain ``split()``) reads exactly the tokens counted here.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable
+
+from tqdm import tqdm
+
+from gantext.corpus.readers import EMPTY, Record
+
+__all__ = ["REASONS", "Kept", "Reject", "clean_records", "normalize", "word_tokens"]
+
+TOO_SHORT = "too_short"
+TOO_LONG = "too_long"
+DUPLICATE = "duplicate"
+# Every reason a line can be rejected for (metrics list all of them, zeros included).
+REASONS = (EMPTY, TOO_SHORT, TOO_LONG, "undecodable", DUPLICATE, "malformed")
+
+
+@dataclass(frozen=True)
+class Kept:
+    file: str
+    line: int
+    sentence: str  # tokens joined by single spaces
+
+
+@dataclass(frozen=True)
+class Reject:
+    file: str
+    line: int
+    reason: str
+    text: str  # the raw line, as well as it could be decoded
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "line": self.line, "reason": self.reason, "text": self.text}
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    # NLTKWordTokenizer needs no downloaded data (unlike nltk.word_tokenize's punkt step).
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
+
+
+def normalize(text: str, lowercase: bool) -> str:
+    """NFKC, every run of (Unicode) whitespace -> one space, stripped, optionally lower-cased."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    return text.lower() if lowercase else text
+
+
+def word_tokens(text: str) -> list[str]:
+    """nltk word tokens, iterated to a fixed point so that re-tokenizing the joined tokens is a
+    no-op (nltk is not idempotent on a few inputs, e.g. quotes or trailing periods)."""
+    toks = _tokenizer().tokenize(text)
+    if " ".join(toks) == text:  # already tokenized (e.g. grammar output): trivially a fixed point
+        return toks
+    for _ in range(4):
+        again = _tokenizer().tokenize(" ".join(toks))
+        if again == toks:
+            break
+        toks = again
+    return toks
+
+
+def clean_records(records: Iterable[Record], *, lowercase: bool, min_tokens: int,
+                  max_tokens: int, dedupe: bool, seen: set[str] | None = None,
+                  desc: str = "cleaning") -> tuple[list[Kept], list[Reject]]:
+    """Split records into kept sentences and rejects (every record lands in exactly one list).
+
+    `seen` carries the dedupe memory across calls (e.g. from the test corpus to the train one).
+    """
+    kept: list[Kept] = []
+    rejects: list[Reject] = []
+    seen = set() if seen is None else seen
+    for rec in tqdm(records, desc=desc, unit=" lines", disable=None, file=sys.stderr,
+                    leave=False):
+        if rec.reason is not None:
+            rejects.append(Reject(rec.file, rec.line, rec.reason, rec.text))
+            continue
+        text = normalize(rec.text, lowercase)
+        toks = word_tokens(text) if text else []
+        reason = None
+        if not toks:
+            reason = EMPTY
+        elif len(toks) < min_tokens:
+            reason = TOO_SHORT
+        elif len(toks) > max_tokens:
+            reason = TOO_LONG
+        sentence = " ".join(toks)
+        if reason is None and dedupe:
+            if sentence in seen:
+                reason = DUPLICATE
+            else:
+                seen.add(sentence)
+        if reason is None:
+            kept.append(Kept(rec.file, rec.line, sentence))
+        else:
+            rejects.append(Reject(rec.file, rec.line, reason, rec.text))
+    return kept, rejects

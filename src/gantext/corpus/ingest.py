@@ -1,0 +1,200 @@
+"""The ingest stage's logic: corpus source -> cleaned train/valid/test sentences + accounting.
+
+Nothing is lost: every input line (or table row, or grammar sample) ends either in a split or in
+the rejects list with its file, line number and reason, and the metrics check
+``lines_read == kept + rejected``. Everything is computed in memory first; :func:`write_outputs`
+writes the files atomically only once the whole result is known, so bad input raises a
+:class:`DataError` before any output exists.
+
+Order and determinism: files are read in the order given (globs sorted); with ``test_paths`` the
+test corpus is cleaned first, so ``dedupe`` keeps the shipped test split intact and also rejects
+train sentences that duplicate a test sentence (no train/test leakage). The split is a seeded
+permutation; each split keeps the corpus order.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gantext.config import IngestConfig
+from gantext.corpus.cleaning import REASONS, Kept, Reject, clean_records
+from gantext.corpus.readers import InputFile, Record, read_file, resolve_inputs
+from gantext.errors import DataError
+from gantext.io import md5_file, write_json, write_lines, write_text
+from gantext.paths import Paths
+
+__all__ = ["SPLITS", "IngestResult", "ingest", "write_outputs"]
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class IngestResult:
+    """Everything the stage writes: sentences per split, rejects, and the metrics dict."""
+
+    splits: dict[str, list[str]]
+    rejects: list[Reject]
+    metrics: dict = field(default_factory=dict)
+
+
+def _summary(rejects: list[Reject]) -> str:
+    c = Counter(r.reason for r in rejects)
+    return ", ".join(f"{k}: {v}" for k, v in sorted(c.items())) or "none"
+
+
+def _nothing_left(what: str, n_read: int, rejects: list[Reject], hint: str) -> DataError:
+    first = f"; first: {rejects[0].file}:{rejects[0].line} ({rejects[0].reason})" if rejects else ""
+    return DataError(f"nothing left after cleaning {what}: {n_read} lines read, all rejected "
+                     f"(by reason: {_summary(rejects)}{first}). {hint}")
+
+
+def _clean(records: list[Record], cfg: IngestConfig, seen: set[str], desc: str
+           ) -> tuple[list[Kept], list[Reject]]:
+    return clean_records(records, lowercase=cfg.lowercase, min_tokens=cfg.min_tokens,
+                         max_tokens=cfg.max_tokens, dedupe=cfg.dedupe, seen=seen, desc=desc)
+
+
+def _split(n: int, cfg: IngestConfig, seed: int, own_test: bool) -> dict[str, np.ndarray]:
+    """Seeded assignment of n items to splits (indices kept in corpus order within a split)."""
+    n_test = 0 if own_test else math.floor(n * cfg.test_fraction + 0.5)
+    n_valid = math.floor(n * cfg.valid_fraction + 0.5)
+    if n - n_test - n_valid < 1:
+        raise DataError(f"only {n} sentences left after cleaning: too few for valid_fraction "
+                        f"{cfg.valid_fraction} and test_fraction {cfg.test_fraction} to leave a "
+                        "train split; add data or lower the fractions in params.yaml (ingest.*)")
+    # A stream of its own (not the sampling stream), so changing num_sentences or the files
+    # does not correlate the sample with the split.
+    perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
+    parts = {"test": perm[:n_test], "valid": perm[n_test:n_test + n_valid],
+             "train": perm[n_test + n_valid:]}
+    return {k: np.sort(v) for k, v in parts.items()}
+
+
+def _file_stats(f: InputFile, records: list[Record], kept: list[Kept],
+                rejects: list[Reject]) -> dict:
+    return {"path": f.display, "role": f.role, "md5": md5_file(f.path),
+            "bytes": f.path.stat().st_size, "lines": len(records),
+            "kept": sum(1 for k in kept if k.file == f.display),
+            "rejected": sum(1 for r in rejects if r.file == f.display)}
+
+
+def _read_role(cfg: IngestConfig, root: Path, role: str, seen: set[str]
+               ) -> tuple[list[Kept], list[Reject], int, list[dict]]:
+    files = resolve_inputs(getattr(cfg, role), root, role)
+    kept: list[Kept] = []
+    rejects: list[Reject] = []
+    n_read = 0
+    stats = []
+    for f in files:
+        records = read_file(f, cfg.text_column)
+        k, r = _clean(records, cfg, seen, desc=f"ingest {f.display}")
+        kept += k
+        rejects += r
+        n_read += len(records)
+        stats.append(_file_stats(f, records, k, r))
+    return kept, rejects, n_read, stats
+
+
+def _warn_unwatched(files: list[dict], root: Path, data_dir: str) -> None:
+    """DVC re-runs ingest when ingest.data_dir changes; files elsewhere would go unnoticed."""
+    watched = (root / data_dir).resolve()
+    for f in files:
+        p = (root / f["path"]).resolve()
+        if watched != p and watched not in p.parents:
+            print(f"warning: {f['path']} is not under ingest.data_dir ({data_dir}); DVC will not "
+                  "re-run ingest when it changes. Set ingest.data_dir to its folder",
+                  file=sys.stderr)
+
+
+def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
+    """Read, clean and split the corpus named by `cfg` (paths relative to `root`)."""
+    seen: set[str] = set()
+    metrics: dict = {"source": cfg.source}
+    test_kept: list[Kept] = []
+    rejects: list[Reject] = []
+    n_read = 0
+    modes_by_line: list[str] | None = None
+    own_test = cfg.source == "files" and bool(cfg.test_paths)
+    if not (root / cfg.data_dir).is_dir():
+        raise DataError(f"ingest.data_dir: folder '{cfg.data_dir}' not found (relative to {root}); "
+                        "it is the folder DVC watches for corpus changes: create it or point "
+                        "it at the folder holding your corpus files")
+
+    if cfg.source == "builtin":
+        from gantext.corpus.grammar import default_grammar
+
+        grammar = default_grammar()
+        n = cfg.builtin.num_sentences
+        sents, modes_by_line = grammar.sample_with_modes(n, seed)
+        name = f"builtin:{grammar.name}"
+        records = [Record(name, i, " ".join(s)) for i, s in enumerate(sents, start=1)]
+        kept, rej = _clean(records, cfg, seen, desc="ingest builtin")
+        rejects += rej
+        n_read = len(records)
+        metrics["grammar"] = {"name": grammar.name, "seed": seed, "num_sentences": n}
+        metrics["inputs"] = []
+    else:
+        inputs: list[dict] = []
+        if own_test:
+            test_kept, rej, n_test_read, stats = _read_role(cfg, root, "test_paths", seen)
+            rejects += rej
+            n_read += n_test_read
+            inputs += stats
+            if not test_kept:
+                raise _nothing_left("ingest.test_paths", n_test_read, rej,
+                                    "Check the files, ingest.text_column and the token limits")
+        kept, rej, n_main_read, stats = _read_role(cfg, root, "paths", seen)
+        rejects += rej
+        n_read += n_main_read
+        inputs += stats
+        metrics["inputs"] = inputs
+        if not kept:
+            raise _nothing_left("ingest.paths", n_main_read, rej,
+                                "Check the files, ingest.text_column and ingest.min_tokens / "
+                                "max_tokens")
+        _warn_unwatched(inputs, root, cfg.data_dir)
+
+    if cfg.source == "builtin" and not kept:
+        raise _nothing_left("the built-in corpus", n_read, rejects,
+                            "Check ingest.min_tokens / max_tokens (grammar sentences have 4-30 "
+                            "tokens)")
+    idx = _split(len(kept), cfg, seed, own_test)
+    splits = {s: [kept[i].sentence for i in idx[s]] for s in SPLITS}
+    if own_test:
+        splits["test"] = [k.sentence for k in test_kept]
+
+    n_kept = sum(len(v) for v in splits.values())
+    if n_read != n_kept + len(rejects):  # the accounting invariant; a bug if it ever fails
+        raise AssertionError(f"ingest lost lines: read {n_read}, kept {n_kept}, "
+                             f"rejected {len(rejects)}")
+    by_reason = Counter(r.reason for r in rejects)
+    metrics.update({
+        "lines_read": n_read,
+        "kept": {**{s: len(splits[s]) for s in SPLITS}, "total": n_kept},
+        "rejected": {**{r: by_reason.get(r, 0) for r in REASONS}, "total": len(rejects)},
+        "tokens_per_sentence": {
+            s: round(float(np.mean([v.count(" ") + 1 for v in splits[s]])), 4) if splits[s]
+            else 0.0 for s in SPLITS},
+    })
+    if modes_by_line is not None:
+        metrics["grammar"]["modes"] = {
+            s: dict(sorted(Counter(modes_by_line[kept[i].line - 1] for i in idx[s]).items()))
+            for s in SPLITS}
+    return IngestResult(splits=splits, rejects=rejects, metrics=metrics)
+
+
+def write_outputs(result: IngestResult, paths: Paths) -> None:
+    """Write the splits, the rejects and the metrics, each file atomically (metrics last)."""
+    import json
+
+    for s in SPLITS:
+        write_lines(paths.split_text(s), result.splits[s])
+    write_text(paths.rejects, "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n"
+                                      for r in result.rejects))
+    write_json(paths.metrics_json("ingest"), result.metrics)

@@ -1,0 +1,262 @@
+"""Corpus readers: files or globs -> one :class:`Record` per input line (or table row).
+
+Every line a reader sees becomes exactly one record, so the ingest stage can account for all of
+them (kept or rejected with a reason). A line that cannot be decoded as UTF-8 is a record with
+reason ``undecodable`` -- never a crash; problems with a whole file (missing, binary, unknown
+extension, no text column) raise :class:`DataError` naming the file and what to do.
+
+Formats (by extension):
+
+* ``.txt``: a line is a sentence. Files are read as bytes and decoded line by line; the last line
+  needs no trailing newline; ``\\r\\n`` endings and a UTF-8 byte-order mark are accepted.
+* ``.csv`` / ``.tsv``: pandas, header row required, text in ``text_column``. The record's line is
+  its row number + 1 (the header is line 1), exact unless a quoted field spans lines. Blank rows
+  are kept (and rejected as ``empty``), TSV fields are not quoted.
+* ``.jsonl`` (or ``.ndjson``): one JSON object a line, text under ``text_column``; a line that is
+  not a JSON object, or whose text is not a string, is rejected as ``malformed``.
+* ``.parquet``: pandas/pyarrow, text in ``text_column``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from gantext.errors import DataError
+
+__all__ = ["FORMATS", "InputFile", "Record", "read_file", "resolve_inputs"]
+
+FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet"}
+
+# Reasons a reader itself can give (cleaning adds empty/too_short/too_long/duplicate).
+UNDECODABLE = "undecodable"
+MALFORMED = "malformed"
+EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input line. `reason` is set when the reader already knows it cannot be used; `text`
+    is then the best-effort decoding of the raw bytes (for the rejects file)."""
+
+    file: str
+    line: int
+    text: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A resolved input file: `display` is the path relative to the repository root (stable
+    across machines; used in rejects and metrics), `role` is 'paths' or 'test_paths'."""
+
+    path: Path
+    display: str
+    role: str
+
+
+def _display(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[InputFile]:
+    """Expand files and globs (relative to `root`) into existing files, in a stable order.
+
+    Raises DataError for a missing file, a glob that matches no file, a directory, or an
+    unknown extension.
+    """
+    out: list[InputFile] = []
+    seen: set[Path] = set()
+    key = f"ingest.{role}"
+    for pattern in patterns:
+        full = os.path.join(root, pattern)
+        if glob.has_magic(pattern):
+            matches = [Path(m) for m in sorted(glob.glob(full, recursive=True)) if Path(m).is_file()]
+            if not matches:
+                raise DataError(f"{key}: the glob '{pattern}' matches no file (relative to "
+                                f"{root}); fix the pattern or add the corpus files")
+        else:
+            p = Path(full)
+            if p.is_dir():
+                raise DataError(f"{key}: '{pattern}' is a directory; list its files or use a glob "
+                                f"such as '{pattern.rstrip('/')}/*.txt'")
+            if not p.is_file():
+                raise DataError(f"{key}: file '{pattern}' not found (paths are relative to the "
+                                f"repository root {root}); fix the path or add the file")
+            matches = [p]
+        for m in matches:
+            resolved = m.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            if m.suffix.lower() not in FORMATS:
+                raise DataError(f"{_display(m, root)}: unknown extension '{m.suffix}' (from "
+                                f"{key}); supported: {', '.join(sorted(FORMATS))}. Rename or "
+                                "convert the file")
+            out.append(InputFile(path=m, display=_display(m, root), role=role))
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+def _check_text_bytes(data: bytes, name: str) -> bytes:
+    """Reject binary files up front (a NUL byte never occurs in UTF-8 text); drop a UTF-8 BOM."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{name}: looks like UTF-16 text; ingest reads UTF-8. Convert it, e.g. "
+                        f"`iconv -f UTF-16 -t UTF-8 {name} > out.txt`")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"{name}: looks like a binary file (NUL byte at offset {nul}); ingest "
+                        "reads UTF-8 text (txt/csv/tsv/jsonl) or parquet. Remove it from "
+                        "ingest.paths or convert it to text")
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """Split on \\n; a final newline does not start another line; \\r\\n endings are accepted."""
+    if not data:
+        return []
+    parts = data.split(b"\n")
+    if parts[-1] == b"":
+        parts.pop()
+    return [p[:-1] if p.endswith(b"\r") else p for p in parts]
+
+
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """(text, ok): strict UTF-8, or a readable rendering with \\xNN escapes when it fails."""
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="backslashreplace"), False
+
+
+def _has_surrogates(s: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in s)
+
+
+def _cell(value: Any, name: str, line: int) -> Record:
+    """A table cell -> Record (None/NaN -> empty, bytes decoded, other non-strings malformed)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return Record(name, line, "", EMPTY)
+    if isinstance(value, bytes):
+        text, ok = _decode(value)
+        return Record(name, line, text, None if ok else UNDECODABLE)
+    if isinstance(value, str):
+        if _has_surrogates(value):  # pandas read the bytes with surrogateescape
+            raw = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return Record(name, line, raw, UNDECODABLE)
+        return Record(name, line, value)
+    return Record(name, line, repr(value), MALFORMED)
+
+
+def _missing_column(name: str, column: str, found: Sequence[str]) -> DataError:
+    shown = ", ".join(repr(c) for c in found) if found else "none"
+    return DataError(f"{name}: no text column '{column}'; columns found: {shown}. Set "
+                     "ingest.text_column to the column holding the sentences")
+
+
+# ----------------------------------------------------------------------------- readers
+def _read_txt(path: Path, name: str, column: str) -> list[Record]:
+    data = _check_text_bytes(path.read_bytes(), name)
+    out = []
+    for i, raw in enumerate(_lines(data), start=1):
+        text, ok = _decode(raw)
+        out.append(Record(name, i, text, None if ok else UNDECODABLE))
+    return out
+
+
+def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
+    import pandas as pd
+
+    data = _check_text_bytes(path.read_bytes(), name)
+    if not data.strip():
+        raise _missing_column(name, column, [])
+    try:
+        # dtype=object keeps undecodable bytes as surrogates (arrow strings would refuse them);
+        # no NA parsing ("NA", "null" are text here); blank rows stay rows (accounted, not lost).
+        df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=object, keep_default_na=False,
+                         na_filter=False, skip_blank_lines=False, encoding="utf-8",
+                         encoding_errors="surrogateescape",
+                         quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataError(f"{name}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: "
+                        f"{str(exc).strip()}. Fix the file or convert it to .txt / .jsonl") from None
+    if column not in df.columns:
+        raise _missing_column(name, column, [str(c) for c in df.columns])
+    return [_cell(v, name, i) for i, v in enumerate(df[column].tolist(), start=2)]
+
+
+def _read_csv(path: Path, name: str, column: str) -> list[Record]:
+    return _read_table(path, name, column, ",")
+
+
+def _read_tsv(path: Path, name: str, column: str) -> list[Record]:
+    return _read_table(path, name, column, "\t")
+
+
+def _read_jsonl(path: Path, name: str, column: str) -> list[Record]:
+    data = _check_text_bytes(path.read_bytes(), name)
+    out: list[Record] = []
+    keys: set[str] = set()
+    has_column = False
+    for i, raw in enumerate(_lines(data), start=1):
+        text, ok = _decode(raw)
+        if not ok:
+            out.append(Record(name, i, text, UNDECODABLE))
+            continue
+        if not text.strip():
+            out.append(Record(name, i, text, EMPTY))
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError:
+            out.append(Record(name, i, text, MALFORMED))
+            continue
+        if not isinstance(obj, dict):
+            out.append(Record(name, i, text, MALFORMED))
+            continue
+        keys.update(obj)
+        if column not in obj:
+            out.append(Record(name, i, text, MALFORMED))
+            continue
+        has_column = True
+        rec = _cell(obj[column], name, i)
+        # keep the whole line for a malformed value, so the rejects file shows what was there
+        out.append(Record(name, i, text, MALFORMED) if rec.reason == MALFORMED else rec)
+    if out and keys and not has_column:
+        raise _missing_column(name, column, sorted(keys))
+    return out
+
+
+def _read_parquet(path: Path, name: str, column: str) -> list[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for non-parquet input
+        raise DataError(f"{name}: cannot read as parquet ({type(exc).__name__}: {exc}). Is it a "
+                        "parquet file? Fix the file or its extension") from None
+    if column not in table.column_names:
+        raise _missing_column(name, column, table.column_names)
+    return [_cell(v, name, i) for i, v in enumerate(table.column(column).to_pylist(), start=1)]
+
+
+_READERS = {"txt": _read_txt, "csv": _read_csv, "tsv": _read_tsv, "jsonl": _read_jsonl,
+            "parquet": _read_parquet}
+
+
+def read_file(f: InputFile, text_column: str) -> list[Record]:
+    """All records of one input file (see the module docstring for each format)."""
+    fmt = FORMATS[f.path.suffix.lower()]
+    try:
+        return _READERS[fmt](f.path, f.display, text_column)
+    except PermissionError:
+        raise DataError(f"{f.display}: permission denied; make the file readable") from None
+    except IsADirectoryError:
+        raise DataError(f"{f.display}: is a directory; list files, not folders") from None
