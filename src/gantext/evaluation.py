@@ -191,7 +191,7 @@ def generator_metrics(model: Generator, samples: Sequence[Sequence[str]], data: 
     out.update(_sbleu_block(samples))
     out["fid"] = fid(extractor, data.test, samples)
     nll = nll_metrics(model, data.test_encoded, cfg.batch_size, device)
-    out["nll"], out["nll_anchor"], out["ppl"] = nll["nll"], nll["nll_anchor"], _finite(nll["ppl"])
+    out["nll"], out["nll_anchor"] = _finite(nll["nll"]), _finite(nll["nll_anchor"])
     out.update(diversity_metrics(samples, data.train))
     out["len"] = float(np.mean([len(s) for s in samples]))
     modes = None
@@ -230,7 +230,6 @@ def real_metrics(data: EvalData, extractor: FeatureExtractor, cfg: EvaluateConfi
         # mode_js of the test split against itself is 0 by definition; the informative floor is
         # a training draw of the samples' size against the test split.
         out["mode_js"] = oracle.metrics(train_draw)["mode_js"]
-    out["n_train"], out["n_test"] = len(data.train), len(data.test)
     return out, modes
 
 
