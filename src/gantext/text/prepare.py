@@ -1,0 +1,94 @@
+"""The tokenize stage's logic: text splits -> vocabulary (train only), fixed-length arrays, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from gantext.config import TokenizeConfig
+from gantext.errors import DataError
+from gantext.io import atomic_path, read_lines, write_json
+from gantext.paths import Paths
+from gantext.text.tokenizer import tokenize_lines
+from gantext.text.vocab import Vocab, encode
+
+__all__ = ["SPLITS", "Tokenized", "read_splits", "split_stats", "tokenize_splits", "write_tokenized"]
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Everything the tokenize stage writes: the vocabulary, one int32 array per split, metrics."""
+
+    vocab: Vocab
+    arrays: dict[str, np.ndarray]
+    metrics: dict
+
+
+def read_splits(paths: Paths) -> dict[str, list[str]]:
+    """data/interim/{train,valid,test}.txt as lists of lines; a clear error if ingest has not run."""
+    missing = [str(paths.split_text(s)) for s in SPLITS if not paths.split_text(s).is_file()]
+    if missing:
+        raise DataError(f"{', '.join(missing)}: not found; run `dvc repro ingest` first")
+    return {s: read_lines(paths.split_text(s)) for s in SPLITS}
+
+
+def split_stats(vocab: Vocab, sentences: Sequence[Sequence[str]], max_len: int,
+                truncated: int) -> dict:
+    """OOV rate (token-level, before truncation), truncation rate and length stats of one split."""
+    n = len(sentences)
+    lens = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=n)
+    total = int(lens.sum())
+    stoi = vocab.stoi
+    unknown = sum(1 for s in sentences for t in s if t not in stoi)
+    return {
+        "sentences": n,
+        "tokens": total,
+        "oov_tokens": unknown,
+        "oov_rate": unknown / total if total else 0.0,
+        "truncated": truncated,
+        "truncation_rate": truncated / n if n else 0.0,
+        "length_mean": float(lens.mean()) if n else 0.0,
+        "length_max": int(lens.max()) if n else 0,
+        "length_p95": float(np.percentile(lens, 95)) if n else 0.0,
+    }
+
+
+def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> Tokenized:
+    """Tokenize every split, build the vocabulary from train only, encode, and measure."""
+    tokens = {s: tokenize_lines(texts[s], cfg.level) for s in SPLITS}
+    if not tokens["train"]:
+        raise DataError("the train split is empty: nothing to build a vocabulary from; "
+                        "check the ingest settings and metrics/ingest.json")
+    vocab = Vocab.build(tokens["train"], min_freq=cfg.min_freq, max_size=cfg.max_size,
+                        level=cfg.level)
+    arrays: dict[str, np.ndarray] = {}
+    metrics: dict = {
+        "level": cfg.level,
+        "max_len": cfg.max_len,
+        "vocab_size": len(vocab),  # includes the 4 specials
+        "train_types": len({t for s in tokens["train"] for t in s}),
+        "vocab_hash": vocab.hash,
+    }
+    for s in SPLITS:
+        arrays[s], truncated = encode(vocab, tokens[s], cfg.max_len)
+        metrics[s] = split_stats(vocab, tokens[s], cfg.max_len, truncated)
+    return Tokenized(vocab=vocab, arrays=arrays, metrics=metrics)
+
+
+def save_array(path: str | Path, arr: np.ndarray) -> None:
+    """np.save atomically (through a file handle: np.save would append .npy to a tmp name)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+
+
+def write_tokenized(result: Tokenized, paths: Paths) -> None:
+    """data/processed/{split}.npy, vocab.json and metrics/tokenize.json, each written atomically."""
+    for s, arr in result.arrays.items():
+        save_array(paths.encoded(s), arr)
+    write_json(paths.vocab, result.vocab.to_json())
+    write_json(paths.metrics_json("tokenize"), result.metrics)
