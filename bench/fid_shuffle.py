@@ -83,7 +83,8 @@ def frechet_speed(dim: int = 64, repeats: int = 20) -> None:
 
     def reference() -> float:
         covmean = scipy.linalg.sqrtm(s1 @ s2).real
-        return float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+        diff = mu1 - mu2
+        return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
     times = {}
     for label, f in (("ours", lambda: frechet_distance(mu1, s1, mu2, s2)), ("sqrtm", reference)):
@@ -102,7 +103,8 @@ def run(name: str, train: list[list[str]], test: list[list[str]], seed: int) -> 
           f"(halves of {len(test) // 2})")
     print("ratio: random halves (shuffle_ratio); contig: first vs second half of the file; "
           "floor: FID(half A, half B); fit/xform: seconds (fit on train; shuffle_ratio transforms)")
-    print(f"{'features (* = default)':24s} {'ratio':>7s} {'contig':>7s} {'floor':>9s} {'train-test':>10s} {'dim':>4s} "
+    print(f"{'features (* = default)':24s} {'ratio':>7s} {'contig':>7s} {'floor':>9s} "
+          f"{'train-test':>10s} {'dim':>4s} "
           f"{'vocab':>7s} {'fit s':>6s} {'xform s':>7s} {'x ref':>6s}")
     ref = None
     for label, cfg in CANDIDATES:

@@ -27,7 +27,8 @@ def corpus(n: int, seed: int) -> list[list[str]]:
     for _ in range(n):
         t = rng.randrange(3)
         if t == 0:
-            s = f"a {rng.choice(ADJ)} {rng.choice(NOUN)} {rng.choice(VERB)} {rng.choice(PREP)} the {rng.choice(NOUN)} ."
+            s = (f"a {rng.choice(ADJ)} {rng.choice(NOUN)} {rng.choice(VERB)} "
+                 f"{rng.choice(PREP)} the {rng.choice(NOUN)} .")
         elif t == 1:
             s = f"the {rng.choice(NOUN)} {rng.choice(VERB)} ."
         else:
@@ -112,7 +113,8 @@ def _spd(rng: np.random.Generator, d: int) -> np.ndarray:
 
 def _reference(mu1, s1, mu2, s2) -> float:
     covmean = scipy.linalg.sqrtm(s1 @ s2)
-    return float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
 
 @pytest.mark.parametrize("seed", range(5))

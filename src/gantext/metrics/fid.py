@@ -125,7 +125,8 @@ class FeatureExtractor:
         except ValueError as exc:  # "empty vocabulary": no sentence has enough tokens
             raise DataError(
                 f"FID extractor: the training split has no {cfg.ngram_min}..{cfg.ngram_max}-grams "
-                f"({len(train)} sentences); lower evaluate.fid.ngram_min or check the data") from exc
+                f"({len(train)} sentences); lower evaluate.fid.ngram_min or check the data"
+            ) from exc
         n_docs, n_feat = x.shape
         # TruncatedSVD needs fewer components than features; a tiny corpus gets fewer dimensions.
         dim = min(cfg.svd_dim, n_feat - 1, n_docs)
@@ -238,7 +239,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
     beyond round-off (a non-PSD input) are clipped with a RuntimeWarning, the analogue of
     sqrtm's imaginary residue.
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    mu1 = np.atleast_1d(np.asarray(mu1, np.float64))
+    mu2 = np.atleast_1d(np.asarray(mu2, np.float64))
     s1 = _sym(np.atleast_2d(np.asarray(sigma1, np.float64)))
     s2 = _sym(np.atleast_2d(np.asarray(sigma2, np.float64)))
     d = mu1.size
