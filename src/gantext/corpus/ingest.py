@@ -14,6 +14,7 @@ permutation; each split keeps the corpus order.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections import Counter
@@ -76,12 +77,11 @@ def _split(n: int, cfg: IngestConfig, seed: int, own_test: bool) -> dict[str, np
     return {k: np.sort(v) for k, v in parts.items()}
 
 
-def _file_stats(f: InputFile, records: list[Record], kept: list[Kept],
-                rejects: list[Reject]) -> dict:
+def _file_stats(f: InputFile, n_lines: int, n_kept: int, n_rejected: int) -> dict:
+    """Per-input-file lineage: what was read (md5 as DVC records it) and where it went."""
     return {"path": f.display, "role": f.role, "md5": md5_file(f.path),
-            "bytes": f.path.stat().st_size, "lines": len(records),
-            "kept": sum(1 for k in kept if k.file == f.display),
-            "rejected": sum(1 for r in rejects if r.file == f.display)}
+            "bytes": f.path.stat().st_size, "lines": n_lines, "kept": n_kept,
+            "rejected": n_rejected}
 
 
 def _read_role(cfg: IngestConfig, root: Path, role: str, seen: set[str]
@@ -97,7 +97,7 @@ def _read_role(cfg: IngestConfig, root: Path, role: str, seen: set[str]
         kept += k
         rejects += r
         n_read += len(records)
-        stats.append(_file_stats(f, records, k, r))
+        stats.append(_file_stats(f, len(records), len(k), len(r)))
     return kept, rejects, n_read, stats
 
 
@@ -112,87 +112,89 @@ def _warn_unwatched(files: list[dict], root: Path, data_dir: str) -> None:
                   file=sys.stderr)
 
 
+@dataclass
+class _Corpus:
+    """What a source produced: cleaned sentences (+ a shipped test split), rejects, counts."""
+
+    kept: list[Kept]
+    test: list[Kept] | None
+    rejects: list[Reject]
+    n_read: int
+    metrics: dict
+    modes: list[str] | None = None  # builtin: the mode of each sampled line (index = line - 1)
+
+
+def _from_builtin(cfg: IngestConfig, seed: int) -> _Corpus:
+    from gantext.corpus.grammar import default_grammar
+
+    grammar = default_grammar()
+    n = cfg.builtin.num_sentences
+    sents, modes = grammar.sample_with_modes(n, seed)
+    name = f"builtin:{grammar.name}"
+    records = [Record(name, i, " ".join(s)) for i, s in enumerate(sents, start=1)]
+    kept, rejects = _clean(records, cfg, set(), desc="ingest builtin")
+    if not kept:
+        raise _nothing_left("the built-in corpus", n, rejects,
+                            "Check ingest.min_tokens / max_tokens (grammar sentences have 4-30 "
+                            "tokens)")
+    return _Corpus(kept, None, rejects, n, {"grammar": {"name": grammar.name, "seed": seed,
+                                                        "num_sentences": n}, "inputs": []}, modes)
+
+
+def _from_files(cfg: IngestConfig, root: Path) -> _Corpus:
+    seen: set[str] = set()
+    test, rejects, n_read, inputs = None, [], 0, []
+    if cfg.test_paths:  # first, so that dedupe never removes a shipped test sentence
+        test, rejects, n_read, inputs = _read_role(cfg, root, "test_paths", seen)
+        if not test:
+            raise _nothing_left("ingest.test_paths", n_read, rejects,
+                                "Check the files, ingest.text_column and the token limits")
+    kept, rej, n_main, stats = _read_role(cfg, root, "paths", seen)
+    if not kept:
+        raise _nothing_left("ingest.paths", n_main, rej, "Check the files, ingest.text_column "
+                            "and ingest.min_tokens / max_tokens")
+    _warn_unwatched(inputs + stats, root, cfg.data_dir)
+    return _Corpus(kept, test, rejects + rej, n_read + n_main, {"inputs": inputs + stats})
+
+
 def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
     """Read, clean and split the corpus named by `cfg` (paths relative to `root`)."""
-    seen: set[str] = set()
-    metrics: dict = {"source": cfg.source}
-    test_kept: list[Kept] = []
-    rejects: list[Reject] = []
-    n_read = 0
-    modes_by_line: list[str] | None = None
-    own_test = cfg.source == "files" and bool(cfg.test_paths)
     if not (root / cfg.data_dir).is_dir():
         raise DataError(f"ingest.data_dir: folder '{cfg.data_dir}' not found (relative to {root}); "
                         "it is the folder DVC watches for corpus changes: create it or point "
                         "it at the folder holding your corpus files")
-
-    if cfg.source == "builtin":
-        from gantext.corpus.grammar import default_grammar
-
-        grammar = default_grammar()
-        n = cfg.builtin.num_sentences
-        sents, modes_by_line = grammar.sample_with_modes(n, seed)
-        name = f"builtin:{grammar.name}"
-        records = [Record(name, i, " ".join(s)) for i, s in enumerate(sents, start=1)]
-        kept, rej = _clean(records, cfg, seen, desc="ingest builtin")
-        rejects += rej
-        n_read = len(records)
-        metrics["grammar"] = {"name": grammar.name, "seed": seed, "num_sentences": n}
-        metrics["inputs"] = []
-    else:
-        inputs: list[dict] = []
-        if own_test:
-            test_kept, rej, n_test_read, stats = _read_role(cfg, root, "test_paths", seen)
-            rejects += rej
-            n_read += n_test_read
-            inputs += stats
-            if not test_kept:
-                raise _nothing_left("ingest.test_paths", n_test_read, rej,
-                                    "Check the files, ingest.text_column and the token limits")
-        kept, rej, n_main_read, stats = _read_role(cfg, root, "paths", seen)
-        rejects += rej
-        n_read += n_main_read
-        inputs += stats
-        metrics["inputs"] = inputs
-        if not kept:
-            raise _nothing_left("ingest.paths", n_main_read, rej,
-                                "Check the files, ingest.text_column and ingest.min_tokens / "
-                                "max_tokens")
-        _warn_unwatched(inputs, root, cfg.data_dir)
-
-    if cfg.source == "builtin" and not kept:
-        raise _nothing_left("the built-in corpus", n_read, rejects,
-                            "Check ingest.min_tokens / max_tokens (grammar sentences have 4-30 "
-                            "tokens)")
-    idx = _split(len(kept), cfg, seed, own_test)
+    corpus = _from_builtin(cfg, seed) if cfg.source == "builtin" else _from_files(cfg, root)
+    kept = corpus.kept
+    idx = _split(len(kept), cfg, seed, own_test=corpus.test is not None)
     splits = {s: [kept[i].sentence for i in idx[s]] for s in SPLITS}
-    if own_test:
-        splits["test"] = [k.sentence for k in test_kept]
+    if corpus.test is not None:
+        splits["test"] = [k.sentence for k in corpus.test]
 
     n_kept = sum(len(v) for v in splits.values())
-    if n_read != n_kept + len(rejects):  # the accounting invariant; a bug if it ever fails
-        raise AssertionError(f"ingest lost lines: read {n_read}, kept {n_kept}, "
-                             f"rejected {len(rejects)}")
-    by_reason = Counter(r.reason for r in rejects)
-    metrics.update({
-        "lines_read": n_read,
+    n_rejected = len(corpus.rejects)
+    if corpus.n_read != n_kept + n_rejected:  # the accounting invariant; a bug if it ever fails
+        raise AssertionError(f"ingest lost lines: read {corpus.n_read}, kept {n_kept}, "
+                             f"rejected {n_rejected}")
+    by_reason = Counter(r.reason for r in corpus.rejects)
+    metrics = {
+        "source": cfg.source,
+        **corpus.metrics,
+        "lines_read": corpus.n_read,
         "kept": {**{s: len(splits[s]) for s in SPLITS}, "total": n_kept},
-        "rejected": {**{r: by_reason.get(r, 0) for r in REASONS}, "total": len(rejects)},
-        "tokens_per_sentence": {
+        "rejected": {**{r: by_reason.get(r, 0) for r in REASONS}, "total": n_rejected},
+        "tokens_per_sentence": {  # tokens are joined by single spaces
             s: round(float(np.mean([v.count(" ") + 1 for v in splits[s]])), 4) if splits[s]
             else 0.0 for s in SPLITS},
-    })
-    if modes_by_line is not None:
+    }
+    if corpus.modes is not None:
         metrics["grammar"]["modes"] = {
-            s: dict(sorted(Counter(modes_by_line[kept[i].line - 1] for i in idx[s]).items()))
+            s: dict(sorted(Counter(corpus.modes[kept[i].line - 1] for i in idx[s]).items()))
             for s in SPLITS}
-    return IngestResult(splits=splits, rejects=rejects, metrics=metrics)
+    return IngestResult(splits=splits, rejects=corpus.rejects, metrics=metrics)
 
 
 def write_outputs(result: IngestResult, paths: Paths) -> None:
     """Write the splits, the rejects and the metrics, each file atomically (metrics last)."""
-    import json
-
     for s in SPLITS:
         write_lines(paths.split_text(s), result.splits[s])
     write_text(paths.rejects, "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n"
