@@ -152,20 +152,23 @@ def _to_words(sents: Sequence[Sequence[str]], level: str) -> list[list[str]]:
 # ---------------------------------------------------------------------- metrics
 @dataclass
 class OracleContext:
-    """The grammar oracle, its mode names, and the reference (test split) mode counts."""
+    """The grammar oracle seen through the tokenizer level (char-level sentences are re-read as
+    words, which is what the grammar scores), its mode names and the test split's mode counts."""
 
     oracle: Oracle
     modes: tuple[str, ...]
     level: str
-    test_modes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    test_modes: np.ndarray | None = None
 
-    def metrics(self, sents: Sequence[Sequence[str]], reference: np.ndarray | None = None
-                ) -> dict[str, Any]:
-        return oracle_metrics(self.oracle, _to_words(sents, self.level), self.modes,
-                              self.test_modes if reference is None else reference)
+    def score_many(self, sents: Sequence[Sequence[str]]) -> tuple[Any, Any, list]:
+        return self.oracle.score_many(_to_words(sents, self.level))
+
+    def metrics(self, sents: Sequence[Sequence[str]]) -> dict[str, Any]:
+        """validity, oracle NLL, mode JS against the test split, mode fractions."""
+        return oracle_metrics(self, sents, self.modes, self.test_modes)
 
     def counts(self, sents: Sequence[Sequence[str]]) -> np.ndarray:
-        return mode_counts(self.oracle, _to_words(sents, self.level), self.modes)
+        return mode_counts(self, sents, self.modes)
 
 
 def _bleu_block(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> dict[str, float]:
@@ -292,7 +295,7 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     metrics["real"], m = real_metrics(data, extractor, cfg, seed, ctx)
     if m is not None:
         mode_fracs["test"] = m
-    if len(generators) >= 2 and {"mle", "gan"} <= set(generators):
+    if {"mle", "gan"} <= set(generators):
         metrics["delta"] = deltas(metrics)
 
     temps = list(cfg.sweep_temperatures)
@@ -302,24 +305,11 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         return draw_samples(generators[name], data.vocab, n, data.max_len, t,
                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
 
-    qd_oracle = None
-    if ctx is not None:
-        qd_oracle = _WordOracle(ctx)
-    rows = sweep(list(generators), temps, cfg.sweep_samples, sample, data.test, qd_oracle, log)
+    rows = sweep(list(generators), temps, cfg.sweep_samples, sample, data.test, ctx, log)
     real_draw = _subset(data.train, cfg.sweep_samples, stream_seed(seed, _REAL_TRAIN))
-    rows.append(qd_row("real", None, real_draw, data.test, qd_oracle))
+    rows.append(qd_row("real", None, real_draw, data.test, ctx))
     return Evaluation(metrics=metrics, samples=samples, qd_rows=rows, extractor=extractor,
                       modes=mode_fracs, level=data.level)
-
-
-class _WordOracle:
-    """The oracle seen through the tokenizer level (char-level samples are re-read as words)."""
-
-    def __init__(self, ctx: OracleContext):
-        self.ctx = ctx
-
-    def score_many(self, sents: Sequence[Sequence[str]]) -> tuple[Any, Any, list]:
-        return self.ctx.oracle.score_many(_to_words(sents, self.ctx.level))
 
 
 # ---------------------------------------------------------------------- outputs
