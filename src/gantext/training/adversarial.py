@@ -279,6 +279,13 @@ def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -
     return total / max(count, 1)
 
 
+#: Columns of metrics/plots/adversarial.csv for every loss (nan where a loss has no such
+#: signal): dvc.yaml's plots name them, and `dvc plots diff` compares experiments with different
+#: losses on one chart (a column missing in one revision would fail the whole plot).
+PLOT_COLUMNS = ("step", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "wasserstein",
+                "gradient_penalty", "mean_reward", "beta", "d_grad_norm", "g_grad_norm")
+
+
 def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss: str) -> None:
     """models/adversarial/{generator,discriminator}.pt, metrics/adversarial.json, the plot CSV
     (each written atomically; no wall-clock numbers, so reruns are byte-identical)."""
@@ -289,7 +296,9 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
                     spec=result.discriminator.spec_dict, vocab_hash=vocab_hash,
                     metrics=result.metrics, extra={"loss": loss})
     write_json(paths.metrics_json("adversarial"), result.metrics)
-    write_csv(paths.plot_csv("adversarial"), result.history)
+    write_csv(paths.plot_csv("adversarial"),
+              [{**{c: row.get(c, float("nan")) for c in PLOT_COLUMNS}, **row}
+               for row in result.history])
 
 
 def load_discriminator(path: str | Path, vocab_hash: str | None = None,
