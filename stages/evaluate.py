@@ -16,6 +16,8 @@ def main() -> None:
     from gantext.config import load_params
     from gantext.errors import CheckpointError
     from gantext.evaluation import evaluate, load_eval_data, write_outputs
+    from gantext.io import write_text
+    from gantext.lineage import build_lineage
     from gantext.paths import repo_paths
     from gantext.runtime import resolve_device, seed_everything
     from gantext.tracking import stage_run
@@ -57,6 +59,11 @@ def main() -> None:
         tracking.log_metrics(result.metrics)  # nested -> dotted keys (mle.bleu5, ...)
         for f in files:
             tracking.log_artifact(f, "samples" if f.parent == paths.samples_dir else None)
+        # the audit trail: upstream md5s from dvc.lock (already current), this stage's from the
+        # workspace, MLflow run ids (see gantext.lineage)
+        write_text(paths.lineage, build_lineage(paths, params, running_stage="evaluate",
+                                                running_run_id=tracking.run_id))
+        tracking.log_artifact(paths.lineage)
     m = result.metrics
     print(f"evaluate: BLEU-5 mle {m['mle']['bleu5']:.4f} gan {m['gan']['bleu5']:.4f} "
           f"real {m['real']['bleu5']:.4f}; self-BLEU-5 mle {m['mle']['sbleu5']:.4f} "
