@@ -1,0 +1,75 @@
+"""`dvc repro` through evaluate in a tiny copy of the repo: outputs, determinism, the plot, MLflow,
+and a clear failure when the adversarial checkpoint is missing."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MAIN_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "sbleu5", "fid",
+             "nll", "nll_anchor", "validity", "oracle_nll", "mode_js", "distinct_1", "distinct_4",
+             "unique", "novelty")
+
+
+def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
+    proc = run_cmd(["dvc", "repro"], cwd=tiny_repo)
+    assert "Running stage 'evaluate'" in proc.stdout + proc.stderr
+
+    metrics_file = tiny_repo / "metrics" / "evaluate.json"
+    m = json.loads(metrics_file.read_text(encoding="utf-8"))
+    assert set(m) == {"mle", "gan", "delta", "real"}
+    for block in ("mle", "gan"):
+        missing = [k for k in MAIN_KEYS if k not in m[block]]
+        assert not missing, (block, missing)
+        assert 0.0 <= m[block]["bleu5"] <= m[block]["bleu2"] <= 1.0
+        assert 0.0 <= m[block]["validity"] <= 1.0
+    assert m["delta"]["bleu5"] == m["gan"]["bleu5"] - m["mle"]["bleu5"]
+    assert m["real"]["validity"] == 1.0 and m["real"]["fid_floor"] > 0.0
+
+    samples = {name: (tiny_repo / "metrics" / "samples" / f"{name}.txt")
+               .read_text(encoding="utf-8").splitlines() for name in ("mle", "gan")}
+    assert all(len(lines) == 50 for lines in samples.values())  # evaluate.num_samples (tiny)
+    assert (tiny_repo / "models" / "fid" / "extractor.npz").is_file()
+    with open(tiny_repo / "metrics" / "plots" / "quality_diversity.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], r["temperature"]) for r in rows] == [
+        ("mle", "0.7"), ("mle", "1.0"), ("gan", "0.7"), ("gan", "1.0"), ("real", "")]
+    assert set(rows[0]) == {"model", "temperature", "bleu5", "self_bleu5", "validity"}
+
+    # one chart, coloured by model (the custom template), not drawn twice
+    plots = json.loads(run_cmd(["dvc", "plots", "show", "--json"], cwd=tiny_repo).stdout)["data"]
+    assert "quality_diversity" in plots
+    assert "metrics/plots/quality_diversity.csv" not in plots
+    spec = plots["quality_diversity"][0]["content"]
+    assert spec["encoding"]["color"]["field"] == "model"
+    assert spec["encoding"]["x"]["field"] == "self_bleu5" and spec["encoding"]["y"]["field"] == "bleu5"
+
+    # MLflow: the evaluate run holds the metrics and the artifacts
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tiny_tracking_uri(tiny_repo))
+    exp = client.get_experiment_by_name("gantext-test")
+    runs = client.search_runs([exp.experiment_id], "tags.`gantext.stage` = 'evaluate'")
+    assert len(runs) == 1
+    assert runs[0].data.metrics["mle.bleu5"] == m["mle"]["bleu5"]
+    arts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    assert {"evaluate.json", "quality_diversity.csv", "samples"} <= arts
+
+    # same params + data + seed => the same bytes
+    before = metrics_file.read_bytes(), samples
+    run_cmd(["dvc", "repro", "--force", "--single-item", "evaluate"], cwd=tiny_repo)
+    after = metrics_file.read_bytes(), {name: (tiny_repo / "metrics" / "samples" / f"{name}.txt")
+                                        .read_text(encoding="utf-8").splitlines()
+                                        for name in ("mle", "gan")}
+    assert after == before
+
+    # no adversarial generator: one clear error line, non-zero exit
+    (tiny_repo / "models" / "adversarial" / "generator.pt").unlink()
+    proc = run_cmd(["python", "-m", "stages.evaluate"], cwd=tiny_repo, check=False)
+    assert proc.returncode == 1
+    assert "GAN generator is missing" in proc.stderr and "dvc repro adversarial" in proc.stderr
+    assert "Traceback" not in proc.stderr
