@@ -1,8 +1,9 @@
 """Evaluate stage: the fixed protocol on the MLE and the adversarial generator.
 
 Reads data/interim/{train,test}.txt, data/processed/ and both generator checkpoints; writes
-metrics/evaluate.json, metrics/samples/, metrics/plots/quality_diversity.csv and the FID
-extractor models/fid/extractor.npz (see gantext.evaluation for the protocol's choices).
+metrics/evaluate.json, metrics/samples/, metrics/plots/quality_diversity.csv, the FID
+extractor models/fid/extractor.npz (see gantext.evaluation for the protocol's choices) and the
+lineage report metrics/lineage.md (gantext.lineage).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ CFG = EvaluateConfig(num_samples=24, sweep_temperatures=(0.8, 1.3), sweep_sample
 SMOOTH = SmoothingFunction().method1
 
 
-def make_repo(root, n_train=160, n_test=30):
+def make_repo(root, n_train=160, n_test=30, level="word", max_len=MAX_LEN):
     """data/interim + data/processed as ingest and tokenize would write them (grammar text)."""
     paths = repo_paths(root)
     sents = default_grammar().sample(n_train + 10 + n_test, seed=5)
@@ -39,12 +39,12 @@ def make_repo(root, n_train=160, n_test=30):
               "test": sents[n_train + 10:]}
     for name, ss in splits.items():
         write_lines(paths.split_text(name), [" ".join(s) for s in ss])
-    train_tokens = tokenize_lines(read_lines(paths.split_text("train")), "word")
-    vocab = Vocab.build(train_tokens[: n_train // 2], level="word")  # leaves some <unk> in test
+    tokens = {name: tokenize_lines(read_lines(paths.split_text(name)), level) for name in splits}
+    vocab = Vocab.build(tokens["train"][: n_train // 2], level=level)  # some <unk> in test
     paths.processed.mkdir(parents=True, exist_ok=True)
     write_json(paths.vocab, vocab.to_json())
-    for name, ss in splits.items():
-        np.save(paths.encoded(name), encode(vocab, ss, MAX_LEN)[0])
+    for name, ss in tokens.items():
+        np.save(paths.encoded(name), encode(vocab, ss, max_len)[0])
     return paths, vocab
 
 
@@ -155,6 +155,24 @@ def test_without_oracle_there_are_no_oracle_keys(tmp_path):
     res = evaluate({"mle": tiny_generator(vocab, 0)}, data, cfg, seed=0, log=lambda m: None)
     assert "validity" not in res.metrics["mle"] and "delta" not in res.metrics
     assert set(res.qd_rows[0]) == {"model", "temperature", "bleu5", "self_bleu5"}
+
+
+def test_char_level_scores_characters_and_asks_the_grammar_in_words(tmp_path):
+    paths, vocab = make_repo(tmp_path, n_train=60, n_test=8, level="char", max_len=40)
+    data = load_eval_data(paths)
+    assert data.level == "char" and all(len(tok) == 1 for s in data.test for tok in s)
+    cfg = EvaluateConfig(num_samples=6, sweep_temperatures=(1.0,), sweep_samples=4, batch_size=8,
+                         fid=FIDConfig(svd_dim=3))
+    torch.manual_seed(0)
+    gen = build_generator(GeneratorSpec(len(vocab), embed_dim=8, hidden_dim=16, max_len=40))
+    res = evaluate({"mle": gen}, data, cfg, seed=0, oracle=default_grammar(), modes=MODES,
+                   log=lambda m: None)
+    assert all(len(tok) == 1 or tok == "<unk>" for s in res.samples["mle"] for tok in s)
+    assert 0.0 <= res.metrics["mle"]["validity"] <= 1.0
+    # the references (real test sentences), re-read as words, are all grammatical
+    assert res.metrics["real"]["validity"] == 1.0
+    write_outputs(res, paths)
+    assert read_lines(paths.samples_dir / "mle.txt") == ["".join(s) for s in res.samples["mle"]]
 
 
 def test_stale_text_vs_encoded_is_refused(tmp_path):
