@@ -31,8 +31,11 @@ def save_checkpoint(path: str | Path, *, kind: str, state_dict: dict, spec: dict
         "metrics": dict(metrics or {}),
         "extra": dict(extra or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # Through a file object: given a path, torch names the zip's root folder after it, and the
+    # temporary file's random name made identical checkpoints differ byte for byte (so DVC saw
+    # a new md5 on every rerun and `dvc repro` after a pull could not match its run-cache).
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def load_checkpoint(path: str | Path, *, kind: str | None = None, vocab_hash: str | None = None,
