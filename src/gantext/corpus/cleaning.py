@@ -1,13 +1,12 @@
 """Cleaning: Unicode NFKC, whitespace collapse, optional lower-casing, token-count filters, dedupe.
 
 A kept sentence is written as its nltk word tokens joined by single spaces, chosen as a fixed
-point of the tokenizer: ``word_tokens(" ".join(toks)) == toks``. So the tokenize stage (the same
-data-free nltk tokenizer, or a plain ``split()``) reads exactly the tokens counted here.
+point of the tokenizer (:mod:`gantext.text.tokenizer`): ``word_tokens(" ".join(toks)) == toks``.
+So the tokenize stage reads exactly the tokens counted here.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Iterable
 from tqdm import tqdm
 
 from gantext.corpus.readers import EMPTY, Record
+from gantext.text.tokenizer import tokenize
 
 __all__ = ["REASONS", "Kept", "Reject", "clean_records", "normalize", "word_tokens"]
 
@@ -44,14 +44,6 @@ class Reject:
         return {"file": self.file, "line": self.line, "reason": self.reason, "text": self.text}
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer():
-    # NLTKWordTokenizer needs no downloaded data (unlike nltk.word_tokenize's punkt step).
-    from nltk.tokenize import NLTKWordTokenizer
-
-    return NLTKWordTokenizer()
-
-
 def normalize(text: str, lowercase: bool) -> str:
     """NFKC, every run of (Unicode) whitespace -> one space, stripped, optionally lower-cased."""
     text = " ".join(unicodedata.normalize("NFKC", text).split())
@@ -59,17 +51,9 @@ def normalize(text: str, lowercase: bool) -> str:
 
 
 def word_tokens(text: str) -> list[str]:
-    """nltk word tokens, iterated to a fixed point so that re-tokenizing the joined tokens is a
-    no-op (nltk is not idempotent on a few inputs, e.g. quotes or trailing periods)."""
-    toks = _tokenizer().tokenize(text)
-    if " ".join(toks) == text:  # already tokenized (e.g. grammar output): trivially a fixed point
-        return toks
-    for _ in range(4):
-        again = _tokenizer().tokenize(" ".join(toks))
-        if again == toks:
-            break
-        toks = again
-    return toks
+    """The tokenize stage's word tokenizer (one implementation: what ingest counts and writes is
+    exactly what tokenize reads back)."""
+    return tokenize(text, "word")
 
 
 def clean_records(records: Iterable[Record], *, lowercase: bool, min_tokens: int,
