@@ -219,3 +219,10 @@ def test_samples_of_a_trained_model_follow_the_layout():
     ids, lens = r.model.sample(50, generator=torch.Generator().manual_seed(0))
     assert ids.shape == (50, 9)
     assert torch.all(ids[torch.arange(50), lens] == EOS_ID)
+
+
+def test_lr_decays_per_epoch(tmp_path):
+    state = tmp_path / "s.pt"
+    _run(resume_path=state, epochs=3, lr=0.01, lr_decay=0.5)
+    opt = torch.load(state, weights_only=True)["extra"]["optimizer"]
+    assert opt["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
@@ -93,15 +94,25 @@ class Generator(nn.Module):
     def nll(self, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(sum of NLL over real tokens incl. <eos>, number of those tokens).
 
-        Trailing all-<pad> columns are cut first: the LSTM is causal, so they cannot change the
-        NLL of earlier positions, and most rows are far shorter than the fixed width.
+        The training/evaluation path: rows are packed (``pack_padded_sequence``) so the LSTM and
+        the vocabulary head only see real positions; most rows are far shorter than the fixed
+        width, and <pad> positions carry no loss anyway. Relies on the encoding layout (real
+        tokens form a prefix of each row); equals ``token_nll(targets).sum()`` up to float order.
         """
-        real = targets != PAD_ID
-        width = int(real.sum(dim=1).max()) if len(targets) else 0
-        if width == 0:
+        lengths = (targets != PAD_ID).sum(dim=1)
+        keep = lengths > 0
+        if not bool(keep.all()):  # an all-<pad> row has nothing to score (and packing refuses it)
+            targets, lengths = targets[keep], lengths[keep]
+        count = int(lengths.sum())
+        if count == 0:
             return torch.zeros((), device=targets.device), 0
-        targets = targets[:, :width]
-        return self.token_nll(targets).sum(), int(real.sum())
+        lengths = lengths.cpu()
+        emb = self.drop(self.embedding(self.shift_right(targets)))
+        out, _ = self.lstm(pack_padded_sequence(emb, lengths, batch_first=True,
+                                                enforce_sorted=False))
+        logits = self._masked(self.head(self.drop(out.data)))
+        gold = pack_padded_sequence(targets, lengths, batch_first=True, enforce_sorted=False).data
+        return F.cross_entropy(logits, gold.long(), reduction="sum"), count
 
     # ------------------------------------------------------------------ step-wise
     def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:

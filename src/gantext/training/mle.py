@@ -162,6 +162,8 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
     # Dropout masks and batch order of this epoch depend on (seed, epoch) only: see module doc.
     torch.manual_seed(derive_seed(seed, "dropout", epoch))
     order = torch.Generator().manual_seed(derive_seed(seed, "batches", epoch))
+    for group in optimizer.param_groups:  # a function of the epoch: nothing to carry on resume
+        group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
