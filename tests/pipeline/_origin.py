@@ -1,0 +1,74 @@
+"""One trained tiny repo shared by test_caching, test_remote and test_queue (built once).
+
+A full `dvc repro` is the expensive part of every pipeline test, so it happens once per pytest
+session: the *origin* is a tiny repo (see conftest.py) after `dvc repro` (twice: the second must
+run nothing), with a local-directory DVC remote beside it (`dvc push --run-cache`) and dvc.lock
+and the metrics committed. Tests never modify the origin; they work on clones of it
+(:func:`clone`): `git clone` + `dvc pull`, as a teammate or a CI box would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+_CACHE: dict[str, "Origin"] = {}
+STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
+
+
+@dataclass(frozen=True)
+class Origin:
+    repo: Path          # <tmp>/origin/repo; its MLflow store is <tmp>/origin/mlflow.db
+    remote: Path        # the local-directory DVC remote (default remote of the repo)
+    first_log: str      # stdout + stderr of the first `dvc repro`
+    second_log: str     # ... of the second one, right after
+
+    @property
+    def lock(self) -> dict[str, Any]:
+        return yaml.safe_load((self.repo / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+
+
+def ran(log: str) -> list[str]:
+    """Stages `dvc repro` executed, in order, from its log."""
+    return [s for s in STAGES if f"Running stage '{s}'" in log]
+
+
+def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any]) -> Origin:
+    """The session's origin (built on first use, under the first caller's tmp_path)."""
+    if "origin" in _CACHE:
+        return _CACHE["origin"]
+    repo = make_tiny_repo(name="origin")
+    first = run_cmd(["dvc", "repro"], cwd=repo)
+    second = run_cmd(["dvc", "repro"], cwd=repo)
+    remote = repo.parent / "dvc-remote"
+    run_cmd(["dvc", "remote", "add", "-d", "shared", str(remote)], cwd=repo)
+    run_cmd(["dvc", "push", "--run-cache"], cwd=repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    run_cmd(["git", "add", "-A"], cwd=repo)
+    run_cmd([*git, "commit", "-q", "-m", "trained: dvc.lock, metrics, remote"], cwd=repo)
+    origin = Origin(repo, remote, first.stdout + first.stderr, second.stdout + second.stderr)
+    _CACHE["origin"] = origin
+    return origin
+
+
+def clone(origin: Origin, dest: Path, run_cmd: Callable[..., Any], *pull_args: str) -> Path:
+    """`git clone` the origin into `dest` (use <tmp>/<name>/repo: the MLflow store goes beside
+    it) and `dvc pull` (extra args, e.g. --run-cache); returns `dest`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "-q", str(origin.repo), str(dest)], check=True,
+                   capture_output=True)
+    run_cmd(["dvc", "pull", *pull_args], cwd=dest)
+    return dest
+
+
+def copy(origin: Origin, dest: Path) -> Path:
+    """A full copy of the origin (git history, workspace and DVC cache with its run-cache) at
+    `dest` (<tmp>/<name>/repo): for tests that change params, so the origin stays as built."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(origin.repo, dest, symlinks=True)
+    return dest
