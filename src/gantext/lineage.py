@@ -210,6 +210,8 @@ def _md5_cell(rec: OutRecord) -> str:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, (list, tuple)):
