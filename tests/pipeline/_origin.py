@@ -62,6 +62,9 @@ def clone(origin: Origin, dest: Path, run_cmd: Callable[..., Any], *pull_args: s
     dest.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "clone", "-q", str(origin.repo), str(dest)], check=True,
                    capture_output=True)
+    for key, value in (("user.name", "gantext tests"), ("user.email", "tests@gantext.local")):
+        # `dvc exp run` commits experiments: no reliance on a global git identity
+        subprocess.run(["git", "config", key, value], cwd=dest, check=True)
     run_cmd(["dvc", "pull", *pull_args], cwd=dest)
     return dest
 
