@@ -137,7 +137,12 @@ def test_write_outputs(setup):
     paths, _, _, result = setup
     write_outputs(result, paths)
     saved = read_json(paths.metrics_json("evaluate"))
-    assert saved["mle"]["bleu3"] == result.metrics["mle"]["bleu3"]  # exact float round trip
+    assert saved == result.metrics  # exact float round trip
+    # the headline figures come first (the first columns of `dvc exp show`)
+    assert list(saved) == ["mle", "gan", "delta", "real"]
+    assert list(saved["mle"])[:11] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
+                                       "sbleu4", "sbleu5", "fid", "nll", "nll_anchor"]
+    assert list(saved["real"])[8:11] == ["fid_floor", "fid_train", "validity"]
     for name in ("mle", "gan"):
         lines = read_lines(paths.samples_dir / f"{name}.txt")
         assert [line.split() for line in lines] == result.samples[name]
