@@ -28,6 +28,11 @@ Choices, and why
   that size) and ``real.fid_shuffle_ratio`` (does the extractor see word order?). On the built-in
   corpus: validity / oracle NLL of the test sentences and the mode JS of the training draw vs the
   test split (the sampling-noise floor of ``mode_js``).
+
+Outputs (:func:`write_outputs`): ``metrics/evaluate.json`` (blocks ``mle``, ``gan``,
+``delta`` = gan - mle, ``real``; headline keys first), ``metrics/samples/{mle,gan}.txt``,
+``metrics/samples/modes.json`` (built-in corpus: review-mode fractions of the samples and of the
+test split), ``metrics/plots/quality_diversity.csv`` and ``models/fid/extractor.npz``.
 """
 
 from __future__ import annotations
