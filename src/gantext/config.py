@@ -113,10 +113,10 @@ class ModelConfig:
 class PretrainConfig:
     """MLE pretraining of the generator."""
 
-    epochs: int = _f(15, ge=1)
+    epochs: int = _f(12, ge=1)
     batch_size: int = _f(64, ge=1)
-    lr: float = _f(0.005, gt=0.0)
-    lr_decay: float = _f(1.0, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
+    lr: float = _f(0.01, gt=0.0)
+    lr_decay: float = _f(0.8, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
     grad_clip: float = _f(5.0, gt=0.0)
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
