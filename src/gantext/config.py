@@ -123,6 +123,9 @@ class PretrainConfig:
 
 
 # ----------------------------------------------------------------------------- adversarial
+# Each objective carries its own Adam settings: they were tuned per loss (and differ in the
+# literature: WGAN-GP's betas, SeqGAN's discriminator learning rate), so switching
+# `adversarial.loss` alone gives a working run.
 @dataclass(frozen=True)
 class BCEObjectiveConfig:
     """Non-saturating GAN loss with Gumbel-softmax relaxation (RelGAN style)."""
@@ -130,6 +133,10 @@ class BCEObjectiveConfig:
     beta_max: float = _f(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
     anneal: Literal["exp", "linear", "constant"] = _f("exp")
     label_smoothing: bool = _f(False, help="D targets 0.9 / 0.1 instead of 1 / 0")
+    g_lr: float = _f(1e-4, gt=0.0)
+    d_lr: float = _f(1e-4, gt=0.0)
+    adam_beta1: float = _f(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.999, ge=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,9 @@ class WGANGPObjectiveConfig:
     n_critic: int = _f(5, ge=1)
     beta_max: float = _f(100.0, ge=1.0)
     anneal: Literal["exp", "linear", "constant"] = _f("exp")
-    adam_beta1: float = _f(0.5, ge=0.0, lt=1.0, help="WGAN-GP's own Adam betas (paper: 0.5, 0.9)")
+    g_lr: float = _f(1e-4, gt=0.0)
+    d_lr: float = _f(1e-4, gt=0.0)
+    adam_beta1: float = _f(0.5, ge=0.0, lt=1.0, help="paper: 0.5, 0.9")
     adam_beta2: float = _f(0.9, ge=0.0, lt=1.0)
 
 
@@ -153,6 +162,10 @@ class SeqGANObjectiveConfig:
     rollout_batch: int = _f(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
     d_pretrain_steps: int = _f(100, ge=0)
     d_steps: int = _f(1, ge=1)
+    g_lr: float = _f(1e-4, gt=0.0)
+    d_lr: float = _f(1e-3, gt=0.0)
+    adam_beta1: float = _f(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.999, ge=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)
@@ -162,10 +175,6 @@ class AdversarialConfig:
     loss: str = _f("bce", help="bce | wgan-gp | seqgan")
     steps: int = _f(300, ge=0)
     batch_size: int = _f(64, ge=1)
-    g_lr: float = _f(1e-4, gt=0.0)
-    d_lr: float = _f(1e-4, gt=0.0)
-    adam_beta1: float = _f(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = _f(0.999, ge=0.0, lt=1.0)
     grad_clip: float = _f(5.0, gt=0.0)
     log_every: int = _f(10, ge=1)
     sample_every: int = _f(100, ge=1)

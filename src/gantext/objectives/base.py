@@ -52,9 +52,12 @@ class Objective:
 
     Subclasses implement :meth:`discriminator_step` and :meth:`generator_step` and may override
     :meth:`prepare` (runs once before step 0), :meth:`temperature`, :meth:`after_generator_step`,
-    :attr:`d_steps_per_g_step` and :meth:`adam_betas`.
+    :attr:`d_steps_per_g_step`; they set :attr:`section`, the name of their config section in
+    :class:`AdversarialConfig` (which holds their g_lr, d_lr and Adam betas).
     """
 
+    #: the objective's own section of ``adversarial`` (its knobs and Adam settings)
+    section: str = ""
     #: discriminator (critic) steps before each generator step
     d_steps_per_g_step: int = 1
 
@@ -67,13 +70,12 @@ class Objective:
         self.device = torch.device(device)
         self.rng = rng  # the single noise stream of training (checkpointed by the loop)
         self.vocab_size = generator.spec.vocab_size
-        betas = self.adam_betas()
-        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=betas)
-        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=betas)
+        self.ocfg = getattr(cfg, self.section)
+        betas = (self.ocfg.adam_beta1, self.ocfg.adam_beta2)
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=self.ocfg.g_lr, betas=betas)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=self.ocfg.d_lr, betas=betas)
 
     # ------------------------------------------------------------------ hooks
-    def adam_betas(self) -> tuple[float, float]:
-        return (self.cfg.adam_beta1, self.cfg.adam_beta2)
 
     def temperature(self, step: int) -> float:
         """Inverse temperature used at `step` (1.0 for objectives that sample discretely)."""

@@ -17,9 +17,10 @@ from gantext.objectives.base import Objective, anneal, frozen
 class BCEObjective(Objective):
     """D: binary cross-entropy real vs relaxed fake; G: -log D(fake) (non-saturating)."""
 
+    section = "bce"
+
     def temperature(self, step: int) -> float:
-        c = self.cfg.bce
-        return anneal(c.beta_max, c.anneal, step, self.cfg.steps)
+        return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
 
     def _fake(self, n: int, step: int) -> torch.Tensor:
         soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
@@ -30,7 +31,7 @@ class BCEObjective(Objective):
             fake = self._fake(len(real), step)
         d_real = self.D(real.to(self.device))
         d_fake = self.D(fake)
-        hi, lo = (0.9, 0.1) if self.cfg.bce.label_smoothing else (1.0, 0.0)
+        hi, lo = (0.9, 0.1) if self.ocfg.label_smoothing else (1.0, 0.0)
         loss = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, hi))
                 + F.binary_cross_entropy_with_logits(d_fake, torch.full_like(d_fake, lo)))
         norm = self.update(self.d_opt, self.D, loss, "discriminator loss")

@@ -21,9 +21,18 @@ import torch
 import torch.nn.functional as F
 
 from gantext.models.discriminator import Discriminator
-from gantext.models.generator import Generator, gumbel_like
+from gantext.models.generator import Generator
 from gantext.objectives.base import Objective, eval_mode
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
+
+
+def _categorical(logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+    """One sample per row of softmax(logits) by inverse CDF: a single uniform per row instead
+    of Gumbel-max's V uniforms and 2V logarithms (the rollouts' hottest loop)."""
+    cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
+    dev = rng.device if rng is not None else logits.device
+    u = torch.rand(len(logits), 1, generator=rng, device=dev).to(cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
 
 
 def _complete(policy: Generator, rows: torch.Tensor, last: torch.Tensor, state: tuple,
@@ -38,8 +47,7 @@ def _complete(policy: Generator, rows: torch.Tensor, last: torch.Tensor, state: 
     pos = last + 1
     h, c = state
     while True:
-        lg = policy._masked(logits.float())
-        tok = torch.argmax(lg + gumbel_like(lg, rng), dim=-1)  # Gumbel-max = categorical sample
+        tok = _categorical(logits, rng)
         tok = torch.where(pos == width - 1, torch.full_like(tok, EOS_ID), tok)
         out[alive, pos] = tok
         keep = tok != EOS_ID
@@ -106,9 +114,11 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
 class SeqGANObjective(Objective):
     """D: BCE on real vs sampled ids; G: REINFORCE with rollout rewards and a baseline."""
 
+    section = "seqgan"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.d_steps_per_g_step = self.cfg.seqgan.d_steps
+        self.d_steps_per_g_step = self.ocfg.d_steps
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
 
     def _sample(self, n: int) -> torch.Tensor:
@@ -118,7 +128,7 @@ class SeqGANObjective(Objective):
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
         logs: list[dict[str, float]] = []
-        for _, real in zip(range(self.cfg.seqgan.d_pretrain_steps), real_batches):
+        for _, real in zip(range(self.ocfg.d_pretrain_steps), real_batches):
             logs.append(self.discriminator_step(real, 0))
         if not logs:
             return {}
@@ -135,7 +145,7 @@ class SeqGANObjective(Objective):
                 "d_acc_fake": float((d_fake < 0).float().mean()), "d_grad_norm": norm}
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
-        c = self.cfg.seqgan
+        c = self.ocfg
         samples = self._sample(len(real))
         with eval_mode(self.D):
             rewards = rollout_rewards(self.rollout, self.D, samples, c.n_rollouts, c.rollout_batch,
@@ -153,7 +163,7 @@ class SeqGANObjective(Objective):
 
     @torch.no_grad()
     def _update_rollout(self) -> None:
-        rate = self.cfg.seqgan.rollout_update_rate
+        rate = self.ocfg.rollout_update_rate
         for r, g in zip(self.rollout.parameters(), self.G.parameters()):
             r.mul_(rate).add_(g.detach(), alpha=1.0 - rate)
 

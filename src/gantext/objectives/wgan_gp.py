@@ -30,16 +30,14 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 class WGANGPObjective(Objective):
     """Critic: Wasserstein estimate with gradient penalty; G: -E[D(fake)]."""
 
+    section = "wgan_gp"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.d_steps_per_g_step = self.cfg.wgan_gp.n_critic
-
-    def adam_betas(self) -> tuple[float, float]:
-        return (self.cfg.wgan_gp.adam_beta1, self.cfg.wgan_gp.adam_beta2)
+        self.d_steps_per_g_step = self.ocfg.n_critic
 
     def temperature(self, step: int) -> float:
-        c = self.cfg.wgan_gp
-        return anneal(c.beta_max, c.anneal, step, self.cfg.steps)
+        return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
 
     def _fake(self, n: int, step: int) -> torch.Tensor:
         soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
@@ -48,12 +46,13 @@ class WGANGPObjective(Objective):
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         with torch.no_grad():
             fake = self._fake(len(real), step)
-        real_1h = one_hot(real.to(self.device), self.vocab_size)
-        d_real = self.D(real_1h).mean()
+        real = real.to(self.device)
+        d_real = self.D(real).mean()  # ids: the same score as one-hots, without the V-wide matmul
+        real_1h = one_hot(real, self.vocab_size)
         d_fake = self.D(fake).mean()
         alpha = torch.rand(len(real), generator=self.rng)
         gp = gradient_penalty(self.D, real_1h, fake, alpha)
-        loss = d_fake - d_real + self.cfg.wgan_gp.gp_lambda * gp
+        loss = d_fake - d_real + self.ocfg.gp_lambda * gp
         norm = self.update(self.d_opt, self.D, loss, "critic loss")
         return {"d_loss": loss.item(), "wasserstein": (d_real - d_fake).item(),
                 "gradient_penalty": gp.item(), "d_grad_norm": norm}

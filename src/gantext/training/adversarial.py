@@ -206,7 +206,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                      if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
             raise TrainingError(
                 f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
-                "Lower adversarial.g_lr / d_lr or grad_clip, or the temperature (beta_max)") from None
+                f"Lower adversarial.{objective.section}.g_lr / d_lr or adversarial.grad_clip") from None
         window.append(logs)
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
