@@ -94,6 +94,7 @@ def test_training_learns_and_reports():
     assert s["best_epoch"] == min(r.history, key=lambda row: row["valid_nll"])["epoch"]
     assert s["valid_nll"] == r.history[s["best_epoch"] - 1]["valid_nll"]
     assert s["test_nll_anchor"] < s["test_nll"] < math.log(14)
+    assert s["train_nll_anchor"] < s["train_nll"]  # best model, eval mode, on the train split
     json.dumps(s)  # the metrics JSON is plain data, and holds no timings
     assert not any("second" in k or "per_s" in k for k in s)
     assert r.start_epoch == 1 and not r.model.training

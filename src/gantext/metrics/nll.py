@@ -17,7 +17,10 @@ and ``S`` the summed negative log-likelihood (nats) of every *real* target: each
     ``<eos>`` is deterministic (0 nats) and our ``max_len`` is their ``seq_len``, so the figure
     matches theirs up to those near-zero pad terms (which makes ours a hair lower) and the
     ``<eos>`` of full-length rows (which they do not score; a hair higher). Tokenize with
-    ``max_len`` equal to the corpus' longest sentence for the comparison to hold.
+    ``max_len`` equal to the corpus' longest sentence for the comparison to hold. Note that
+    RelGAN's code (``real_train.py``: ``Nll(oracle_loader, ...)``) scores the *training* file, so
+    their NLL_gen is a fit-to-train figure: compare it with our ``train_nll_anchor``, not with a
+    held-out split.
 """
 
 from __future__ import annotations
