@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 import yaml
 
 _CACHE: dict[str, "Origin"] = {}
+_FAILED: dict[str, str] = {}
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 
 
@@ -42,6 +44,19 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
     """The session's origin (built on first use, under the first caller's tmp_path)."""
     if "origin" in _CACHE:
         return _CACHE["origin"]
+    if "failed" in _FAILED:  # a broken pipeline fails every user fast, not one rebuild each
+        pytest.fail(f"the shared trained origin could not be built: {_FAILED['failed']}",
+                    pytrace=False)
+    try:
+        origin = _build(make_tiny_repo, run_cmd)
+    except BaseException as exc:
+        _FAILED["failed"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+        raise
+    _CACHE["origin"] = origin
+    return origin
+
+
+def _build(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any]) -> Origin:
     repo = make_tiny_repo(name="origin")
     first = run_cmd(["dvc", "repro"], cwd=repo)
     second = run_cmd(["dvc", "repro"], cwd=repo)
@@ -51,9 +66,7 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     run_cmd(["git", "add", "-A"], cwd=repo)
     run_cmd([*git, "commit", "-q", "-m", "trained: dvc.lock, metrics, remote"], cwd=repo)
-    origin = Origin(repo, remote, first.stdout + first.stderr, second.stdout + second.stderr)
-    _CACHE["origin"] = origin
-    return origin
+    return Origin(repo, remote, first.stdout + first.stderr, second.stdout + second.stderr)
 
 
 def clone(origin: Origin, dest: Path, run_cmd: Callable[..., Any], *pull_args: str) -> Path:
