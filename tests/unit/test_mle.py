@@ -222,6 +222,16 @@ def test_samples_of_a_trained_model_follow_the_layout():
     assert torch.all(ids[torch.arange(50), lens] == EOS_ID)
 
 
+def test_empty_validation_split_is_a_clear_error():
+    from dataclasses import replace
+
+    from gantext.errors import DataError
+
+    corpus = tiny_corpus()
+    with pytest.raises(DataError, match="valid_fraction"):
+        _run(replace(corpus, valid=corpus.valid[:0]))
+
+
 def test_lr_decays_per_epoch(tmp_path):
     state = tmp_path / "s.pt"
     _run(resume_path=state, epochs=3, lr=0.01, lr_decay=0.5)

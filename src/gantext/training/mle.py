@@ -27,7 +27,7 @@ import torch
 
 from gantext.config import GeneratorConfig, PretrainConfig, to_dict
 from gantext.data import Corpus, iterate_batches
-from gantext.errors import CheckpointError, TrainingError
+from gantext.errors import CheckpointError, DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
 from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.training.checkpoint import load_checkpoint, save_checkpoint
@@ -201,6 +201,9 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
     :func:`discard_resume_state` once its outputs are written. Returns the best-valid-NLL model,
     the per-epoch history and the summary (best epoch, valid/test NLL in both figures).
     """
+    if len(corpus.valid) == 0:
+        raise DataError("pretrain needs a validation split for early stopping and the best "
+                        "checkpoint, but it is empty: set ingest.valid_fraction > 0 in params.yaml")
     device = torch.device(device)
     resume_path = Path(resume_path) if resume_path is not None else None
     vocab_hash = corpus.vocab.hash
