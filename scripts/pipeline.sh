@@ -5,4 +5,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 dvc repro "$@"
 echo
-dvc metrics show
+gantext summary   # all metrics: dvc metrics show; lineage: gantext lineage

@@ -103,6 +103,38 @@ def _run_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- summary
+#: the headline rows of `gantext summary` (keys of metrics/evaluate.json)
+SUMMARY_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "sbleu5",
+                "fid", "fid_floor", "nll", "nll_anchor", "validity", "oracle_nll", "mode_js")
+
+
+def _add_summary_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metrics", default="metrics/evaluate.json",
+                   help="the evaluate stage's metrics file (default: %(default)s)")
+
+
+def summary_table(metrics: dict) -> str:
+    """A compact metric x (mle, gan, delta, real) table of evaluate.json's headline keys."""
+    cols = [c for c in ("mle", "gan", "delta", "real") if isinstance(metrics.get(c), dict)]
+    rows = [k for k in SUMMARY_KEYS if any(k in metrics[c] for c in cols)]
+    fmt = lambda v: "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
+    lines = [f"{'metric':<12}" + "".join(f"{c:>10}" for c in cols)]
+    for k in rows:
+        lines.append(f"{k:<12}" + "".join(f"{fmt(metrics[c].get(k)):>10}" for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from gantext.io import read_json
+
+    path = Path(args.metrics)
+    if not path.is_file():
+        raise DataError(f"{path}: not found; run the pipeline first (`dvc repro`)")
+    sys.stdout.write(summary_table(read_json(path)))
+    return 0
+
+
 #: name -> Command. Other subcommands (e.g. `lineage`) register here.
 COMMANDS: dict[str, Command] = {
     "sample": Command("print sentences sampled from a generator checkpoint",
@@ -110,6 +142,8 @@ COMMANDS: dict[str, Command] = {
     "lineage": Command("print how the current model was made: inputs, md5s (as in dvc.lock), "
                        "params, metrics, git commit, MLflow runs", _add_lineage_args,
                        _run_lineage),
+    "summary": Command("print the headline evaluation metrics (MLE, GAN, delta, real data)",
+                       _add_summary_args, _run_summary),
 }
 
 

@@ -94,3 +94,19 @@ def test_commands_are_a_dispatch_table():
     assert "sample" in cli.COMMANDS
     with pytest.raises(SystemExit):
         cli.main([])
+
+
+def test_summary_prints_headline_metrics(tmp_path, capsys) -> None:
+    import json
+
+    from gantext.cli import main
+
+    f = tmp_path / "evaluate.json"
+    f.write_text(json.dumps({"mle": {"bleu5": 0.5, "fid": 0.01}, "gan": {"bleu5": 0.6, "fid": 0.02},
+                             "real": {"bleu5": 0.7, "fid_floor": 0.001}}))
+    assert main(["summary", "--metrics", str(f)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["metric", "mle", "gan", "real"]
+    assert out[1].split() == ["bleu5", "0.5000", "0.6000", "0.7000"]
+    assert ["fid_floor", "-", "-", "0.0010"] in [line.split() for line in out]
+    assert main(["summary", "--metrics", str(tmp_path / "missing.json")]) == 1
