@@ -119,6 +119,19 @@ class Objective:
         self.d_opt.load_state_dict(state["d_opt"])
 
 
+class RelaxedObjective(Objective):
+    """Objectives that train G through Gumbel-softmax relaxed sequences (bce, wgan-gp): the
+    inverse temperature follows the section's ``beta_max``/``anneal`` schedule over the run."""
+
+    def temperature(self, step: int) -> float:
+        return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
+
+    def _fake(self, n: int, step: int) -> torch.Tensor:
+        """Soft one-hot sequences (n, W, V) carrying gradients into G."""
+        soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
+        return soft
+
+
 class frozen:
     """Context manager: no parameter gradients for `module` (D during a G step: saves the work of
     accumulating grads that would be thrown away)."""

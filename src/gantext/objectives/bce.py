@@ -11,20 +11,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gantext.objectives.base import Objective, anneal, frozen
+from gantext.objectives.base import RelaxedObjective, frozen
 
 
-class BCEObjective(Objective):
+class BCEObjective(RelaxedObjective):
     """D: binary cross-entropy real vs relaxed fake; G: -log D(fake) (non-saturating)."""
 
     section = "bce"
-
-    def temperature(self, step: int) -> float:
-        return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
-
-    def _fake(self, n: int, step: int) -> torch.Tensor:
-        soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
-        return soft
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         with torch.no_grad():

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from gantext.objectives.base import Objective, anneal, frozen, one_hot
+from gantext.objectives.base import RelaxedObjective, frozen, one_hot
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
@@ -27,7 +27,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     return ((norm - 1.0) ** 2).mean()
 
 
-class WGANGPObjective(Objective):
+class WGANGPObjective(RelaxedObjective):
     """Critic: Wasserstein estimate with gradient penalty; G: -E[D(fake)]."""
 
     section = "wgan_gp"
@@ -35,13 +35,6 @@ class WGANGPObjective(Objective):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.d_steps_per_g_step = self.ocfg.n_critic
-
-    def temperature(self, step: int) -> float:
-        return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
-
-    def _fake(self, n: int, step: int) -> torch.Tensor:
-        soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
-        return soft
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         with torch.no_grad():
