@@ -144,7 +144,7 @@ class WGANGPObjectiveConfig:
     """WGAN with gradient penalty on real/soft-fake interpolates."""
 
     gp_lambda: float = _f(10.0, ge=0.0)
-    n_critic: int = _f(5, ge=1)
+    n_critic: int = _f(3, ge=1, help="critic steps per generator step")
     beta_max: float = _f(100.0, ge=1.0)
     anneal: Literal["exp", "linear", "constant"] = _f("exp")
     g_lr: float = _f(1e-4, gt=0.0)
@@ -157,11 +157,11 @@ class WGANGPObjectiveConfig:
 class SeqGANObjectiveConfig:
     """Policy gradient with Monte-Carlo rollout rewards."""
 
-    n_rollouts: int = _f(8, ge=1)
+    n_rollouts: int = _f(4, ge=1)
     rollout_update_rate: float = _f(0.8, ge=0.0, le=1.0)
     rollout_batch: int = _f(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
-    d_pretrain_steps: int = _f(100, ge=0)
-    d_steps: int = _f(1, ge=1)
+    d_pretrain_steps: int = _f(500, ge=0)
+    d_steps: int = _f(2, ge=1)
     g_lr: float = _f(1e-4, gt=0.0)
     d_lr: float = _f(1e-3, gt=0.0)
     adam_beta1: float = _f(0.9, ge=0.0, lt=1.0)

@@ -164,7 +164,7 @@ def test_temperature_schedules():
 def test_wgan_gp_uses_its_own_adam_betas_and_n_critic():
     obj = objective("wgan-gp")
     assert obj.d_opt.param_groups[0]["betas"] == (0.5, 0.9)
-    assert obj.d_steps_per_g_step == 5
+    assert obj.d_steps_per_g_step == obj.cfg.wgan_gp.n_critic == 3
 
 
 def test_unknown_loss_lists_the_valid_ones():
