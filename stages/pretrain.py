@@ -10,12 +10,9 @@ from stages._common import run
 
 
 def main() -> None:
-    import torch
+    from gantext.runtime import single_threaded
 
-    # One intra-op thread: CPU float results then do not depend on the machine's core count
-    # (same params + data + seed => same bits anywhere), and a batch-64 LSTM gains little from
-    # a second thread while OpenMP spin-waits cost a lot on a shared machine.
-    torch.set_num_threads(1)
+    single_threaded()
 
     from gantext.config import load_params
     from gantext.data import load_corpus

@@ -35,3 +35,14 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for but CUDA is not available; use 'auto' or 'cpu'")
     return dev
+
+
+def single_threaded() -> None:
+    """Use one intra-op CPU thread in training/evaluation stages.
+
+    CPU float results then do not depend on the machine's core count (same params + data + seed
+    => same bits anywhere), and these small batched LSTM/CNN ops gain little from a second thread
+    while OpenMP spin-waits cost a lot on a shared machine (measured here: 2 threads were several
+    times slower when another process was busy). GPU work is unaffected.
+    """
+    torch.set_num_threads(1)
