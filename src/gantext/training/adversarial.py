@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
 from gantext.data import Corpus, iterate_batches
-from gantext.errors import CheckpointError, TrainingError
+from gantext.errors import TrainingError
 from gantext.io import atomic_path, md5_file, write_csv, write_json
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
@@ -33,7 +33,7 @@ from gantext.objectives import OBJECTIVES
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
 from gantext.runtime import resolve_device, seed_everything
-from gantext.training.checkpoint import load_checkpoint, save_checkpoint, save_generator
+from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
 
 RESUME_FORMAT = 1
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -304,10 +304,4 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
 def load_discriminator(path: str | Path, vocab_hash: str | None = None,
                        device: str | torch.device = "cpu") -> Discriminator:
     """Rebuild the adversarial stage's discriminator (eval mode) from its checkpoint."""
-    payload = load_checkpoint(path, kind="discriminator", vocab_hash=vocab_hash)
-    model = build_discriminator(payload["spec"])
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored spec: {exc}") from None
-    return model.to(device).eval()
+    return load_module(path, "discriminator", build_discriminator, vocab_hash, device)[0]

@@ -8,7 +8,7 @@ refused by torch's weights-only unpickler instead of being executed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -68,13 +68,21 @@ def save_generator(path: str | Path, model: Generator, vocab_hash: str,
                     vocab_hash=vocab_hash, metrics=metrics, extra=extra)
 
 
-def load_generator(path: str | Path, vocab_hash: str | None = None,
-                   device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
-    """Rebuild a :class:`Generator` from a checkpoint (in eval mode) and return it with the payload."""
-    payload = load_checkpoint(path, kind="generator", vocab_hash=vocab_hash)
-    model = build_generator(payload["spec"])
+def load_module(path: str | Path, kind: str, build: Callable[[dict], torch.nn.Module],
+                vocab_hash: str | None = None, device: str | torch.device = "cpu"
+                ) -> tuple[Any, dict[str, Any]]:
+    """Rebuild a module of `kind` with `build(spec)`, load its weights, return it (eval mode)
+    with the checkpoint payload."""
+    payload = load_checkpoint(path, kind=kind, vocab_hash=vocab_hash)
+    model = build(payload["spec"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored spec: {exc}") from None
     return model.to(device).eval(), payload
+
+
+def load_generator(path: str | Path, vocab_hash: str | None = None,
+                   device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+    """Rebuild a :class:`Generator` from a checkpoint (in eval mode) and return it with the payload."""
+    return load_module(path, "generator", build_generator, vocab_hash, device)
