@@ -5,20 +5,16 @@ re-run the prefix from <bos>, then sample the remainder to full length, batched 
 only. gantext's ``rollout_rewards`` does one teacher-forced pass, then completes all prefix x rollout
 rows in one time loop (rows leave as they end), ``rollout_batch`` rows at a time.
 
-Prints seconds per reward computation, the speed ratio, and peak memory (resident-set growth of a
-fresh process per variant, CPU; torch.cuda.max_memory_allocated on CUDA) for several rollout_batch
-caps, to show the cap bounds memory. Uses models/pretrain/generator.pt when it exists (real sentence
+Prints seconds per reward computation (best of --repeats), the speed ratio, and the peak memory
+held by tensors (see peak_tensor_mib) for several rollout_batch caps, to show the cap bounds it. Uses models/pretrain/generator.pt when it exists (real sentence
 lengths), else a random generator with an <eos> bias giving ~12-token sentences.
 
-    python bench/rollout_speed.py [--batch 64] [--rollouts 8] [--device cpu]
+    python bench/rollout_speed.py [--batch 64] [--rollouts 4] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
-import sys
 import time
 from pathlib import Path
 
@@ -86,79 +82,71 @@ def setup(device: str, batch: int) -> tuple[Generator, Discriminator, torch.Tens
     return g, d, samples
 
 
-def _measure(kind: str, device: str, batch: int, rollouts: int, cap: int, repeats: int,
-             queue: mp.Queue) -> None:
-    """Run one variant in this (fresh) process; report seconds and peak memory growth."""
-    torch.set_num_threads(1)
-    g, d, samples = setup(device, batch) if kind == "setup" else _quiet_setup(device, batch)
-    if kind == "setup":
-        queue.put(None)
-        return
-    # warm-up on 4 sentences: one-off kernel/allocator initialisation is not rollout memory
-    warm = torch.Generator().manual_seed(99)
-    if kind == "nested":
-        nested_rollout_rewards(g, d, samples[:4], 1, warm)
-    else:
-        rollout_rewards(g, d, samples[:4], 1, cap, warm)
+def peak_tensor_mib(fn, device: str) -> float:
+    """Peak memory held by tensors while `fn` runs, in MiB above what was live before.
+
+    CUDA: the caching allocator's exact peak. CPU: replayed from the profiler's allocation/free
+    records (each op's own allocations, each free) in time order; process RSS would mostly show
+    allocator caching and one-off kernel setup rather than what the algorithm holds."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for i in range(repeats):
-        rng = torch.Generator().manual_seed(100 + i)
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True) as prof:
+        fn()
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage)
+                    for e in prof.events() if e.self_cpu_memory_usage)
+    live = peak = 0
+    for _, d in deltas:
+        live += d
+        peak = max(peak, live)
+    return peak / 2**20
+
+
+def seconds(fn, repeats: int, device: str) -> float:
+    """Best wall time of `repeats` calls (after one warm-up call)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        if kind == "nested":
-            r = nested_rollout_rewards(g, d, samples, rollouts, rng)
-        else:
-            r = rollout_rewards(g, d, samples, rollouts, cap, rng)
+        fn()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    if device.startswith("cuda"):
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024  # KiB -> MiB
-    queue.put((min(times), peak, float(r[samples != PAD_ID].mean())))
-
-
-def _quiet_setup(device: str, batch: int):
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return setup(device, batch)
-
-
-def run_variant(*args) -> tuple:
-    ctx = mp.get_context("spawn")  # a fresh process per variant: clean peak-memory figures
-    q = ctx.Queue()
-    p = ctx.Process(target=_measure, args=(*args, q))
-    p.start()
-    out = q.get()
-    p.join()
-    return out
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--rollouts", type=int, default=8)
+    ap.add_argument("--rollouts", type=int, default=4, help="n_rollouts (params default: 4)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--caps", default="1024,8192,1000000", help="rollout_batch caps to compare")
+    ap.add_argument("--caps", default="256,1024,8192", help="rollout_batch caps to compare")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats of the batched version")
     args = ap.parse_args()
-    run_variant("setup", args.device, args.batch, args.rollouts, 0, 0)
+    g, d, samples = setup(args.device, args.batch)
+    rng = torch.Generator().manual_seed(100)
 
-    ref_s, ref_mem, ref_mean = run_variant("nested", args.device, args.batch, args.rollouts, 0, 1)
-    print(f"nested-loop reference      : {ref_s:8.3f} s   peak +{ref_mem:7.1f} MiB   "
-          f"mean reward {ref_mean:.4f}")
+    def nested() -> torch.Tensor:
+        return nested_rollout_rewards(g, d, samples, args.rollouts, rng)
+
+    ref_s = seconds(nested, 1, args.device)
+    ref_mem = peak_tensor_mib(nested, args.device)
+    print(f"nested-loop reference        : {ref_s:8.3f} s   peak tensors {ref_mem:7.1f} MiB   "
+          f"mean reward {float(nested()[samples != PAD_ID].mean()):.4f}")
     for cap in (int(c) for c in args.caps.split(",")):
-        s, mem, mean = run_variant("batched", args.device, args.batch, args.rollouts, cap, args.repeats)
-        print(f"batched, rollout_batch={cap:<7d}: {s:8.3f} s   peak +{mem:7.1f} MiB   "
-              f"mean reward {mean:.4f}   speed-up {ref_s / s:6.1f}x")
-    sys.stdout.flush()
+        def batched() -> torch.Tensor:
+            return rollout_rewards(g, d, samples, args.rollouts, cap, rng)
+
+        s = seconds(batched, args.repeats, args.device)
+        mem = peak_tensor_mib(batched, args.device)
+        print(f"batched, rollout_batch={cap:<7d}: {s:8.3f} s   peak tensors {mem:7.1f} MiB   "
+              f"mean reward {float(batched()[samples != PAD_ID].mean()):.4f}   "
+              f"speed-up {ref_s / s:5.1f}x")
 
 
 if __name__ == "__main__":
