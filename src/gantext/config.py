@@ -78,6 +78,10 @@ class TokenizeConfig:
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
     max_len: int = _f(32, ge=1, help="tokens per sentence before <eos>; longer ones are truncated")
+    # [train, valid] = the whole training *file* when valid is carved from it (the COCO
+    # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
+    vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
+        ("train",), help="splits the vocabulary is built from: [train] or [train, valid]")
 
 
 # ----------------------------------------------------------------------------- model
@@ -206,6 +210,8 @@ class EvaluateConfig:
     sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
     sweep_samples: int = _f(1000, ge=2, help="samples per (generator, temperature) of the sweep")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
+    # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
+    split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
     fid: FIDConfig = _sub(FIDConfig)
     device: str = _f("auto")
 
@@ -337,6 +343,9 @@ def _check_cross_fields(obj: Any, prefix: str) -> None:
         if obj.source == "files" and not obj.paths:
             raise ConfigError(f"params key '{prefix}.paths' is empty but '{prefix}.source' is "
                               "'files': list the corpus files or globs")
+    if isinstance(obj, TokenizeConfig) and (not obj.vocab_splits or "train" not in obj.vocab_splits):
+        raise ConfigError(f"params key '{prefix}.vocab_splits': got {list(obj.vocab_splits)}, "
+                          "expected [train] or [train, valid] (the vocabulary needs the train split)")
     if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
         raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
 

@@ -104,7 +104,8 @@ def stream_seed(seed: int, *keys: int) -> int:
 # ---------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class EvalData:
-    """What the protocol reads: raw token lists of the train/test splits, encoded test rows."""
+    """What the protocol reads: raw token lists of the train split and of the reference split
+    (``test``; the valid split when ``evaluate.split`` is ``valid``) and its encoded rows."""
 
     vocab: Vocab
     max_len: int
@@ -117,26 +118,32 @@ class EvalData:
         return self.vocab.level
 
 
-def load_eval_data(paths: Paths) -> EvalData:
-    """Read the interim train/test text (tokenized at the vocabulary's level) and the encoded
-    test split + vocabulary from the tokenize stage."""
+def load_eval_data(paths: Paths, split: str = "test") -> EvalData:
+    """Read the interim train text and the reference split's text (tokenized at the vocabulary's
+    level), the reference split's encoded rows and the vocabulary from the tokenize stage.
+
+    `split` is ``test`` (the protocol) or ``valid`` (``evaluate.split: valid``, for choosing
+    hyperparameters without looking at test); either way it lands in ``EvalData.test``.
+    """
     corpus = load_corpus(paths)
-    splits = {}
-    for split in ("train", "test"):
-        f = paths.split_text(split)
+    encoded = {"test": corpus.test, "valid": corpus.valid}[split]
+    texts = {}
+    for name in ("train", split):
+        f = paths.split_text(name)
         if not f.is_file():
             raise DataError(f"{f}: not found; run `dvc repro ingest` first")
-        splits[split] = tokenize_lines(read_lines(f), corpus.vocab.level)
-    if len(splits["test"]) < 4:
-        raise DataError(f"{paths.split_text('test')}: {len(splits['test'])} sentence(s); the "
-                        "evaluation needs at least 4 (two halves of 2 for the FID floor): raise "
-                        "ingest.test_fraction or use a larger corpus")
-    if len(splits["test"]) != len(corpus.test):
-        raise DataError(f"{paths.split_text('test')} has {len(splits['test'])} lines but "
-                        f"{paths.encoded('test')} has {len(corpus.test)} rows: stale data; run "
-                        "`dvc repro tokenize`")
-    return EvalData(vocab=corpus.vocab, max_len=corpus.max_len, train=splits["train"],
-                    test=splits["test"], test_encoded=corpus.test)
+        texts[name] = tokenize_lines(read_lines(f), corpus.vocab.level)
+    ref = paths.split_text(split)
+    if len(texts[split]) < 4:
+        fix = ("raise ingest.valid_fraction" if split == "valid"
+               else "raise ingest.test_fraction or use a larger corpus")
+        raise DataError(f"{ref}: {len(texts[split])} sentence(s); the evaluation (evaluate.split "
+                        f"= {split}) needs at least 4 (two halves of 2 for the FID floor): {fix}")
+    if len(texts[split]) != len(encoded):
+        raise DataError(f"{ref} has {len(texts[split])} lines but {paths.encoded(split)} has "
+                        f"{len(encoded)} rows: stale data; run `dvc repro tokenize`")
+    return EvalData(vocab=corpus.vocab, max_len=corpus.max_len, train=texts["train"],
+                    test=texts[split], test_encoded=encoded)
 
 
 # ---------------------------------------------------------------------- sampling

@@ -192,3 +192,13 @@ def test_stream_seeds_are_distinct_and_stable():
     seeds = {stream_seed(0, k) for k in range(1, 7)} | {stream_seed(1, 1), stream_seed(0, 2, 0)}
     assert len(seeds) == 8
     assert stream_seed(0, 1) == stream_seed(0, 1)
+
+
+def test_valid_split_as_reference(tmp_path):
+    paths, _ = make_repo(tmp_path, n_train=40, n_test=8)
+    data = load_eval_data(paths, "valid")
+    assert data.test == tokenize_lines(read_lines(paths.split_text("valid")), "word")
+    assert data.test_encoded.shape == (10, MAX_LEN + 1)
+    write_lines(paths.split_text("valid"), read_lines(paths.split_text("valid"))[:3])
+    with pytest.raises(DataError, match="evaluate.split = valid.*raise ingest.valid_fraction"):
+        load_eval_data(paths, "valid")

@@ -157,3 +157,19 @@ def test_write_and_reload_is_deterministic(tmp_path) -> None:
     train = np.load(paths.encoded("train"), allow_pickle=False)
     assert vocab.decode(train[0]) == "the coffee is hot ."
     assert json.loads(paths.metrics_json("tokenize").read_text())["vocab_hash"] == vocab.hash
+
+
+def test_vocab_from_train_and_valid_never_test() -> None:
+    res = tokenize_splits(_texts(), TokenizeConfig(max_len=5, vocab_splits=("train", "valid")))
+    assert "tea" in res.vocab.stoi and "lukewarm" not in res.vocab.stoi
+    assert res.metrics["vocab_splits"] == ["train", "valid"]
+    assert res.metrics["valid"]["oov_tokens"] == 0
+    assert res.metrics["train_types"] == 11  # still the train split's own count
+
+
+@pytest.mark.parametrize("splits", [[], ["valid"], ["train", "test"]])
+def test_vocab_splits_must_hold_train_and_never_test(splits) -> None:
+    from gantext.config import ConfigError, params_from_dict
+
+    with pytest.raises(ConfigError, match="tokenize.vocab_splits"):
+        params_from_dict({"tokenize": {"vocab_splits": splits}})

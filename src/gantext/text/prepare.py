@@ -59,18 +59,21 @@ def split_stats(vocab: Vocab, sentences: Sequence[Sequence[str]], max_len: int,
 
 
 def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> Tokenized:
-    """Tokenize every split, build the vocabulary from train only, encode, and measure."""
+    """Tokenize every split, build the vocabulary from ``cfg.vocab_splits`` (train by default,
+    never test), encode, and measure."""
     tokens = {s: tokenize_lines(texts[s], cfg.level) for s in SPLITS}
     if not tokens["train"]:
         raise DataError("the train split is empty: nothing to build a vocabulary from; "
                         "check the ingest settings and metrics/ingest.json")
-    vocab = Vocab.build(tokens["train"], min_freq=cfg.min_freq, max_size=cfg.max_size,
+    vocab_source = [sent for split in dict.fromkeys(cfg.vocab_splits) for sent in tokens[split]]
+    vocab = Vocab.build(vocab_source, min_freq=cfg.min_freq, max_size=cfg.max_size,
                         level=cfg.level)
     arrays: dict[str, np.ndarray] = {}
     metrics: dict = {
         "level": cfg.level,
         "max_len": cfg.max_len,
         "vocab_size": len(vocab),  # includes the 4 specials
+        "vocab_splits": list(dict.fromkeys(cfg.vocab_splits)),
         "train_types": len({t for s in tokens["train"] for t in s}),
         "vocab_hash": vocab.hash,
     }

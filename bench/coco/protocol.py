@@ -1,0 +1,391 @@
+"""The COCO benchmark, end to end, through DVC experiments: recipe, sweep, runs, report.
+
+    python bench/coco/protocol.py flags [--seed S] [--loss L]   # the `-S` overrides, for dvc exp run
+    python bench/coco/protocol.py sweep  [--jobs 2]   # choose hyperparameters on the valid split
+    python bench/coco/protocol.py run    [--jobs 2]   # MLE + each loss x seeds 0 1 2 on test
+    python bench/coco/protocol.py report              # results.json/.md + quality_diversity.png
+
+Everything goes through `dvc exp run --queue` + `dvc queue start --jobs N` in the repository
+(DVC's temporary copies; params.yaml is never edited), so every experiment shows in
+`dvc exp show` and every stage run in MLflow. Names: ``coco-mle-<grid>`` (MLE sweep),
+``coco-sweep-<loss>-<grid>`` (adversarial sweep), ``coco-s<seed>-<loss>`` (the results). An
+experiment that already exists is not queued again, so an interrupted `run` resumes.
+
+Recipe (recipe.yaml): ``data`` = the corpus and the full protocol, fixed; ``sweep`` = the grids.
+The chosen hyperparameters land in chosen.yaml (written by `sweep`, read by `run`/`flags`).
+
+Selection, on the validation split only (never test):
+
+1. MLE: every ``sweep.pretrain`` grid point trains the generator (seed 0, early stopping on
+   valid NLL); the lowest ``pretrain.valid_nll`` wins.
+2. Adversarial: on the chosen MLE, every loss x ``sweep.adversarial.<loss>`` grid point runs
+   adversarial + evaluate with ``evaluate.split=valid`` (seed 0). Score = the *quality-diversity
+   gain*: over the GAN's temperature-sweep points that fall inside the MLE curve's self-BLEU-5
+   range, the mean of (GAN BLEU-5 - MLE BLEU-5 interpolated at the same self-BLEU-5). Positive =
+   the GAN's curve lies above MLE's (better quality at equal diversity). Highest score per loss
+   wins; ties go to the first grid point.
+
+Stage wall times come from MLflow: the run that produced the exact output an experiment used
+(``dvc.out.<path>`` tag = the evaluate run's ``dvc.dep.<path>`` tag), so a stage restored from
+DVC's run-cache still reports the time it took when it ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DEFAULT_COCO = ROOT.parent / "shared" / "data" / "coco"
+RECIPE = HERE / "recipe.yaml"
+CHOSEN = HERE / "chosen.yaml"
+LOSSES = ("bce", "wgan-gp", "seqgan")
+SEEDS = (0, 1, 2)
+NS = (2, 3, 4, 5)
+STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
+# which output each stage's wall time is looked up by (see the module docstring)
+STAGE_OUT = {"ingest": "data/interim", "tokenize": "data/processed",
+             "pretrain": "models/pretrain", "adversarial": "models/adversarial"}
+WAIT_S = 6 * 3600
+
+
+# ----------------------------------------------------------------------------- recipe
+def _fmt(value: Any) -> str:
+    """A value as `dvc exp run -S key=value` wants it (YAML flow style)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _subst(value: Any, coco: Path) -> Any:
+    if isinstance(value, str):
+        return value.replace("{coco}", str(coco))
+    if isinstance(value, list):
+        return [_subst(v, coco) for v in value]
+    return value
+
+
+def load_recipe(path: Path = RECIPE) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_chosen(path: Path = CHOSEN) -> dict[str, Any]:
+    """{'common': {...}, 'bce': {...}, ...}: empty before `sweep` has run."""
+    if not path.is_file():
+        return {}
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("chosen", {})
+
+
+def overrides(coco: Path, recipe: dict, chosen: dict[str, Any], seed: int | None = None,
+              loss: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dotted params overrides of one experiment: data + chosen (common, then the loss's) +
+    seed/loss + `extra`, later ones winning."""
+    coco = coco.resolve()
+    if not (coco / "train.txt").is_file() or not (coco / "test.txt").is_file():
+        sys.exit(f"{coco}: no train.txt/test.txt here; pass --coco DIR (the folder of the COCO "
+                 "benchmark corpus, by default ../shared/data/coco beside the repository)")
+    out = {k: _subst(v, coco) for k, v in recipe["data"].items()}
+    out.update(chosen.get("common", {}))
+    if loss is not None:
+        out.update(chosen.get(loss, {}))
+        out["adversarial.loss"] = loss
+    if seed is not None:
+        out["seed"] = seed
+    out.update(extra or {})
+    return out
+
+
+def flag_list(ovr: dict[str, Any]) -> list[str]:
+    return [a for k, v in ovr.items() for a in ("-S", f"{k}={_fmt(v)}")]
+
+
+def grid(spec: dict[str, list]) -> list[dict[str, Any]]:
+    """Cartesian product of {key: [values]} as a list of {key: value} (insertion order)."""
+    keys = list(spec)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(spec[k] for k in keys))]
+
+
+def grid_name(point: dict[str, Any]) -> str:
+    """A short experiment-name suffix: last key part + value ('hidden_dim256-dropout0.3')."""
+    return "-".join(f"{k.rsplit('.', 1)[-1]}{_fmt(v)}" for k, v in point.items()).replace("_", "")
+
+
+# ----------------------------------------------------------------------------- dvc
+def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run(["dvc", *args], cwd=ROOT, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        sys.exit(f"`dvc {' '.join(args)}` failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def experiments() -> dict[str, dict]:
+    """exp name -> {'params': ..., 'metrics': {file: data}, 'error': ...} from dvc exp show."""
+    out: dict[str, dict] = {}
+    for baseline in json.loads(_dvc("exp", "show", "--json", "--all-commits").stdout or "[]"):
+        for group in baseline.get("experiments") or []:
+            for rev in group.get("revs") or []:
+                if not rev.get("name"):
+                    continue
+                data = rev.get("data") or {}
+                out[rev["name"]] = {
+                    "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
+                    "metrics": {f: (m or {}).get("data", {})
+                                for f, m in (data.get("metrics") or {}).items()},
+                    "error": rev.get("error")}
+    return out
+
+
+def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: int) -> None:
+    """Queue every {name: (overrides, targets)} not already an experiment, run the queue with
+    `n_jobs` workers, wait, and fail loudly (with the log) if any experiment failed."""
+    existing = experiments()
+    todo = {n: j for n, j in jobs.items() if n not in existing or existing[n]["error"]}
+    for name in jobs:
+        if name not in todo:
+            print(f"  {name}: exists, not queued again")
+    if not todo:
+        return
+    for name, (ovr, targets) in todo.items():
+        print(f"  queue {name}")
+        _dvc("exp", "run", "--queue", "-f", "-n", name, *flag_list(ovr), *targets)
+    start = time.monotonic()
+    _dvc("queue", "start", "--jobs", str(n_jobs))
+    try:
+        while True:
+            time.sleep(15)
+            status = _dvc("queue", "status").stdout
+            active = [line for line in status.splitlines()
+                      if any(w in line for w in ("Queued", "Running"))]
+            print(f"  [{(time.monotonic() - start) / 60:5.1f} min] {len(active)} queued/running",
+                  flush=True)
+            if not active:
+                break
+            if time.monotonic() - start > WAIT_S:
+                sys.exit(f"queue not done after {WAIT_S} s:\n{status}")
+    finally:
+        _dvc("queue", "stop", check=False)
+    failed = [line for line in status.splitlines() if "Failed" in line
+              and any(n in line for n in todo)]
+    if failed:
+        name = next(n for n in todo if any(n in line for line in failed))
+        logs = _dvc("queue", "logs", name, check=False).stdout[-4000:]
+        sys.exit(f"failed experiments:\n" + "\n".join(failed) + f"\n\nlog of {name}:\n{logs}")
+
+
+# ----------------------------------------------------------------------------- mlflow
+def _mlflow_client():
+    sys.path.insert(0, str(ROOT / "src"))
+    import mlflow
+
+    from gantext.paths import repo_paths
+    from gantext.tracking import tracking_uri  # the same store the stages use
+
+    return mlflow.MlflowClient(tracking_uri=tracking_uri(repo_paths(ROOT)))
+
+
+def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """exp name -> {'walls': {stage: s}, 'qd': [rows of quality_diversity.csv]} from MLflow."""
+    client = _mlflow_client()
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(exp_ids, "tags.`gantext.stage` != ''", max_results=50000)
+    by_out: dict[tuple[str, str], Any] = {}
+    for r in sorted(runs, key=lambda r: r.info.start_time):  # the first run that made it
+        for tag, md5 in r.data.tags.items():
+            if tag.startswith("dvc.out."):
+                by_out.setdefault((tag[len("dvc.out."):], md5), r)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        evals = [r for r in runs if r.data.tags.get("gantext.dvc_exp_name") == name
+                 and r.data.tags.get("gantext.stage") == "evaluate" and r.info.end_time]
+        if not evals:
+            sys.exit(f"no finished evaluate run of experiment {name} in MLflow "
+                     f"({_mlflow_client().tracking_uri}); was tracking.enabled false?")
+        ev = max(evals, key=lambda r: r.info.end_time)
+        walls = {"evaluate": (ev.info.end_time - ev.info.start_time) / 1000}
+        producer = ev
+        for stage in ("adversarial", "pretrain", "tokenize", "ingest"):
+            rel = STAGE_OUT[stage]
+            md5 = producer.data.tags.get(f"dvc.dep.{rel}") or ev.data.tags.get(f"dvc.dep.{rel}")
+            run = by_out.get((rel, md5)) if md5 else None
+            walls[stage] = (run.info.end_time - run.info.start_time) / 1000 if run else None
+            producer = run or producer
+        qd_path = client.download_artifacts(ev.info.run_id, "quality_diversity.csv")
+        import csv
+
+        with open(qd_path, newline="", encoding="utf-8") as fh:
+            qd = [{k: (float(v) if k in ("bleu5", "self_bleu5") or (k == "temperature" and v)
+                       else v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        out[name] = {"walls": walls, "qd": qd}
+    return out
+
+
+# ----------------------------------------------------------------------------- selection
+def qd_gain(qd: Sequence[dict[str, Any]], model: str = "gan", base: str = "mle") -> float | None:
+    """Mean of (model BLEU-5 - base BLEU-5 at the same self-BLEU-5) over the model's sweep points
+    inside the base curve's self-BLEU-5 range (linear interpolation along the base curve);
+    None if no point falls inside."""
+    curve = sorted((r["self_bleu5"], r["bleu5"]) for r in qd if r["model"] == base)
+    xs, ys = [c[0] for c in curve], [c[1] for c in curve]
+    gaps = []
+    for r in qd:
+        if r["model"] != model or not xs[0] <= r["self_bleu5"] <= xs[-1]:
+            continue
+        x = r["self_bleu5"]
+        i = max(j for j in range(len(xs)) if xs[j] <= x)
+        if i == len(xs) - 1 or xs[i + 1] == xs[i]:
+            y = ys[i]
+        else:
+            y = ys[i] + (ys[i + 1] - ys[i]) * (x - xs[i]) / (xs[i + 1] - xs[i])
+        gaps.append(r["bleu5"] - y)
+    return sum(gaps) / len(gaps) if gaps else None
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    recipe = load_recipe()
+    # 1. MLE on valid NLL
+    points = grid(recipe["sweep"]["pretrain"])
+    jobs = {f"coco-mle-{grid_name(p)}": (overrides(args.coco, recipe, {}, 0, extra=p),
+                                         ["pretrain"]) for p in points}
+    print(f"MLE sweep: {len(jobs)} grid points (pretrain only, seed 0)")
+    queue_and_wait(jobs, args.jobs)
+    exps = experiments()
+    rows = []
+    for (name, _), p in zip(jobs.items(), points):
+        m = exps[name]["metrics"]["metrics/pretrain.json"]
+        rows.append({"name": name, **p, "valid_nll": m["valid_nll"], "best_epoch": m["best_epoch"]})
+    best = min(rows, key=lambda r: r["valid_nll"])
+    common = {k: best[k] for k in points[0]}
+    print(f"MLE: chose {common} (valid NLL {best['valid_nll']:.4f})")
+
+    # 2. each loss on the validation split's quality-diversity gain
+    adv_rows = []
+    chosen: dict[str, Any] = {"common": common}
+    for loss in args.losses:
+        lpoints = grid(recipe["sweep"]["adversarial"][loss])
+        ljobs = {f"coco-sweep-{loss}-{grid_name(p)}": (
+            overrides(args.coco, recipe, {"common": common}, 0, loss,
+                      {**p, "evaluate.split": "valid"}), []) for p in lpoints}
+        adv_rows.append((loss, lpoints, ljobs))
+    print(f"adversarial sweep: {sum(len(j) for _, _, j in adv_rows)} runs on the valid split")
+    queue_and_wait({n: j for _, _, jobs_ in adv_rows for n, j in jobs_.items()}, args.jobs)
+    exps = experiments()
+    records = stage_records([n for _, _, jobs_ in adv_rows for n in jobs_])
+    table = []
+    for loss, lpoints, ljobs in adv_rows:
+        scored = []
+        for name, p in zip(ljobs, lpoints):
+            m = exps[name]["metrics"]["metrics/evaluate.json"]
+            gain = qd_gain(records[name]["qd"])
+            scored.append((gain if gain is not None else -math.inf, name, p))
+            table.append({"loss": loss, "name": name, **{k.rsplit(".", 1)[-1]: v
+                                                         for k, v in p.items()},
+                          "qd_gain": gain, "gan_bleu5": m["gan"]["bleu5"],
+                          "gan_sbleu5": m["gan"]["sbleu5"], "mle_bleu5": m["mle"]["bleu5"],
+                          "mle_sbleu5": m["mle"]["sbleu5"],
+                          "adversarial_s": records[name]["walls"]["adversarial"]})
+        gain, name, p = max(scored, key=lambda s: s[0])  # first max wins ties
+        chosen[loss] = p
+        print(f"{loss}: chose {p} (valid QD gain {gain:+.4f})")
+    header = ("# Written by `python bench/coco/protocol.py sweep` (seed 0, validation split only)."
+              "\n# See protocol.py for the selection rules; `run` and `flags` apply `chosen`.\n")
+    CHOSEN.write_text(header + yaml.safe_dump({"chosen": chosen, "mle_sweep": rows,
+                                               "adversarial_sweep": table}, sort_keys=False),
+                      encoding="utf-8")
+    print(f"wrote {CHOSEN.relative_to(ROOT)}")
+
+
+def _require_chosen() -> dict[str, Any]:
+    chosen = load_chosen()
+    if not chosen:
+        sys.exit(f"{CHOSEN.relative_to(ROOT)} not found: run `python bench/coco/protocol.py "
+                 "sweep` first (it chooses the hyperparameters on the validation split)")
+    return chosen
+
+
+def run_names(seeds: Sequence[int], losses: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Experiment names of the results, ordered so that 2 workers first train different seeds
+    (each seed's MLE is then restored from DVC's run-cache for the other losses)."""
+    return {f"coco-s{s}-{loss}": (s, loss) for loss in losses for s in seeds}
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    recipe, chosen = load_recipe(), _require_chosen()
+    jobs = {name: (overrides(args.coco, recipe, chosen, s, loss), [])
+            for name, (s, loss) in run_names(args.seeds, args.losses).items()}
+    print(f"{len(jobs)} experiments on the test split (full protocol)")
+    queue_and_wait(jobs, args.jobs)
+
+
+def cmd_flags(args: argparse.Namespace) -> None:
+    ovr = overrides(args.coco, load_recipe(), load_chosen(), args.seed, args.loss)
+    print(shlex.join(flag_list(ovr)))
+
+
+# ----------------------------------------------------------------------------- report
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return math.nan, math.nan
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from report import write_report  # bench/coco/report.py: tables and the PNG
+
+    names = run_names(args.seeds, args.losses)
+    exps = experiments()
+    missing = [n for n in names if n not in exps or exps[n]["error"]]
+    if missing:
+        sys.exit(f"missing or failed experiments {missing}: run `python bench/coco/protocol.py "
+                 "run` first")
+    records = stage_records(names)
+    results = {name: {"seed": s, "loss": loss,
+                      "evaluate": exps[name]["metrics"]["metrics/evaluate.json"],
+                      "pretrain": exps[name]["metrics"]["metrics/pretrain.json"],
+                      "adversarial": exps[name]["metrics"]["metrics/adversarial.json"],
+                      "tokenize": exps[name]["metrics"]["metrics/tokenize.json"],
+                      "params": exps[name]["params"], **records[name]}
+               for name, (s, loss) in names.items()}
+    for f in write_report(results, load_chosen(), HERE):
+        print(f"wrote {f.relative_to(ROOT)}")
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--coco", type=Path, default=DEFAULT_COCO,
+                    help="folder with train.txt and test.txt (default: %(default)s)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("flags", help="print the -S overrides of one COCO experiment")
+    f.add_argument("--seed", type=int, default=None)
+    f.add_argument("--loss", choices=LOSSES, default=None)
+    for name in ("sweep", "run", "report"):
+        p = sub.add_parser(name)
+        p.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
+        if name != "sweep":
+            p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+        if name != "report":
+            p.add_argument("--jobs", type=int, default=2, help="queue workers (default 2)")
+    args = ap.parse_args(argv)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(HERE))
+    {"flags": cmd_flags, "sweep": cmd_sweep, "run": cmd_run, "report": cmd_report}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
