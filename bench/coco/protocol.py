@@ -38,7 +38,6 @@ import json
 import math
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import time
@@ -164,7 +163,10 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
         print(f"  queue {name}")
         _dvc("exp", "run", "--queue", "-f", "-n", name, *flag_list(ovr), *targets)
     start = time.monotonic()
-    _dvc("queue", "start", "--jobs", str(n_jobs))
+    # not _dvc(): the queue's worker daemons inherit the pipes, so capturing would block until
+    # they exit
+    subprocess.run(["dvc", "queue", "start", "--jobs", str(n_jobs)], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             time.sleep(15)
@@ -235,23 +237,12 @@ def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- selection
-def qd_gain(qd: Sequence[dict[str, Any]], model: str = "gan", base: str = "mle") -> float | None:
-    """Mean of (model BLEU-5 - base BLEU-5 at the same self-BLEU-5) over the model's sweep points
-    inside the base curve's self-BLEU-5 range (linear interpolation along the base curve);
-    None if no point falls inside."""
-    curve = sorted((r["self_bleu5"], r["bleu5"]) for r in qd if r["model"] == base)
-    xs, ys = [c[0] for c in curve], [c[1] for c in curve]
-    gaps = []
-    for r in qd:
-        if r["model"] != model or not xs[0] <= r["self_bleu5"] <= xs[-1]:
-            continue
-        x = r["self_bleu5"]
-        i = max(j for j in range(len(xs)) if xs[j] <= x)
-        if i == len(xs) - 1 or xs[i + 1] == xs[i]:
-            y = ys[i]
-        else:
-            y = ys[i] + (ys[i + 1] - ys[i]) * (x - xs[i]) / (xs[i + 1] - xs[i])
-        gaps.append(r["bleu5"] - y)
+def qd_gain(qd: Sequence[dict[str, Any]]) -> float | None:
+    """The selection score: mean BLEU-5 gap of the GAN's sweep points above the MLE curve at equal
+    self-BLEU-5 (report.gaps_above); None if no GAN point lies in MLE's self-BLEU-5 range."""
+    from report import gaps_above
+
+    gaps = gaps_above(qd)
     return sum(gaps) / len(gaps) if gaps else None
 
 
@@ -337,13 +328,6 @@ def cmd_flags(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- report
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return math.nan, math.nan
-    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
-
-
 def cmd_report(args: argparse.Namespace) -> None:
     from report import write_report  # bench/coco/report.py: tables and the PNG
 

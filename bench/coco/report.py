@@ -1,0 +1,268 @@
+"""Tables and the quality-diversity PNG of the COCO results (called by `protocol.py report`).
+
+Input: {exp name: {"seed", "loss", "evaluate" (metrics/evaluate.json), "pretrain", "adversarial",
+"tokenize", "params", "walls" {stage: s}, "qd" [rows of metrics/plots/quality_diversity.csv]}}.
+Output: results.json (every figure per seed + mean/std), results.md (the README's tables) and
+quality_diversity.png, all beside this file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+NS = (2, 3, 4, 5)
+STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
+MODELS = ("mle", "bce", "wgan-gp", "seqgan")
+# ../shared/data/coco/README.md (RelGAN 2019 Table 2; self-BLEU from the Texygen README)
+PUBLISHED = {
+    "MLE": {"bleu": (.731, .497, .305, .189), "nll": .718, "sbleu": (.916, .769, .583, .408)},
+    "SeqGAN": {"bleu": (.745, .498, .294, .180), "nll": 1.082, "sbleu": (.950, .840, .670, .489)},
+    "RankGAN": {"bleu": (.743, .467, .264, .156), "nll": 1.344, "sbleu": None},
+    "LeakGAN": {"bleu": (.746, .528, .355, .230), "nll": .679, "sbleu": (.966, .913, .848, .780)},
+    "RelGAN(100)": {"bleu": (.849, .687, .502, .331), "nll": .756, "sbleu": None},
+}
+METRIC_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "nll", "nll_anchor",
+               "len", "unique", "novelty", "distinct_4")
+
+
+def mean_std(values: Sequence[float | None]) -> dict[str, float | None]:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            "n": len(vals)}
+
+
+def qd_curve(qd: Sequence[Mapping[str, Any]], model: str) -> list[tuple[float, float, float]]:
+    """(temperature, self-BLEU-5, BLEU-5) of one model's sweep, by temperature."""
+    return sorted((float(r["temperature"]), float(r["self_bleu5"]), float(r["bleu5"]))
+                  for r in qd if r["model"] == model and r["temperature"] != "")
+
+
+def gaps_above(qd: Sequence[Mapping[str, Any]], model: str = "gan", base: str = "mle"
+               ) -> list[float]:
+    """For each `model` sweep point inside `base`'s self-BLEU-5 range: its BLEU-5 minus `base`'s
+    BLEU-5 interpolated (linearly, along the base curve sorted by self-BLEU-5) at the same
+    self-BLEU-5. Positive = better quality at equal diversity."""
+    curve = sorted((s, b) for _, s, b in qd_curve(qd, base))
+    xs, ys = [c[0] for c in curve], [c[1] for c in curve]
+    out = []
+    for _, x, y in qd_curve(qd, model):
+        if not (xs and xs[0] <= x <= xs[-1]):
+            continue
+        i = max(j for j in range(len(xs)) if xs[j] <= x)
+        if i == len(xs) - 1 or xs[i + 1] == xs[i]:
+            base_y = ys[i]
+        else:
+            base_y = ys[i] + (ys[i + 1] - ys[i]) * (x - xs[i]) / (xs[i + 1] - xs[i])
+        out.append(y - base_y)
+    return out
+
+
+def aggregate(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Per model (mle + each loss): per-seed metrics and mean/std; walls; QD gains; real row."""
+    by_seed: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in MODELS}
+    walls: dict[str, dict[int, dict[str, float | None]]] = {m: {} for m in MODELS[1:]}
+    gains: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in MODELS[1:]}
+    mle_check: dict[int, list[str]] = {}
+    real: dict[int, dict[str, Any]] = {}
+    for name, r in sorted(results.items()):
+        seed, loss, ev = r["seed"], r["loss"], r["evaluate"]
+        by_seed[loss][seed] = {k: ev["gan"].get(k) for k in METRIC_KEYS}
+        mle = {k: ev["mle"].get(k) for k in METRIC_KEYS}
+        mle["train_nll_anchor"] = r["pretrain"].get("train_nll_anchor")
+        mle["valid_nll"] = r["pretrain"].get("valid_nll")
+        if seed in by_seed["mle"] and by_seed["mle"][seed] != mle:
+            mle_check.setdefault(seed, []).append(name)  # same seed, different MLE: a bug
+        by_seed["mle"].setdefault(seed, mle)
+        walls[loss][seed] = {s: r["walls"].get(s) for s in STAGES}
+        g = gaps_above(r["qd"])
+        gains[loss][seed] = {"mean_gap": statistics.fmean(g) if g else None,
+                             "max_gap": max(g) if g else None, "points_in_range": len(g)}
+        real.setdefault(seed, ev["real"])
+    if mle_check:
+        raise ValueError(f"the MLE metrics of one seed differ between experiments: {mle_check}")
+    models = {}
+    for m, seeds in by_seed.items():
+        keys = sorted({k for v in seeds.values() for k in v})
+        models[m] = {"per_seed": seeds,
+                     "summary": {k: mean_std([v.get(k) for v in seeds.values()]) for k in keys}}
+    totals = {m: {s: (sum(v for v in w.values() if v is not None)
+                      if all(v is not None for v in w.values()) else None)
+                  for s, w in ws.items()} for m, ws in walls.items()}
+    return {"models": models, "walls": walls, "pipeline_wall": totals, "qd_gain": gains,
+            "real": {"per_seed": real,
+                     "summary": {k: mean_std([v.get(k) for v in real.values()])
+                                 for k in sorted({k for v in real.values() for k in v})}}}
+
+
+def _ms(s: Mapping[str, Any], digits: int = 3) -> str:
+    if s["mean"] is None:
+        return "n/a"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[int]) -> str:
+    """The results section (tables + target verdicts), computed from `agg` only."""
+    S, R = agg["models"], agg["real"]["summary"]
+    n = len(seeds)
+    lines = [f"Mean ± std over seeds {', '.join(map(str, seeds))} (n = {n}); 10,000 samples at "
+             "temperature 1; BLEU against all 10,000 test captions; leave-one-out self-BLEU on "
+             "all 10,000 samples. Published rows as reported (one run each).", "",
+             "| model | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-5 | self-BLEU-2 | self-BLEU-3 | "
+             "self-BLEU-4 | self-BLEU-5 |", "|---|---|---|---|---|---|---|---|---|"]
+    for m in MODELS:
+        s = S[m]["summary"]
+        label = "**ours: MLE**" if m == "mle" else f"**ours: {m}**"
+        lines.append(f"| {label} | " + " | ".join(_ms(s[f"bleu{k}"]) for k in NS) + " | "
+                     + " | ".join(_ms(s[f"sbleu{k}"]) for k in NS) + " |")
+    lines.append("| real data (train file vs test) | " + " | ".join(_ms(R[f"bleu{k}"]) for k in NS)
+                 + " | " + " | ".join(_ms(R[f"sbleu{k}"]) for k in NS) + " |")
+    for name, p in PUBLISHED.items():
+        sb = p["sbleu"]
+        lines.append(f"| published: {name} | " + " | ".join(f"{v:.3f}" for v in p["bleu"]) + " | "
+                     + (" | ".join(f"{v:.3f}" for v in sb) if sb else " | ".join("–" * 1 for _ in NS))
+                     + " |")
+    lines += ["", "| model | FID (floor " + _ms(R["fid_floor"], 5) + ", train-vs-test "
+              + _ms(R["fid_train"], 4) + ") | NLL_gen per token (test) | NLL_gen anchor "
+              "(test) | mean length | unique | novelty | distinct-4 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for m in MODELS:
+        s = S[m]["summary"]
+        lines.append(f"| {m} | {_ms(s['fid'], 4)} | {_ms(s['nll'])} | {_ms(s['nll_anchor'])} | "
+                     f"{_ms(s['len'], 2)} | {_ms(s['unique'])} | {_ms(s['novelty'])} | "
+                     f"{_ms(s['distinct_4'])} |")
+    lines.append(f"| real (test) | | | | {_ms(R['len'], 2)} | {_ms(R['unique'])} | "
+                 f"{_ms(R['novelty'])} | {_ms(R['distinct_4'])} |")
+    mle = S["mle"]["summary"]
+    lines += ["", f"MLE NLL_gen on the *training* split, anchor-compatible (RelGAN's 0.718 is "
+              f"measured on the training file): {_ms(mle['train_nll_anchor'])}; valid NLL per "
+              f"token {_ms(mle['valid_nll'])}.", ""]
+
+    # wall times
+    lines += ["Wall time per stage, seconds (mean ± std over seeds; one CPU thread per stage, "
+              "two experiments at a time on the 2-core machine):", "",
+              "| objective | ingest | tokenize | pretrain | adversarial | evaluate | "
+              "whole pipeline | slowest pipeline |", "|---|---|---|---|---|---|---|---|"]
+    for m, ws in agg["walls"].items():
+        cells = [_ms(mean_std([w[s] for w in ws.values()]), 1) for s in STAGES]
+        tot = [v for v in agg["pipeline_wall"][m].values() if v is not None]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {_ms(mean_std(tot), 0)} | "
+                     + (f"{max(tot) / 60:.1f} min" if tot else "n/a") + " |")
+
+    # targets
+    pub = PUBLISHED["MLE"]["bleu"]
+    ours = [mle[f"bleu{k}"]["mean"] for k in NS]
+    ok = all(o is not None and o >= p for o, p in zip(ours, pub))
+    lines += ["", "**Targets**", "",
+              f"- MLE at temperature 1 vs published MLE BLEU-2..5 "
+              f"({' / '.join(f'{v:.3f}' for v in pub)}): ours "
+              f"{' / '.join(f'{v:.3f}' for v in ours)} (mean) -> "
+              + ("**met**" if ok else "**not met**") + "; worst seed: "
+              + " / ".join(f"{min(v[f'bleu{k}'] for v in S['mle']['per_seed'].values()):.3f}"
+                           for k in NS) + "."]
+    for m in MODELS[1:]:
+        g = agg["qd_gain"][m]
+        med_max, med_mean = _median([v["max_gap"] for v in g.values()]), _median(
+            [v["mean_gap"] for v in g.values()])
+        s = S[m]["summary"]
+        at_t1 = (s["bleu5"]["mean"] > mle["bleu5"]["mean"]
+                 and s["sbleu5"]["mean"] <= mle["sbleu5"]["mean"])
+        verdict = ("its curve lies above MLE's over part of the range" if med_max is not None
+                   and med_max > 0 else "its curve never lies above MLE's")
+        lines.append(f"- {m}: at temperature 1 BLEU-5 {s['bleu5']['mean']:.3f} vs MLE "
+                     f"{mle['bleu5']['mean']:.3f}, self-BLEU-5 {s['sbleu5']['mean']:.3f} vs "
+                     f"{mle['sbleu5']['mean']:.3f} ("
+                     + ("higher BLEU-5 at equal or lower self-BLEU-5" if at_t1
+                                        else "not higher BLEU-5 at equal or lower self-BLEU-5") + "); over the "
+                     "temperature sweep, median over seeds of the largest BLEU-5 gap above MLE's "
+                     "curve at equal self-BLEU-5: "
+                     + ("n/a" if med_max is None else f"{med_max:+.4f}") + ", of the mean gap: "
+                     + ("n/a" if med_mean is None else f"{med_mean:+.4f}") + f" -> {verdict}.")
+    tot = [v for ws in agg["pipeline_wall"].values() for v in ws.values() if v is not None]
+    if tot:
+        lines.append(f"- One full COCO pipeline (all five stages, one objective): "
+                     f"{min(tot) / 60:.1f}–{max(tot) / 60:.1f} min over the "
+                     f"{len(tot)} runs (target < 30 min) -> "
+                     + ("**met**" if max(tot) < 1800 else "**not met**") + ".")
+    if chosen:
+        lines += ["", "Hyperparameters (chosen on the validation split, seed 0, by `protocol.py "
+                  "sweep`; see bench/coco/chosen.yaml): "
+                  + "; ".join(f"{k}: " + ", ".join(f"`{kk}={vv}`" for kk, vv in v.items())
+                              for k, v in chosen.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: Path) -> None:
+    """BLEU-5 vs self-BLEU-5 over temperature: MLE and each objective, seed-mean curves (thin
+    lines: single seeds), the real-data point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"mle": "black", "bce": "tab:blue", "wgan-gp": "tab:orange", "seqgan": "tab:green"}
+    curves: dict[str, dict[int, list]] = {m: {} for m in MODELS}
+    real_pts = []
+    for r in results.values():
+        curves[r["loss"]][r["seed"]] = qd_curve(r["qd"], "gan")
+        curves["mle"].setdefault(r["seed"], qd_curve(r["qd"], "mle"))
+        real_pts += [(float(x["self_bleu5"]), float(x["bleu5"])) for x in r["qd"]
+                     if x["model"] == "real"]
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), dpi=130)
+    for m, seeds in curves.items():
+        for c in seeds.values():
+            ax.plot([p[1] for p in c], [p[2] for p in c], color=colours[m], alpha=0.25, lw=0.8)
+        temps = sorted({p[0] for c in seeds.values() for p in c})
+        mean = [(t, statistics.fmean(p[1] for c in seeds.values() for p in c if p[0] == t),
+                 statistics.fmean(p[2] for c in seeds.values() for p in c if p[0] == t))
+                for t in temps]
+        ax.plot([p[1] for p in mean], [p[2] for p in mean], "o-", color=colours[m], ms=3.5,
+                lw=1.8, label=m.upper() if m == "mle" else m)
+        for t, x, y in mean:
+            if m == "mle" or t in (temps[0], 1.0, temps[-1]):
+                ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(4, -9),
+                            fontsize=6.5, color=colours[m])
+    if real_pts:
+        ax.plot(statistics.fmean(p[0] for p in real_pts), statistics.fmean(p[1] for p in real_pts),
+                "*", color="crimson", ms=13, label="real data (train vs test)")
+    ax.set_xlabel("self-BLEU-5 (lower = more diverse)")
+    ax.set_ylabel("BLEU-5 against the 10,000 test captions (higher = better quality)")
+    ax.set_title("COCO: quality vs diversity over sampling temperature (labels = T)\n"
+                 f"mean of seeds {sorted({r['seed'] for r in results.values()})}; thin lines: "
+                 "single seeds; 10,000 samples per point", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+
+
+def write_report(results: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, Any],
+                 where: Path) -> list[Path]:
+    """results.json, results.md and quality_diversity.png in `where` (each written atomically)."""
+    agg = aggregate(results)
+    seeds = sorted({r["seed"] for r in results.values()})
+    files = []
+    for name, text in (("results.json", json.dumps({"chosen": chosen, **agg}, indent=1,
+                                                    sort_keys=True, default=str) + "\n"),
+                       ("results.md", markdown(agg, chosen, seeds))):
+        f = where / name
+        tmp = f.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(f)
+        files.append(f)
+    png = where / "quality_diversity.png"
+    plot(results, agg, png)
+    return files + [png]

@@ -1,0 +1,142 @@
+"""bench/coco: the recipe is valid params, the flags round-trip, selection and report arithmetic."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "coco"))
+import protocol  # noqa: E402
+import report  # noqa: E402
+
+from gantext.config import params_from_dict  # noqa: E402
+
+
+@pytest.fixture
+def coco(tmp_path):
+    d = tmp_path / "coco"
+    d.mkdir()
+    (d / "train.txt").write_text("a man rides a horse .\n", encoding="utf-8")
+    (d / "test.txt").write_text("a dog runs .\n", encoding="utf-8")
+    return d
+
+
+def _apply(params: dict, ovr: dict) -> dict:
+    """What `dvc exp run -S key=value` does to params.yaml, with the values parsed as YAML."""
+    out = copy.deepcopy(params)
+    for key, value in ovr.items():
+        node = out
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = yaml.safe_load(protocol._fmt(value))
+    return out
+
+
+def test_recipe_gives_valid_params_with_every_grid_point(coco):
+    base = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    recipe = protocol.load_recipe()
+    chosen = {"common": protocol.grid(recipe["sweep"]["pretrain"])[-1]}
+    for loss in protocol.LOSSES:
+        for point in protocol.grid(recipe["sweep"]["adversarial"][loss]):
+            ovr = protocol.overrides(coco, recipe, chosen, seed=2, loss=loss,
+                                     extra={**point, "evaluate.split": "valid"})
+            p = params_from_dict(_apply(base, ovr))
+            assert p.ingest.paths == (str(coco.resolve() / "train.txt"),)
+            assert p.ingest.test_paths == (str(coco.resolve() / "test.txt"),)
+            assert p.ingest.data_dir == str(coco.resolve())
+            assert p.tokenize.max_len == 37 and p.tokenize.vocab_splits == ("train", "valid")
+            assert p.evaluate.num_samples == 10000 and p.evaluate.split == "valid"
+            assert p.seed == 2 and p.adversarial.loss == loss
+
+
+def test_flags_alternate_dash_s_and_key_values(coco):
+    ovr = protocol.overrides(coco, protocol.load_recipe(), {}, seed=1, loss="seqgan")
+    flags = protocol.flag_list(ovr)
+    assert flags[0::2] == ["-S"] * len(ovr)
+    assert "seed=1" in flags and "adversarial.loss=seqgan" in flags
+    assert "tokenize.vocab_splits=[train,valid]" in flags
+
+
+def test_missing_corpus_names_the_flag(tmp_path):
+    with pytest.raises(SystemExit, match="--coco DIR"):
+        protocol.overrides(tmp_path, protocol.load_recipe(), {})
+
+
+def test_grid_and_names():
+    pts = protocol.grid({"model.generator.hidden_dim": [128, 256], "x.dropout": [0.0, 0.3]})
+    assert pts[1] == {"model.generator.hidden_dim": 128, "x.dropout": 0.3} and len(pts) == 4
+    assert protocol.grid_name(pts[3]) == "hiddendim256-dropout0.3"
+    names = list(protocol.run_names([0, 1], ["bce", "seqgan"]))
+    assert names == ["coco-s0-bce", "coco-s1-bce", "coco-s0-seqgan", "coco-s1-seqgan"]
+
+
+def _qd(mle, gan):
+    rows = [{"model": "mle", "temperature": t, "self_bleu5": s, "bleu5": b} for t, s, b in mle]
+    rows += [{"model": "gan", "temperature": t, "self_bleu5": s, "bleu5": b} for t, s, b in gan]
+    rows.append({"model": "real", "temperature": "", "self_bleu5": 0.4, "bleu5": 0.2})
+    return rows
+
+
+MLE = [(0.8, 0.6, 0.30), (1.0, 0.4, 0.20), (1.2, 0.2, 0.10)]
+
+
+def test_gaps_are_measured_at_equal_self_bleu():
+    gan = [(0.8, 0.7, 0.50), (1.0, 0.5, 0.27), (1.2, 0.3, 0.14), (1.5, 0.1, 0.05)]
+    # 0.7 and 0.1 fall outside MLE's self-BLEU range [0.2, 0.6]; at 0.5 MLE has 0.25, at 0.3 0.15
+    assert report.gaps_above(_qd(MLE, gan)) == pytest.approx([0.02, -0.01])
+    assert protocol.qd_gain(_qd(MLE, gan)) == pytest.approx(0.005)
+    assert protocol.qd_gain(_qd(MLE, [(1.0, 0.9, 0.5)])) is None
+    # identical curves: zero gap everywhere
+    assert report.gaps_above(_qd(MLE, MLE)) == pytest.approx([0, 0, 0])
+
+
+def _results(shift=0.0):
+    out = {}
+    for seed in (0, 1, 2):
+        for loss in ("bce", "wgan-gp", "seqgan"):
+            mle = {f"bleu{n}": 0.8 - 0.1 * n + 0.001 * seed for n in (2, 3, 4, 5)}
+            mle |= {f"sbleu{n}": 0.9 - 0.1 * n for n in (2, 3, 4, 5)}
+            mle |= {"fid": 0.01, "nll": 3.0, "nll_anchor": 1.0, "len": 11.0, "unique": 1.0,
+                    "novelty": 0.9, "distinct_4": 0.8}
+            gan = {**mle, "bleu5": mle["bleu5"] + shift}
+            real = {**mle, "fid_floor": 0.0003, "fid_train": 0.018}
+            out[f"coco-s{seed}-{loss}"] = {
+                "seed": seed, "loss": loss,
+                "evaluate": {"mle": mle, "gan": gan, "real": real},
+                "pretrain": {"train_nll_anchor": 0.8, "valid_nll": 3.4},
+                "walls": {"ingest": 1.0, "tokenize": 2.0, "pretrain": 100.0,
+                          "adversarial": 300.0 + seed, "evaluate": 60.0},
+                "qd": _qd(MLE, [(t, s, b + shift) for t, s, b in MLE])}
+    return out
+
+
+def test_aggregate_and_markdown_report_the_targets(tmp_path):
+    agg = report.aggregate(_results(shift=0.01))
+    s = agg["models"]["mle"]["summary"]["bleu2"]
+    assert s["mean"] == pytest.approx(0.601) and s["n"] == 3
+    assert agg["pipeline_wall"]["bce"][2] == pytest.approx(465.0)
+    assert agg["qd_gain"]["seqgan"][0]["max_gap"] == pytest.approx(0.01)
+    md = report.markdown(agg, {"common": {"model.generator.hidden_dim": 256}}, [0, 1, 2])
+    assert "**not met**; worst seed" in md  # our fake MLE BLEU-2 .601 < .731
+    assert "curve lies above MLE's" in md and "7.7–7.8 min" in md
+    assert "| published: RelGAN(100) | 0.849" in md
+    files = report.write_report(_results(), {}, tmp_path)
+    assert [f.name for f in files] == ["results.json", "results.md", "quality_diversity.png"]
+    assert json.loads(files[0].read_text())["models"]["bce"]["summary"]["bleu5"]["n"] == 3
+    assert files[2].read_bytes()[:4] == b"\x89PNG"
+    assert "never lies above" in files[1].read_text()
+
+
+def test_different_mle_metrics_for_one_seed_are_refused():
+    res = _results()
+    res["coco-s1-seqgan"]["evaluate"]["mle"] = {**res["coco-s1-seqgan"]["evaluate"]["mle"],
+                                                "bleu2": 0.0}
+    with pytest.raises(ValueError, match="differ between experiments"):
+        report.aggregate(res)
