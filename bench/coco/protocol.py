@@ -1,6 +1,7 @@
 """The COCO benchmark, end to end, through DVC experiments: recipe, sweep, runs, report.
 
-    python bench/coco/protocol.py flags [--seed S] [--loss L]   # the `-S` overrides, for dvc exp run
+    python bench/coco/protocol.py flags [--seed S] [--loss L]   # the `-S` overrides (quoted)
+    python bench/coco/protocol.py exp --seed 0 --loss bce -n NAME  # one `dvc exp run` with them
     python bench/coco/protocol.py sweep  [--jobs 2]   # choose hyperparameters on the valid split
     python bench/coco/protocol.py run    [--jobs 2]   # MLE + each loss x seeds 0 1 2 on test
     python bench/coco/protocol.py report              # results.json/.md + quality_diversity.png
@@ -324,7 +325,16 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_flags(args: argparse.Namespace) -> None:
     ovr = overrides(args.coco, load_recipe(), load_chosen(), args.seed, args.loss)
-    print(shlex.join(flag_list(ovr)))
+    print(shlex.join(flag_list(ovr)))  # quoted for copy-paste (not for $(...))
+
+
+def cmd_exp(args: argparse.Namespace) -> None:
+    """One COCO experiment in the workspace: `dvc exp run -n NAME <flags> [extra args]`."""
+    ovr = overrides(args.coco, load_recipe(), load_chosen(), args.seed, args.loss)
+    cmd = ["dvc", "exp", "run", *(["-n", args.name] if args.name else []), *flag_list(ovr),
+           *args.dvc_args]
+    print(shlex.join(cmd), flush=True)
+    sys.exit(subprocess.run(cmd, cwd=ROOT).returncode)
 
 
 # ----------------------------------------------------------------------------- report
@@ -345,8 +355,28 @@ def cmd_report(args: argparse.Namespace) -> None:
                       "tokenize": exps[name]["metrics"]["metrics/tokenize.json"],
                       "params": exps[name]["params"], **records[name]}
                for name, (s, loss) in names.items()}
-    for f in write_report(results, load_chosen(), HERE):
+    files = write_report(results, load_chosen(), HERE)
+    readme = ROOT / "README.md"
+    if splice(readme, (HERE / "results.md").read_text(encoding="utf-8")):
+        files.append(readme)
+    for f in files:
         print(f"wrote {f.relative_to(ROOT)}")
+
+
+BEGIN, END = "<!-- coco-results:begin (protocol.py report) -->", "<!-- coco-results:end -->"
+
+
+def splice(path: Path, text: str) -> bool:
+    """Replace what lies between the BEGIN/END markers of `path` by `text`; False if no markers."""
+    doc = path.read_text(encoding="utf-8")
+    if BEGIN not in doc or END not in doc:
+        return False
+    head, rest = doc.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{head}{BEGIN}\n{text}{END}{tail}", encoding="utf-8")
+    tmp.replace(path)
+    return True
 
 
 # ----------------------------------------------------------------------------- main
@@ -358,6 +388,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     f = sub.add_parser("flags", help="print the -S overrides of one COCO experiment")
     f.add_argument("--seed", type=int, default=None)
     f.add_argument("--loss", choices=LOSSES, default=None)
+    e = sub.add_parser("exp", help="run one COCO experiment (dvc exp run with those overrides)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--loss", choices=LOSSES, default="bce")
+    e.add_argument("-n", "--name", default=None, help="experiment name")
+    e.add_argument("dvc_args", nargs="*", help="more `dvc exp run` arguments, after --")
     for name in ("sweep", "run", "report"):
         p = sub.add_parser(name)
         p.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
@@ -368,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(HERE))
-    {"flags": cmd_flags, "sweep": cmd_sweep, "run": cmd_run, "report": cmd_report}[args.cmd](args)
+    {"flags": cmd_flags, "exp": cmd_exp, "sweep": cmd_sweep, "run": cmd_run,
+     "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -140,3 +140,13 @@ def test_different_mle_metrics_for_one_seed_are_refused():
                                                 "bleu2": 0.0}
     with pytest.raises(ValueError, match="differ between experiments"):
         report.aggregate(res)
+
+
+def test_splice_replaces_only_the_marked_block(tmp_path):
+    f = tmp_path / "README.md"
+    f.write_text(f"intro\n{protocol.BEGIN}\nold\n{protocol.END}\nrest\n", encoding="utf-8")
+    assert protocol.splice(f, "new table\n")
+    assert f.read_text() == f"intro\n{protocol.BEGIN}\nnew table\n{protocol.END}\nrest\n"
+    g = tmp_path / "other.md"
+    g.write_text("no markers\n", encoding="utf-8")
+    assert not protocol.splice(g, "x") and g.read_text() == "no markers\n"
