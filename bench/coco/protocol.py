@@ -160,9 +160,12 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
             print(f"  {name}: exists, not queued again")
     if not todo:
         return
+    stale = [n for n in todo if n in existing]
+    if stale:  # failed before: drop it (not `exp run -f`: that also bypasses the run-cache)
+        _dvc("exp", "remove", *stale)
     for name, (ovr, targets) in todo.items():
         print(f"  queue {name}")
-        _dvc("exp", "run", "--queue", "-f", "-n", name, *flag_list(ovr), *targets)
+        _dvc("exp", "run", "--queue", "-n", name, *flag_list(ovr), *targets)
     start = time.monotonic()
     # not _dvc(): the queue's worker daemons inherit the pipes, so capturing would block until
     # they exit
