@@ -150,9 +150,30 @@ def experiments() -> dict[str, dict]:
     return out
 
 
-def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: int) -> None:
-    """Queue every {name: (overrides, targets)} not already an experiment, run the queue with
-    `n_jobs` workers, wait, and fail loudly (with the log) if any experiment failed."""
+def _workers_active(status: str) -> int:
+    """`Worker status: N active, M idle` of `dvc queue status` -> N (0 if absent)."""
+    for line in status.splitlines():
+        if line.startswith("Worker status:"):
+            return int(line.split(":", 1)[1].split("active")[0].strip() or 0)
+    return 0
+
+
+def _worker_processes() -> int:
+    """Running `dvc exp queue-worker` processes: `dvc queue status` reports busy workers as
+    inactive (its ping times out while they train), so count processes too (0 without pgrep)."""
+    try:
+        p = subprocess.run(["pgrep", "-fc", "dvc exp queue-worker"], capture_output=True, text=True)
+    except OSError:
+        return 0
+    return int(p.stdout.strip() or 0)
+
+
+def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: int,
+                   wait: bool = True) -> None:
+    """Queue every {name: (overrides, targets)} not already an experiment, start `n_jobs` queue
+    workers unless some are already running (they take new tasks as they free up), wait for
+    these experiments and fail loudly (with the log) if any failed. Workers are never stopped
+    here: an interrupted script leaves the queue running (`dvc queue stop` halts it)."""
     existing = experiments()
     todo = {n: j for n, j in jobs.items() if n not in existing or existing[n]["error"]}
     for name in jobs:
@@ -167,30 +188,31 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
         print(f"  queue {name}")
         _dvc("exp", "run", "--queue", "-n", name, *flag_list(ovr), *targets)
     start = time.monotonic()
-    # not _dvc(): the queue's worker daemons inherit the pipes, so capturing would block until
-    # they exit
-    subprocess.run(["dvc", "queue", "start", "--jobs", str(n_jobs)], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            time.sleep(15)
-            status = _dvc("queue", "status").stdout
-            active = [line for line in status.splitlines()
-                      if any(w in line for w in ("Queued", "Running"))]
-            print(f"  [{(time.monotonic() - start) / 60:5.1f} min] {len(active)} queued/running",
-                  flush=True)
-            if not active:
-                break
-            if time.monotonic() - start > WAIT_S:
-                sys.exit(f"queue not done after {WAIT_S} s:\n{status}")
-    finally:
-        _dvc("queue", "stop", check=False)
-    failed = [line for line in status.splitlines() if "Failed" in line
-              and any(n in line for n in todo)]
+    if max(_workers_active(_dvc("queue", "status").stdout), _worker_processes()) == 0:
+        # not _dvc(): the worker daemons inherit the pipes, so capturing would block until
+        # they exit
+        subprocess.run(["dvc", "queue", "start", "--jobs", str(n_jobs)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        print("  queue workers already running: they will take these tasks")
+    if not wait:
+        return
+    while True:
+        time.sleep(15)
+        status = _dvc("queue", "status").stdout
+        mine = [line for line in status.splitlines() if any(f" {n} " in line for n in todo)]
+        active = [line for line in mine if "Queued" in line or "Running" in line]
+        print(f"  [{(time.monotonic() - start) / 60:5.1f} min] {len(active)} of {len(todo)} "
+              "queued/running", flush=True)
+        if not active:
+            break
+        if time.monotonic() - start > WAIT_S:
+            sys.exit(f"queue not done after {WAIT_S} s:\n{status}")
+    failed = [line for line in mine if "Failed" in line]
     if failed:
-        name = next(n for n in todo if any(n in line for line in failed))
+        name = next(n for n in todo if any(f" {n} " in line for line in failed))
         logs = _dvc("queue", "logs", name, check=False).stdout[-4000:]
-        sys.exit(f"failed experiments:\n" + "\n".join(failed) + f"\n\nlog of {name}:\n{logs}")
+        sys.exit("failed experiments:\n" + "\n".join(failed) + f"\n\nlog of {name}:\n{logs}")
 
 
 # ----------------------------------------------------------------------------- mlflow
@@ -271,6 +293,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     adv_rows = []
     chosen: dict[str, Any] = {"common": common}
     for loss in args.losses:
+        if not recipe["sweep"]["adversarial"].get(loss):
+            print(f"{loss}: no grid in recipe.yaml; keeps its params.yaml settings")
+            continue
         lpoints = grid(recipe["sweep"]["adversarial"][loss])
         ljobs = {f"coco-sweep-{loss}-{grid_name(p)}": (
             overrides(args.coco, recipe, {"common": common}, 0, loss,
@@ -323,7 +348,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     jobs = {name: (overrides(args.coco, recipe, chosen, s, loss), [])
             for name, (s, loss) in run_names(args.seeds, args.losses).items()}
     print(f"{len(jobs)} experiments on the test split (full protocol)")
-    queue_and_wait(jobs, args.jobs)
+    queue_and_wait(jobs, args.jobs, wait=not args.no_wait)
 
 
 def cmd_flags(args: argparse.Namespace) -> None:
@@ -403,6 +428,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
         if name != "report":
             p.add_argument("--jobs", type=int, default=2, help="queue workers (default 2)")
+        if name == "run":
+            p.add_argument("--no-wait", action="store_true",
+                           help="queue and return (the queue workers go on in the background)")
     args = ap.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(HERE))

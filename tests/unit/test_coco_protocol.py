@@ -44,7 +44,7 @@ def test_recipe_gives_valid_params_with_every_grid_point(coco):
     recipe = protocol.load_recipe()
     chosen = {"common": protocol.grid(recipe["sweep"]["pretrain"])[-1]}
     for loss in protocol.LOSSES:
-        for point in protocol.grid(recipe["sweep"]["adversarial"][loss]):
+        for point in protocol.grid(recipe["sweep"]["adversarial"].get(loss, {"seed": [2]})):
             ovr = protocol.overrides(coco, recipe, chosen, seed=2, loss=loss,
                                      extra={**point, "evaluate.split": "valid"})
             p = params_from_dict(_apply(base, ovr))
@@ -150,3 +150,8 @@ def test_splice_replaces_only_the_marked_block(tmp_path):
     g = tmp_path / "other.md"
     g.write_text("no markers\n", encoding="utf-8")
     assert not protocol.splice(g, "x") and g.read_text() == "no markers\n"
+
+
+def test_worker_count_is_parsed_from_queue_status():
+    assert protocol._workers_active("Task Name\n\nWorker status: 2 active, 0 idle\n") == 2
+    assert protocol._workers_active("No experiment tasks in the queue.\n") == 0
