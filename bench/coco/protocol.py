@@ -34,6 +34,7 @@ DVC's run-cache still reports the time it took when it ran.
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import math
@@ -93,8 +94,8 @@ def load_chosen(path: Path = CHOSEN) -> dict[str, Any]:
 
 def overrides(coco: Path, recipe: dict, chosen: dict[str, Any], seed: int | None = None,
               loss: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The dotted params overrides of one experiment: data + chosen (common, then the loss's) +
-    seed/loss + `extra`, later ones winning."""
+    """The dotted params overrides of one experiment: data + chosen common + the loss's budget
+    + the loss's chosen + seed/loss + `extra`, later ones winning."""
     coco = coco.resolve()
     if not (coco / "train.txt").is_file() or not (coco / "test.txt").is_file():
         sys.exit(f"{coco}: no train.txt/test.txt here; pass --coco DIR (the folder of the COCO "
@@ -102,6 +103,7 @@ def overrides(coco: Path, recipe: dict, chosen: dict[str, Any], seed: int | None
     out = {k: _subst(v, coco) for k, v in recipe["data"].items()}
     out.update(chosen.get("common", {}))
     if loss is not None:
+        out.update((recipe.get("budget") or {}).get(loss, {}))
         out.update(chosen.get(loss, {}))
         out["adversarial.loss"] = loss
     if seed is not None:
@@ -253,8 +255,6 @@ def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
             walls[stage] = (run.info.end_time - run.info.start_time) / 1000 if run else None
             producer = run or producer
         qd_path = client.download_artifacts(ev.info.run_id, "quality_diversity.csv")
-        import csv
-
         with open(qd_path, newline="", encoding="utf-8") as fh:
             qd = [{k: (float(v) if k in ("bleu5", "self_bleu5") or (k == "temperature" and v)
                        else v) for k, v in row.items()} for row in csv.DictReader(fh)]
