@@ -125,7 +125,7 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
         label = "**ours: MLE**" if m == "mle" else f"**ours: {m}**"
         lines.append(f"| {label} | " + " | ".join(_ms(s[f"bleu{k}"]) for k in NS) + " | "
                      + " | ".join(_ms(s[f"sbleu{k}"]) for k in NS) + " |")
-    lines.append("| real data (train file vs test) | " + " | ".join(_ms(R[f"bleu{k}"]) for k in NS)
+    lines.append("| real data (BLEU: train split vs test; self-BLEU: test) | " + " | ".join(_ms(R[f"bleu{k}"]) for k in NS)
                  + " | " + " | ".join(_ms(R[f"sbleu{k}"]) for k in NS) + " |")
     for name, p in PUBLISHED.items():
         sb = p["sbleu"]
