@@ -43,15 +43,16 @@ def qd_curve(qd: Sequence[Mapping[str, Any]], model: str) -> list[tuple[float, f
                   for r in qd if r["model"] == model and r["temperature"] != "")
 
 
-def gaps_above(qd: Sequence[Mapping[str, Any]], model: str = "gan", base: str = "mle"
-               ) -> list[float]:
-    """For each `model` sweep point inside `base`'s self-BLEU-5 range: its BLEU-5 minus `base`'s
-    BLEU-5 interpolated (linearly, along the base curve sorted by self-BLEU-5) at the same
-    self-BLEU-5. Positive = better quality at equal diversity."""
+def gap_points(qd: Sequence[Mapping[str, Any]], model: str = "gan", base: str = "mle"
+               ) -> list[tuple[float, float, float]]:
+    """(temperature, self-BLEU-5, gap) for each `model` sweep point inside `base`'s self-BLEU-5
+    range, gap = its BLEU-5 minus `base`'s BLEU-5 interpolated (linearly, along the base curve
+    sorted by self-BLEU-5) at the same self-BLEU-5. Positive = better quality at equal
+    diversity."""
     curve = sorted((s, b) for _, s, b in qd_curve(qd, base))
     xs, ys = [c[0] for c in curve], [c[1] for c in curve]
     out = []
-    for _, x, y in qd_curve(qd, model):
+    for t, x, y in qd_curve(qd, model):
         if not (xs and xs[0] <= x <= xs[-1]):
             continue
         i = max(j for j in range(len(xs)) if xs[j] <= x)
@@ -59,8 +60,14 @@ def gaps_above(qd: Sequence[Mapping[str, Any]], model: str = "gan", base: str = 
             base_y = ys[i]
         else:
             base_y = ys[i] + (ys[i + 1] - ys[i]) * (x - xs[i]) / (xs[i + 1] - xs[i])
-        out.append(y - base_y)
+        out.append((t, x, y - base_y))
     return out
+
+
+def gaps_above(qd: Sequence[Mapping[str, Any]], model: str = "gan", base: str = "mle"
+               ) -> list[float]:
+    """The gaps of :func:`gap_points` alone."""
+    return [g for _, _, g in gap_points(qd, model, base)]
 
 
 def aggregate(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -114,13 +121,14 @@ def _median(values: Sequence[float | None]) -> float | None:
 def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[int]) -> str:
     """The results section (tables + target verdicts), computed from `agg` only."""
     S, R = agg["models"], agg["real"]["summary"]
+    present = [m for m in MODELS if S[m]["per_seed"]]
     n = len(seeds)
     lines = [f"Mean ± std over seeds {', '.join(map(str, seeds))} (n = {n}); 10,000 samples at "
              "temperature 1; BLEU against all 10,000 test captions; leave-one-out self-BLEU on "
              "all 10,000 samples. Published rows as reported (one run each).", "",
              "| model | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-5 | self-BLEU-2 | self-BLEU-3 | "
              "self-BLEU-4 | self-BLEU-5 |", "|---|---|---|---|---|---|---|---|---|"]
-    for m in MODELS:
+    for m in present:
         s = S[m]["summary"]
         label = "**ours: MLE**" if m == "mle" else f"**ours: {m}**"
         lines.append(f"| {label} | " + " | ".join(_ms(s[f"bleu{k}"]) for k in NS) + " | "
@@ -136,7 +144,7 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
               + _ms(R["fid_train"], 4) + ") | NLL_gen per token (test) | NLL_gen anchor "
               "(test) | mean length | unique | novelty | distinct-4 |",
               "|---|---|---|---|---|---|---|---|"]
-    for m in MODELS:
+    for m in present:
         s = S[m]["summary"]
         lines.append(f"| {m} | {_ms(s['fid'], 4)} | {_ms(s['nll'])} | {_ms(s['nll_anchor'])} | "
                      f"{_ms(s['len'], 2)} | {_ms(s['unique'])} | {_ms(s['novelty'])} | "
@@ -154,6 +162,8 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
               "| objective | ingest | tokenize | pretrain | adversarial | evaluate | "
               "whole pipeline | slowest pipeline |", "|---|---|---|---|---|---|---|---|"]
     for m, ws in agg["walls"].items():
+        if not ws:
+            continue
         cells = [_ms(mean_std([w[s] for w in ws.values()]), 1) for s in STAGES]
         tot = [v for v in agg["pipeline_wall"][m].values() if v is not None]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {_ms(mean_std(tot), 0)} | "
@@ -170,7 +180,7 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
               + ("**met**" if ok else "**not met**") + "; worst seed: "
               + " / ".join(f"{min(v[f'bleu{k}'] for v in S['mle']['per_seed'].values()):.3f}"
                            for k in NS) + "."]
-    for m in MODELS[1:]:
+    for m in present[1:]:
         g = agg["qd_gain"][m]
         med_max, med_mean = _median([v["max_gap"] for v in g.values()]), _median(
             [v["mean_gap"] for v in g.values()])
@@ -218,8 +228,11 @@ def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: 
         curves["mle"].setdefault(r["seed"], qd_curve(r["qd"], "mle"))
         real_pts += [(float(x["self_bleu5"]), float(x["bleu5"])) for x in r["qd"]
                      if x["model"] == "real"]
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), dpi=130)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=120,
+                                  gridspec_kw={"width_ratios": [1.25, 1]})
     for m, seeds in curves.items():
+        if not seeds:
+            continue
         for c in seeds.values():
             ax.plot([p[1] for p in c], [p[2] for p in c], color=colours[m], alpha=0.25, lw=0.8)
         temps = sorted({p[0] for c in seeds.values() for p in c})
@@ -234,14 +247,30 @@ def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: 
                             fontsize=6.5, color=colours[m])
     if real_pts:
         ax.plot(statistics.fmean(p[0] for p in real_pts), statistics.fmean(p[1] for p in real_pts),
-                "*", color="crimson", ms=13, label="real data (train vs test)")
+                "*", color="crimson", ms=13, label="real data (training captions)")
     ax.set_xlabel("self-BLEU-5 (lower = more diverse)")
     ax.set_ylabel("BLEU-5 against the 10,000 test captions (higher = better quality)")
-    ax.set_title("COCO: quality vs diversity over sampling temperature (labels = T)\n"
-                 f"mean of seeds {sorted({r['seed'] for r in results.values()})}; thin lines: "
-                 "single seeds; 10,000 samples per point", fontsize=9)
+    seeds_all = sorted({r["seed"] for r in results.values()})
+    n_sweep = next(iter(results.values()))["params"].get("evaluate", {}).get("sweep_samples", "?")
+    ax.set_title("Quality vs diversity over sampling temperature (labels = T)\n"
+                 f"mean of seeds {seeds_all}; thin lines: single seeds; {n_sweep:,} samples per "
+                 "point", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+    # right: each objective's distance above (>0) or below MLE's curve at equal self-BLEU-5
+    for r in results.values():
+        pts = gap_points(r["qd"])
+        ax2.plot([p[1] for p in pts], [p[2] for p in pts], "o-", color=colours[r["loss"]],
+                 alpha=0.7, ms=3, lw=1,
+                 label=r["loss"] if r["seed"] == min(seeds_all) else None)
+    ax2.axhline(0.0, color="black", lw=1.2, label="MLE (same seed)")
+    ax2.set_xlabel("self-BLEU-5 (lower = more diverse)")
+    ax2.set_ylabel("BLEU-5 minus MLE's BLEU-5 at equal self-BLEU-5")
+    ax2.set_title("Above the line = better quality than MLE at equal diversity\n"
+                  "one line per seed and objective (the MLE of the same seed)", fontsize=9)
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
     fig.tight_layout()
     tmp = out.with_name(f".{out.name}.tmp.png")
     fig.savefig(tmp)

@@ -111,6 +111,7 @@ def _results(shift=0.0):
                 "seed": seed, "loss": loss,
                 "evaluate": {"mle": mle, "gan": gan, "real": real},
                 "pretrain": {"train_nll_anchor": 0.8, "valid_nll": 3.4},
+                "params": {"evaluate": {"sweep_samples": 5000}},
                 "walls": {"ingest": 1.0, "tokenize": 2.0, "pretrain": 100.0,
                           "adversarial": 300.0 + seed, "evaluate": 60.0},
                 "qd": _qd(MLE, [(t, s, b + shift) for t, s, b in MLE])}
