@@ -55,8 +55,6 @@ RECIPE = HERE / "recipe.yaml"
 CHOSEN = HERE / "chosen.yaml"
 LOSSES = ("bce", "wgan-gp", "seqgan")
 SEEDS = (0, 1, 2)
-NS = (2, 3, 4, 5)
-STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 # which output each stage's wall time is looked up by (see the module docstring)
 STAGE_OUT = {"ingest": "data/interim", "tokenize": "data/processed",
              "pretrain": "models/pretrain", "adversarial": "models/adversarial"}
@@ -244,7 +242,7 @@ def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
                  and r.data.tags.get("gantext.stage") == "evaluate" and r.info.end_time]
         if not evals:
             sys.exit(f"no finished evaluate run of experiment {name} in MLflow "
-                     f"({_mlflow_client().tracking_uri}); was tracking.enabled false?")
+                     f"({client.tracking_uri}); was tracking.enabled false?")
         ev = max(evals, key=lambda r: r.info.end_time)
         walls = {"evaluate": (ev.info.end_time - ev.info.start_time) / 1000}
         producer = ev
