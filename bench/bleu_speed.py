@@ -4,7 +4,7 @@ Not a test: prints times, the real-data reference values, and speed ratios measu
 run against nltk (on a small subset, extrapolated to the full set) and, when it happens to be
 installed, against fast-bleu. The nltk subset is also checked for bit-identical per-sentence
 scores. Data: COCO captions (train.txt = hypotheses/samples, test.txt = references), lower-cased
-and tokenized with nltk's NLTKWordTokenizer, read from ../shared/data/coco by default.
+and tokenized with nltk's NLTKWordTokenizer, read from data/benchmarks/coco by default.
 
     .venv/bin/python bench/bleu_speed.py [--data-dir DIR] [--nltk-subset 20] [--repeat 3]
 """
@@ -65,7 +65,7 @@ def nltk_subset(hyps, refs_for, idx: list[int]):
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=root.parent / "shared" / "data" / "coco")
+    ap.add_argument("--data-dir", type=Path, default=root / "data" / "benchmarks" / "coco")
     ap.add_argument("--nltk-subset", type=int, default=20, help="hypotheses timed with nltk (each ~2 s)")
     ap.add_argument("--repeat", type=int, default=3, help="timings report the best of this many runs")
     args = ap.parse_args()

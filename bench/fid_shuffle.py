@@ -3,7 +3,7 @@
 shuffle ratio = FID(test half A, test half B shuffled within sentences) / FID(test half A, half B),
 extractor fitted on the train split only. Target >= 5 on COCO and on the built-in grammar corpus.
 
-    .venv/bin/python bench/fid_shuffle.py                 # COCO (../shared/data/coco) + builtin
+    .venv/bin/python bench/fid_shuffle.py                 # COCO (data/benchmarks/coco) + builtin
     .venv/bin/python bench/fid_shuffle.py --skip-builtin  # COCO only
 
 Prints, per candidate: shuffle ratio, floor FID(A, B), FID(train, test), fit and transform times,
@@ -126,7 +126,7 @@ def run(name: str, train: list[list[str]], test: list[list[str]], seed: int) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--coco", type=Path,
-                    default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "coco")
+                    default=Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "coco")
     ap.add_argument("--builtin-n", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-coco", action="store_true")

@@ -50,7 +50,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-DEFAULT_COCO = ROOT.parent / "shared" / "data" / "coco"
+DEFAULT_COCO = ROOT / "data" / "benchmarks" / "coco"  # shipped in the repository
 RECIPE = HERE / "recipe.yaml"
 CHOSEN = HERE / "chosen.yaml"
 LOSSES = ("bce", "wgan-gp", "seqgan")
@@ -71,9 +71,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _coco_ref(coco: Path) -> str:
+    """The corpus folder as params hold it: relative to the repository when inside it (the
+    shipped copy: params, and so DVC's run-cache, stay the same on every clone), else absolute."""
+    coco = coco.resolve()
+    return coco.relative_to(ROOT).as_posix() if coco.is_relative_to(ROOT) else str(coco)
+
+
 def _subst(value: Any, coco: Path) -> Any:
     if isinstance(value, str):
-        return value.replace("{coco}", str(coco))
+        return value.replace("{coco}", _coco_ref(coco))
     if isinstance(value, list):
         return [_subst(v, coco) for v in value]
     return value
@@ -97,7 +104,7 @@ def overrides(coco: Path, recipe: dict, chosen: dict[str, Any], seed: int | None
     coco = coco.resolve()
     if not (coco / "train.txt").is_file() or not (coco / "test.txt").is_file():
         sys.exit(f"{coco}: no train.txt/test.txt here; pass --coco DIR (the folder of the COCO "
-                 "benchmark corpus, by default ../shared/data/coco beside the repository)")
+                 "benchmark corpus; the repository ships it in data/benchmarks/coco)")
     out = {k: _subst(v, coco) for k, v in recipe["data"].items()}
     out.update(chosen.get("common", {}))
     if loss is not None:

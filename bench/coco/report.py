@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 NS = (2, 3, 4, 5)
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 MODELS = ("mle", "bce", "wgan-gp", "seqgan")
-# ../shared/data/coco/README.md (RelGAN 2019 Table 2; self-BLEU from the Texygen README)
+# data/benchmarks/coco/README.md (RelGAN 2019 Table 2; self-BLEU from the Texygen README)
 PUBLISHED = {
     "MLE": {"bleu": (.731, .497, .305, .189), "nll": .718, "sbleu": (.916, .769, .583, .408)},
     "SeqGAN": {"bleu": (.745, .498, .294, .180), "nll": 1.082, "sbleu": (.950, .840, .670, .489)},

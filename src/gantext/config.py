@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from gantext.errors import ConfigError
 
 __all__ = [
@@ -62,7 +60,10 @@ class IngestConfig:
     lowercase: bool = _f(True)
     min_tokens: int = _f(1, ge=1, help="shorter sentences are rejected (too_short)")
     max_tokens: int = _f(60, ge=1, help="longer sentences are rejected (too_long)")
-    dedupe: bool = _f(False, help="reject exact duplicates after cleaning (test split first)")
+    dedupe: bool = _f(False, help="reject exact duplicates within a split after cleaning")
+    leakage: Literal["auto", "drop", "keep"] = _f(
+        "auto", help="train sentences also in valid/test: drop (from train) | keep | auto (drop "
+        "for files, keep for the built-in grammar); see gantext/corpus/leakage.py")
     valid_fraction: float = _f(0.1, ge=0.0, lt=1.0)
     test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
     data_dir: str = _f("data/raw", help="folder DVC watches for ingest (a dvc.yaml dep via "
@@ -100,7 +101,7 @@ class DiscriminatorConfig:
     """CNN text classifier (SeqGAN/RelGAN style)."""
 
     embed_dim: int = _f(64, ge=1)
-    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5))
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="at least one width")
     num_filters: int = _f(64, ge=1, help="filters per kernel width")
     dropout: float = _f(0.25, ge=0.0, lt=1.0)
     spectral_norm: bool = _f(False)
@@ -227,7 +228,7 @@ class TrackingConfig:
 class Params:
     """All of params.yaml."""
 
-    seed: int = _f(0, ge=0)
+    seed: int = _f(0, ge=0, le=2**32 - 1, help="numpy seeds are 32-bit")
     ingest: IngestConfig = _sub(IngestConfig)
     tokenize: TokenizeConfig = _sub(TokenizeConfig)
     model: ModelConfig = _sub(ModelConfig)
@@ -346,6 +347,9 @@ def _check_cross_fields(obj: Any, prefix: str) -> None:
     if isinstance(obj, TokenizeConfig) and (not obj.vocab_splits or "train" not in obj.vocab_splits):
         raise ConfigError(f"params key '{prefix}.vocab_splits': got {list(obj.vocab_splits)}, "
                           "expected [train] or [train, valid] (the vocabulary needs the train split)")
+    if isinstance(obj, DiscriminatorConfig) and not obj.kernel_sizes:
+        raise ConfigError(f"params key '{prefix}.kernel_sizes' is empty: list at least one "
+                          "convolution width, e.g. [2, 3, 4, 5]")
     if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
         raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
 
@@ -367,14 +371,11 @@ def params_from_dict(data: dict | None) -> Params:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; raises :class:`ConfigError` naming the bad key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: params file not found (run from the repository root)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    """Read and validate params.yaml; raises :class:`ConfigError` naming the bad key (and, as
+    DVC does, refuses a duplicated key or an empty file: see :mod:`gantext.params_file`)."""
+    from gantext.params_file import read_params_file
+
+    data = read_params_file(Path(path))
     try:
         return params_from_dict(data)
     except ConfigError as exc:

@@ -10,6 +10,7 @@ import torch
 
 from gantext.errors import DataError
 from gantext.paths import Paths
+from gantext.text.prepare import load_array
 from gantext.text.vocab import Vocab
 
 
@@ -38,7 +39,7 @@ def load_corpus(paths: Paths) -> Corpus:
         f = paths.encoded(split)
         if not f.is_file():
             raise DataError(f"{f}: not found; run `dvc repro tokenize` first")
-        splits[split] = torch.from_numpy(np.load(f, allow_pickle=False).astype(np.int64))
+        splits[split] = torch.from_numpy(load_array(f, len(vocab)).astype(np.int64))
     if len(splits["train"]) == 0:
         raise DataError(f"{paths.encoded('train')}: the train split is empty")
     return Corpus(vocab=vocab, **splits)

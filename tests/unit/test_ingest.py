@@ -54,7 +54,8 @@ def test_salted_corpus_accounting(tmp_path):
     assert m["lines_read"] == m["kept"]["total"] + m["rejected"]["total"]
     assert m["kept"]["total"] == sum(len(res.splits[s]) for s in SPLITS) == 5
     assert m["rejected"] == {"empty": 3, "too_short": 1, "too_long": 1, "undecodable": 1,
-                             "duplicate": 2, "malformed": 0, "total": 8}
+                             "binary": 0, "duplicate": 2, "malformed": 0, "in_test": 0,
+                             "in_valid": 0, "total": 8}
     got = {(r.file, r.line): r.reason for r in res.rejects}
     assert got == {("data/a.txt", 2): "empty", ("data/a.txt", 3): "empty",
                    ("data/a.txt", 4): "too_long", ("data/a.txt", 5): "too_short",
@@ -107,7 +108,7 @@ def test_builtin_source_is_seeded_and_valid(tmp_path):
         assert dict(Counter(modes)) == a.metrics["grammar"]["modes"][s]
 
 
-def test_test_paths_give_the_test_split_and_dedupe_keeps_test_intact(tmp_path):
+def test_test_paths_give_the_test_split_and_a_train_copy_of_a_test_sentence_is_dropped(tmp_path):
     (tmp_path / "train.txt").write_text("\n".join(f"train sentence number {i}" for i in range(50))
                                         + "\nshared sentence here", encoding="utf-8")
     (tmp_path / "test.txt").write_text("shared sentence here\nonly in test here\n",
@@ -117,7 +118,8 @@ def test_test_paths_give_the_test_split_and_dedupe_keeps_test_intact(tmp_path):
     res = ingest(params.ingest, 0, tmp_path)
     assert res.splits["test"] == ["shared sentence here", "only in test here"]
     assert len(res.splits["valid"]) == 5 and len(res.splits["train"]) == 45
-    assert [(r.file, r.line, r.reason) for r in res.rejects] == [("train.txt", 51, "duplicate")]
+    # across splits it is leakage (test kept intact, the train copy dropped), not a duplicate
+    assert [(r.file, r.line, r.reason) for r in res.rejects] == [("train.txt", 51, "in_test")]
     # the split is a seeded permutation; corpus order is kept inside each split
     nums = [int(s.split()[-1]) for s in res.splits["train"]]
     assert nums == sorted(nums)

@@ -1,4 +1,4 @@
-"""Cleaning: Unicode NFKC, whitespace collapse, optional lower-casing, token-count filters, dedupe.
+"""Cleaning: Unicode NFKC, invisible/control characters, whitespace, lower-casing, length, dedupe.
 
 A kept sentence is written as its nltk word tokens joined by single spaces, chosen as a fixed
 point of the tokenizer (:mod:`gantext.text.tokenizer`): ``word_tokens(" ".join(toks)) == toks``.
@@ -7,6 +7,7 @@ So the tokenize stage reads exactly the tokens counted here.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
-from gantext.corpus.readers import EMPTY, Record
+from gantext.corpus.readers import BINARY, EMPTY, MALFORMED, UNDECODABLE, Record
 from gantext.text.tokenizer import tokenize
 
 __all__ = ["REASONS", "Kept", "Reject", "clean_records", "normalize", "word_tokens"]
@@ -22,8 +23,27 @@ __all__ = ["REASONS", "Kept", "Reject", "clean_records", "normalize", "word_toke
 TOO_SHORT = "too_short"
 TOO_LONG = "too_long"
 DUPLICATE = "duplicate"
+IN_TEST = "in_test"    # a train sentence that is also in the test split (see corpus/leakage.py)
+IN_VALID = "in_valid"  # ... also in the valid split
 # Every reason a line can be rejected for (metrics list all of them, zeros included).
-REASONS = (EMPTY, TOO_SHORT, TOO_LONG, "undecodable", DUPLICATE, "malformed")
+REASONS = (EMPTY, TOO_SHORT, TOO_LONG, UNDECODABLE, BINARY, DUPLICATE, MALFORMED, IN_TEST,
+           IN_VALID)
+
+# Zero-width joiner/non-joiner carry meaning between two characters (Persian, Indic scripts,
+# emoji sequences); anywhere else, like every other format character, they are invisible noise.
+_JOINERS = "\u200c\u200d"
+_STRAY_JOINERS = re.compile(f"(?<!\\S)[{_JOINERS}]+|[{_JOINERS}]+(?!\\S)")
+
+
+def _visible(ch: str) -> str:
+    """Control characters separate words (a tab does; so does a stray \\x01); format characters
+    (ZWSP, word joiner, BOM, soft hyphen, bidi marks) are invisible and vanish."""
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        return " "
+    if cat == "Cf" and ch not in _JOINERS:
+        return ""
+    return ch
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class Kept:
     file: str
     line: int
     sentence: str  # tokens joined by single spaces
+    raw: str | None = None  # the input line (for the rejects file if a later rule drops it)
 
 
 @dataclass(frozen=True)
@@ -45,8 +66,13 @@ class Reject:
 
 
 def normalize(text: str, lowercase: bool) -> str:
-    """NFKC, every run of (Unicode) whitespace -> one space, stripped, optionally lower-cased."""
-    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC; control characters -> space, invisible format characters (ZWSP, BOM, soft hyphen,
+    ...) removed; every run of (Unicode) whitespace -> one space, stripped; optionally
+    lower-cased. A line of nothing but such characters normalizes to "" (rejected as empty)."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isprintable():  # the common case (plain text) skips the per-character pass
+        text = "".join(_visible(ch) for ch in text)
+    text = " ".join(_STRAY_JOINERS.sub("", text).split())
     return text.lower() if lowercase else text
 
 
@@ -87,7 +113,7 @@ def clean_records(records: Iterable[Record], *, lowercase: bool, min_tokens: int
             else:
                 seen.add(sentence)
         if reason is None:
-            kept.append(Kept(rec.file, rec.line, sentence))
+            kept.append(Kept(rec.file, rec.line, sentence, rec.text))
         else:
             rejects.append(Reject(rec.file, rec.line, reason, rec.text))
     return kept, rejects

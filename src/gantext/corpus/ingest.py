@@ -6,10 +6,11 @@ the rejects list with its file, line number and reason, and the metrics check
 writes the files atomically only once the whole result is known, so bad input raises a
 :class:`DataError` before any output exists.
 
-Order and determinism: files are read in the order given (globs sorted); with ``test_paths`` the
-test corpus is cleaned first, so ``dedupe`` keeps the shipped test split intact and also rejects
-train sentences that duplicate a test sentence (no train/test leakage). The split is a seeded
-permutation; each split keeps the corpus order.
+Order and determinism: files are read in the order given (globs sorted); ``dedupe`` works within
+the ``test_paths`` corpus and within the ``paths`` corpus. Sentences shared *across* splits are the
+leakage rule's (:mod:`gantext.corpus.leakage`): by default a train sentence that is also in valid
+or test is dropped from train (reasons ``in_test`` / ``in_valid``), the held-out splits stay
+intact. The split is a seeded permutation; each split keeps the corpus order.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from gantext.config import IngestConfig
+from gantext.corpus import leakage
 from gantext.corpus.cleaning import REASONS, Kept, Reject, clean_records
 from gantext.corpus.readers import InputFile, Record, read_file, resolve_inputs
 from gantext.errors import DataError
-from gantext.io import md5_file, write_json, write_lines, write_text
+from gantext.io import md5_file, write_bytes, write_json
 from gantext.paths import Paths
 
 __all__ = ["SPLITS", "IngestResult", "ingest", "write_outputs"]
@@ -142,19 +144,27 @@ def _from_builtin(cfg: IngestConfig, seed: int) -> _Corpus:
 
 
 def _from_files(cfg: IngestConfig, root: Path) -> _Corpus:
-    seen: set[str] = set()
     test, rejects, n_read, inputs = None, [], 0, []
-    if cfg.test_paths:  # first, so that dedupe never removes a shipped test sentence
-        test, rejects, n_read, inputs = _read_role(cfg, root, "test_paths", seen)
+    if cfg.test_paths:  # dedupe within the test corpus; its overlap with train is leakage's
+        test, rejects, n_read, inputs = _read_role(cfg, root, "test_paths", set())
         if not test:
             raise _nothing_left("ingest.test_paths", n_read, rejects,
                                 "Check the files, ingest.text_column and the token limits")
-    kept, rej, n_main, stats = _read_role(cfg, root, "paths", seen)
+    kept, rej, n_main, stats = _read_role(cfg, root, "paths", set())
     if not kept:
         raise _nothing_left("ingest.paths", n_main, rej, "Check the files, ingest.text_column "
                             "and ingest.min_tokens / max_tokens")
     _warn_unwatched(inputs + stats, root, cfg.data_dir)
     return _Corpus(kept, test, rejects + rej, n_read + n_main, {"inputs": inputs + stats})
+
+
+def _move_to_rejected(inputs: list[dict], rejects: list[Reject]) -> None:
+    """Per-file counts after the leakage rule moved kept lines of a file to its rejects."""
+    by_path = {f["path"]: f for f in inputs if f["role"] == "paths"}
+    for r in rejects:
+        if r.file in by_path:
+            by_path[r.file]["kept"] -= 1
+            by_path[r.file]["rejected"] += 1
 
 
 def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
@@ -166,9 +176,25 @@ def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
     corpus = _from_builtin(cfg, seed) if cfg.source == "builtin" else _from_files(cfg, root)
     kept = corpus.kept
     idx = _split(len(kept), cfg, seed, own_test=corpus.test is not None)
-    splits = {s: [kept[i].sentence for i in idx[s]] for s in SPLITS}
+    parts = {s: [kept[i] for i in idx[s]] for s in SPLITS}
+    shipped = None
     if corpus.test is not None:
-        splits["test"] = [k.sentence for k in corpus.test]
+        parts["test"] = corpus.test
+        in_paths = {k.sentence for k in kept}
+        shipped = sum(k.sentence in in_paths for k in corpus.test)
+    rule = leakage.resolve_rule(cfg.leakage, cfg.source)
+    leak = leakage.apply_leakage_rule(parts["train"], parts["valid"], parts["test"], rule, shipped)
+    parts["train"] = leak.train
+    if not parts["train"]:
+        raise DataError(f"no train sentence left: all {leak.metrics['dropped']} are also in the "
+                        "valid or test split (ingest.leakage: drop). Do ingest.paths and "
+                        "ingest.test_paths name the same data? Use distinct files, or set "
+                        "ingest.leakage: keep")
+    if cfg.source != "builtin":  # the grammar repeats by design: its overlap is in the metrics
+        leakage.warn(leak.metrics, len(parts["test"]))
+    _move_to_rejected(corpus.metrics.get("inputs", []), leak.rejects)
+    corpus.rejects.extend(leak.rejects)
+    splits = {s: [k.sentence for k in parts[s]] for s in SPLITS}
 
     n_kept = sum(len(v) for v in splits.values())
     n_rejected = len(corpus.rejects)
@@ -182,21 +208,28 @@ def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
         "lines_read": corpus.n_read,
         "kept": {**{s: len(splits[s]) for s in SPLITS}, "total": n_kept},
         "rejected": {**{r: by_reason.get(r, 0) for r in REASONS}, "total": n_rejected},
+        "leakage": leak.metrics,
         "tokens_per_sentence": {  # tokens are joined by single spaces
             s: round(float(np.mean([v.count(" ") + 1 for v in splits[s]])), 4) if splits[s]
             else 0.0 for s in SPLITS},
     }
     if corpus.modes is not None:
         metrics["grammar"]["modes"] = {
-            s: dict(sorted(Counter(corpus.modes[kept[i].line - 1] for i in idx[s]).items()))
+            s: dict(sorted(Counter(corpus.modes[k.line - 1] for k in parts[s]).items()))
             for s in SPLITS}
     return IngestResult(splits=splits, rejects=corpus.rejects, metrics=metrics)
 
 
 def write_outputs(result: IngestResult, paths: Paths) -> None:
-    """Write the splits, the rejects and the metrics, each file atomically (metrics last)."""
-    for s in SPLITS:
-        write_lines(paths.split_text(s), result.splits[s])
-    write_text(paths.rejects, "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n"
-                                      for r in result.rejects))
+    """Write the splits, the rejects and the metrics, each file atomically (metrics last).
+
+    Every file's bytes are made before the first is written, so text that cannot be encoded
+    fails with nothing half-written under data/interim/."""
+    blobs = {paths.split_text(s): "".join(f"{line}\n" for line in result.splits[s])
+             .encode("utf-8") for s in SPLITS}
+    # The rejects file shows raw input: anything unencodable left in it is shown escaped.
+    blobs[paths.rejects] = "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n"
+                                   for r in result.rejects).encode("utf-8", "backslashreplace")
+    for path, data in blobs.items():
+        write_bytes(path, data)
     write_json(paths.metrics_json("ingest"), result.metrics)

@@ -8,13 +8,19 @@ extension, no text column) raise :class:`DataError` naming the file and what to 
 Formats (by extension):
 
 * ``.txt``: a line is a sentence. Files are read as bytes and decoded line by line; the last line
-  needs no trailing newline; ``\\r\\n`` endings and a UTF-8 byte-order mark are accepted.
+  needs no trailing newline; ``\\n``, ``\\r\\n`` and old-Mac ``\\r`` endings and a UTF-8
+  byte-order mark are accepted.
 * ``.csv`` / ``.tsv``: pandas, header row required, text in ``text_column``. The record's line is
   its row number + 1 (the header is line 1), exact unless a quoted field spans lines. Blank rows
   are kept (and rejected as ``empty``), TSV fields are not quoted.
 * ``.jsonl`` (or ``.ndjson``): one JSON object a line, text under ``text_column``; a line that is
   not a JSON object, or whose text is not a string, is rejected as ``malformed``.
 * ``.parquet``: pandas/pyarrow, text in ``text_column``.
+
+In the text formats a line holding NUL (or control bytes in non-UTF-8) is a ``binary`` record;
+a file that is mostly binary is refused (:mod:`gantext.corpus.textbytes`). A JSON value with a
+lone surrogate (``"\\ud800"``, not encodable as UTF-8) is ``undecodable``; a line JSON cannot
+parse within limits (200k-deep nesting, a 5,000-digit number) is ``malformed``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from gantext.corpus.textbytes import TextBytes, render, text_bytes
 from gantext.errors import DataError
 
 __all__ = ["FORMATS", "InputFile", "Record", "read_file", "resolve_inputs"]
@@ -39,6 +46,7 @@ FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndj
 UNDECODABLE = "undecodable"
 MALFORMED = "malformed"
 EMPTY = "empty"
+BINARY = "binary"
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,13 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
     key = f"ingest.{role}"
     for pattern in patterns:
         full = os.path.join(root, pattern)
-        if glob.has_magic(pattern):
+        # An existing file whose name holds glob characters ('reviews [2024].txt') is that file.
+        if glob.has_magic(pattern) and not Path(full).is_file():
             matches = [Path(m) for m in sorted(glob.glob(full, recursive=True)) if Path(m).is_file()]
             if not matches:
                 raise DataError(f"{key}: the glob '{pattern}' matches no file (relative to "
-                                f"{root}); fix the pattern or add the corpus files")
+                                f"{root}); fix the pattern or add the corpus files (a file name "
+                                "with [ ] * ? is read literally only when that file exists)")
         else:
             p = Path(full)
             if p.is_dir():
@@ -105,27 +115,8 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
 
 
 # ----------------------------------------------------------------------------- helpers
-def _check_text_bytes(data: bytes, name: str) -> bytes:
-    """Reject binary files up front (a NUL byte never occurs in UTF-8 text); drop a UTF-8 BOM."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"{name}: looks like UTF-16 text; ingest reads UTF-8. Convert it, e.g. "
-                        f"`iconv -f UTF-16 -t UTF-8 {name} > out.txt`")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise DataError(f"{name}: looks like a binary file (NUL byte at offset {nul}); ingest "
-                        "reads UTF-8 text (txt/csv/tsv/jsonl) or parquet. Remove it from "
-                        "ingest.paths or convert it to text")
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-
-
-def _lines(data: bytes) -> list[bytes]:
-    """Split on \\n; a final newline does not start another line; \\r\\n endings are accepted."""
-    if not data:
-        return []
-    parts = data.split(b"\n")
-    if parts[-1] == b"":
-        parts.pop()
-    return [p[:-1] if p.endswith(b"\r") else p for p in parts]
+def _text_bytes(path: Path, name: str) -> TextBytes:
+    return text_bytes(path.read_bytes(), name)
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -137,7 +128,16 @@ def _decode(raw: bytes) -> tuple[str, bool]:
 
 
 def _has_surrogates(s: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in s)
+    return any("\ud800" <= ch <= "\udfff" for ch in s)
+
+
+def _unsurrogate(s: str) -> str:
+    """A readable rendering of a string holding surrogates: pandas' surrogateescape bytes back
+    to \\xNN, other (lone, from JSON escapes) surrogates as \\udNNN."""
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _cell(value: Any, name: str, line: int) -> Record:
@@ -149,8 +149,7 @@ def _cell(value: Any, name: str, line: int) -> Record:
         return Record(name, line, text, None if ok else UNDECODABLE)
     if isinstance(value, str):
         if _has_surrogates(value):  # pandas read the bytes with surrogateescape
-            raw = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            return Record(name, line, raw, UNDECODABLE)
+            return Record(name, line, _unsurrogate(value), UNDECODABLE)
         return Record(name, line, value)
     return Record(name, line, repr(value), MALFORMED)
 
@@ -163,9 +162,12 @@ def _missing_column(name: str, column: str, found: Sequence[str]) -> DataError:
 
 # ----------------------------------------------------------------------------- readers
 def _read_txt(path: Path, name: str, column: str) -> list[Record]:
-    data = _check_text_bytes(path.read_bytes(), name)
+    tb = _text_bytes(path, name)
     out = []
-    for i, raw in enumerate(_lines(data), start=1):
+    for i, raw in enumerate(tb.lines, start=1):
+        if i - 1 in tb.binary:
+            out.append(Record(name, i, render(raw), BINARY))
+            continue
         text, ok = _decode(raw)
         out.append(Record(name, i, text, None if ok else UNDECODABLE))
     return out
@@ -174,7 +176,11 @@ def _read_txt(path: Path, name: str, column: str) -> list[Record]:
 def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
     import pandas as pd
 
-    data = _check_text_bytes(path.read_bytes(), name)
+    data = path.read_bytes()
+    tb = text_bytes(data, name)
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if tb.binary:  # parse without them (blank rows keep the row count), then mark their rows
+        data = b"\n".join(b"" if i in tb.binary else raw for i, raw in enumerate(tb.lines))
     if not data.strip():
         raise _missing_column(name, column, [])
     try:
@@ -189,7 +195,13 @@ def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
                         f"{str(exc).strip()}. Fix the file or convert it to .txt / .jsonl") from None
     if column not in df.columns:
         raise _missing_column(name, column, [str(c) for c in df.columns])
-    return [_cell(v, name, i) for i, v in enumerate(df[column].tolist(), start=2)]
+    out = [_cell(v, name, i) for i, v in enumerate(df[column].tolist(), start=2)]
+    # A row's line is its number + 1 (exact unless a quoted field spans lines): the blanked row
+    # of a binary line shows the line's bytes and reason instead of an empty cell.
+    for i in sorted(tb.binary):
+        if 0 <= i - 1 < len(out) and out[i - 1].line == i + 1 and out[i - 1].text == "":
+            out[i - 1] = Record(name, i + 1, render(tb.lines[i]), BINARY)
+    return out
 
 
 def _read_csv(path: Path, name: str, column: str) -> list[Record]:
@@ -201,11 +213,14 @@ def _read_tsv(path: Path, name: str, column: str) -> list[Record]:
 
 
 def _read_jsonl(path: Path, name: str, column: str) -> list[Record]:
-    data = _check_text_bytes(path.read_bytes(), name)
+    tb = _text_bytes(path, name)
     out: list[Record] = []
     keys: set[str] = set()
     has_column = False
-    for i, raw in enumerate(_lines(data), start=1):
+    for i, raw in enumerate(tb.lines, start=1):
+        if i - 1 in tb.binary:
+            out.append(Record(name, i, render(raw), BINARY))
+            continue
         text, ok = _decode(raw)
         if not ok:
             out.append(Record(name, i, text, UNDECODABLE))
@@ -215,7 +230,7 @@ def _read_jsonl(path: Path, name: str, column: str) -> list[Record]:
             continue
         try:
             obj = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, a >4300-digit int, nesting too deep
             out.append(Record(name, i, text, MALFORMED))
             continue
         if not isinstance(obj, dict):
@@ -227,8 +242,10 @@ def _read_jsonl(path: Path, name: str, column: str) -> list[Record]:
             continue
         has_column = True
         rec = _cell(obj[column], name, i)
-        # keep the whole line for a malformed value, so the rejects file shows what was there
-        out.append(Record(name, i, text, MALFORMED) if rec.reason == MALFORMED else rec)
+        # keep the whole line (escapes intact, so it is valid UTF-8) for a malformed value or
+        # one with a lone surrogate, so the rejects file shows what was there
+        out.append(Record(name, i, text, rec.reason) if rec.reason in (MALFORMED, UNDECODABLE)
+                   else rec)
     if out and keys and not has_column:
         raise _missing_column(name, column, sorted(keys))
     return out

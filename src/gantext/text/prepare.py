@@ -89,6 +89,26 @@ def save_array(path: str | Path, arr: np.ndarray) -> None:
         np.save(fh, arr, allow_pickle=False)
 
 
+def load_array(path: str | Path, vocab_size: int) -> np.ndarray:
+    """One encoded split as written by :func:`save_array`: a 2-D integer array of ids below
+    `vocab_size`. Anything else (truncated, pickled objects, floats) is a DataError naming it."""
+    from gantext.errors import DataError
+
+    redo = "re-run the tokenize stage (`dvc repro -f tokenize`)"
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable encoded split ({str(exc).splitlines()[0]}); "
+                        f"the file is damaged, truncated or holds Python objects: {redo}") from None
+    if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[1] < 2:
+        raise DataError(f"{path}: expected a 2-D integer array (sentences x max_len + 1), got "
+                        f"dtype {arr.dtype} and shape {arr.shape}: {redo}")
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= vocab_size):
+        raise DataError(f"{path}: token ids outside the vocabulary (0..{vocab_size - 1}): the "
+                        f"arrays and vocab.json come from different runs: {redo}")
+    return arr
+
+
 def write_tokenized(result: Tokenized, paths: Paths) -> None:
     """data/processed/{split}.npy, vocab.json and metrics/tokenize.json, each written atomically."""
     for s, arr in result.arrays.items():

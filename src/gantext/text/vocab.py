@@ -87,7 +87,25 @@ class Vocab:
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocab":
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read vocab.json; a truncated or foreign file is a DataError naming it."""
+        from gantext.errors import DataError
+
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("itos"), list) or not all(
+                    isinstance(t, str) for t in data["itos"]):
+                raise ValueError("expected an object with a list of token strings under 'itos'")
+            vocab = cls.from_json(data)
+            if len(set(vocab.itos)) != len(vocab.itos):
+                raise ValueError("a token appears twice")
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            raise DataError(f"{path}: not a valid vocabulary ({str(exc).splitlines()[0]}); the "
+                            "file is damaged or truncated: re-run the tokenize stage "
+                            "(`dvc repro -f tokenize`)") from None
+        if "hash" in data and data["hash"] != vocab.hash:
+            raise DataError(f"{path}: its recorded hash does not match its tokens (edited or "
+                            "damaged); re-run the tokenize stage (`dvc repro -f tokenize`)")
+        return vocab
 
 
 def encode(vocab: Vocab, sentences: Sequence[Sequence[str]], max_len: int) -> tuple[np.ndarray, int]:

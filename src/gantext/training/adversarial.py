@@ -34,6 +34,7 @@ from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
 from gantext.runtime import resolve_device, seed_everything
 from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
+from gantext.training.guard import DivergenceGuard, kept_checkpoint
 
 RESUME_FORMAT = 1
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -149,6 +150,9 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     nll_start = valid_nll(G, corpus.valid)
     D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab))).to(device).train()
     objective = build_objective(cfg.loss, G, D, cfg, corpus.max_len, device, rng)
+    guard = DivergenceGuard.for_run(f"adversarial training ({cfg.loss})",
+                                    f"adversarial.{objective.section}.g_lr (or "
+                                    "adversarial.grad_clip)", len(corpus.vocab), start=nll_start)
     stream = RealStream(corpus.train, cfg.batch_size, seed + 1)
     history: list[dict[str, float]] = []
     samples: list[str] = []
@@ -222,6 +226,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             for s in shown:
                 tqdm.write(f"  [{done}] {s}", file=sys.stderr)
         if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            guard.check({"valid NLL": valid_nll(G, corpus.valid)}, f"at step {done}",
+                        kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
             save(done)
             last_saved = done
         if on_step is not None:
@@ -231,6 +237,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid)}
+    guard.check({"valid NLL": metrics["valid_nll"]}, f"by step {cfg.steps}",
+                kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)
 

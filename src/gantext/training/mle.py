@@ -31,6 +31,7 @@ from gantext.errors import CheckpointError, DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
 from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.training.checkpoint import load_checkpoint, save_checkpoint
+from gantext.training.guard import DivergenceGuard, kept_checkpoint
 
 RESUME_KIND = "pretrain-resume"
 RESUME_FORMAT = 1
@@ -232,6 +233,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
 
     t_start = time.perf_counter()
     trained_tokens, train_seconds = 0, 0.0
+    guard = DivergenceGuard.for_run("pretrain", "pretrain.lr (or pretrain.grad_clip)",
+                                    len(corpus.vocab))
     while not finished:
         epoch += 1
         t0 = time.perf_counter()
@@ -241,9 +244,10 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
         trained_tokens += train_count
         train_seconds += seconds
         valid = nll_metrics(model, corpus.valid, EVAL_BATCH_SIZE, device)
-        if not math.isfinite(valid["nll"]):
-            raise TrainingError(f"pretrain: valid NLL is {valid['nll']} after epoch {epoch}: "
-                                "lower pretrain.lr in params.yaml")
+        # before this epoch's state is saved: the last good one stays on disk
+        guard.check({"train NLL": train_sum / max(train_count, 1), "valid NLL": valid["nll"]},
+                    f"after epoch {epoch}",
+                    kept_checkpoint(resume_path, f"epoch {epoch - 1}" if epoch > 1 else None))
         row = {"epoch": epoch, "train_nll": train_sum / max(train_count, 1),
                "valid_nll": valid["nll"], "valid_ppl": valid["ppl"],
                "valid_nll_anchor": valid["nll_anchor"]}

@@ -1,0 +1,48 @@
+"""Reading params.yaml as strictly as DVC does, so `python -m stages.*` and `dvc repro` agree.
+
+PyYAML keeps the last of two equal keys silently and reads an empty file as "all defaults";
+DVC refuses both. Here both are a :class:`ConfigError` naming the file (and the lines).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gantext.errors import ConfigError
+
+__all__ = ["read_params_file"]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"params key '{key}' appears twice (lines {seen[key]} and "
+                                  f"{line}); keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_params_file(path: Path) -> Any:
+    """The parsed YAML of `path` (not yet validated); ConfigError for a missing, unparsable,
+    empty or key-duplicating file."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found (run from the repository root)")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if not data:
+        raise ConfigError(f"{path}: the params file is empty; dvc.yaml needs its sections (seed, "
+                          "ingest, tokenize, ...): restore it with `git checkout params.yaml`")
+    return data
