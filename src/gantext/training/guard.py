@@ -56,9 +56,9 @@ class DivergenceGuard:
         if start is not None and math.isnan(start):
             return cls(stage, knobs, uniform, "nothing", factor, enabled=False)
         if start is not None and math.isfinite(start) and start > uniform:
-            return cls(stage, knobs, start, "its starting NLL", factor)
-        what = ("an untrained model's NLL (log of the vocabulary size)" if start is None else
-                f"log of the vocabulary size (start {start:.4g})")
+            return cls(stage, knobs, start, "the NLL the run started at", factor)
+        what = ("log of the vocabulary size: an untrained model's NLL" if start is None else
+                f"log of the vocabulary size; the run started at {start:.4g}")
         return cls(stage, knobs, uniform, what, factor)
 
     @property
@@ -76,7 +76,7 @@ class DivergenceGuard:
             if math.isfinite(value) and value <= self.limit:
                 continue
             why = (f"{name} is {value}" if not math.isfinite(value) else
-                   f"{name} is {value:.4g} per token, over {self.factor:g} x {self.what} "
-                   f"({self.reference:.4g})")
+                   f"{name} is {value:.4g} per token, over {self.factor:g} x "
+                   f"{self.reference:.4g} ({self.what})")
             raise TrainingError(f"{self.stage} diverged {where}: {why}; {kept}; no output was "
                                 f"written. Lower {self.knobs} in params.yaml and run it again")

@@ -1,0 +1,259 @@
+"""Hostile inputs: each one used to crash with a traceback or mislead; now a reject or a clear error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gantext.config import load_params, params_from_dict
+from gantext.corpus.ingest import IngestResult, ingest, write_outputs
+from gantext.corpus.readers import InputFile, read_file, resolve_inputs
+from gantext.errors import ConfigError, DataError
+from gantext.io import read_lines
+from gantext.paths import repo_paths
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def read(path: Path, column: str = "text"):
+    return read_file(InputFile(path=path, display=path.name, role="paths"), column)
+
+
+def files_cfg(**ingest_cfg):
+    ingest_cfg.setdefault("data_dir", ".")
+    return params_from_dict({"ingest": {"source": "files", **ingest_cfg}}).ingest
+
+
+# ----------------------------------------------------------------------------- bad bytes
+def test_a_few_binary_lines_in_a_txt_are_rejected_with_their_line_numbers(tmp_path):
+    f = tmp_path / "a.txt"
+    good = [f"good sentence number {i}".encode() for i in range(10)]
+    lines = good[:3] + [b"bad \x00 nul line"] + good[3:8] + [b"\xff\x01\x02\x03\xfe"] + good[8:]
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    recs = read(f)
+    assert len(recs) == 12
+    assert [(r.line, r.reason) for r in recs if r.reason] == [(4, "binary"), (10, "binary")]
+    assert recs[3].text == "bad \\x00 nul line"  # readable in the rejects file
+    assert [r.text for r in recs if not r.reason] == [g.decode() for g in good]
+
+
+def test_a_nul_byte_in_one_csv_row_rejects_that_row_only(tmp_path):
+    f = tmp_path / "reviews.csv"
+    rows = [f"{i},review number {i} is fine" for i in range(1, 41)]
+    rows[29] = "30,review \x00 thirty"  # line 31 (the header is line 1)
+    f.write_bytes(("id,text\n" + "\n".join(rows) + "\n").encode())
+    recs = read(f)
+    assert len(recs) == 40
+    assert [(r.line, r.reason) for r in recs if r.reason] == [(31, "binary")]
+    assert "thirty" in recs[29].text and recs[30].text == "review number 31 is fine"
+    res = ingest(files_cfg(paths=["reviews.csv"]), 0, tmp_path)
+    m = res.metrics
+    assert m["rejected"]["binary"] == 1
+    assert m["lines_read"] == 40 == m["kept"]["total"] + m["rejected"]["total"]
+    assert [(r.file, r.line, r.reason) for r in res.rejects] == [("reviews.csv", 31, "binary")]
+
+
+def test_a_binary_line_in_jsonl(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b'{"text": "one fine line"}\n\x00\x00garbage\n{"text": "two fine lines"}\n')
+    assert [(r.line, r.reason) for r in read(f)] == [(1, None), (2, "binary"), (3, None)]
+
+
+@pytest.mark.parametrize("content, message", [
+    (gzip.compress(b"a line\n" * 200), "gzip"),
+    ("text\nhello there\nanother line\n".encode("utf-16-le"), "UTF-16"),  # no BOM
+    ("text\nhello\n".encode("utf-16"), "UTF-16"),                          # with BOM
+    (bytes(range(256)) * 8, "looks like a binary file"),
+])
+def test_mostly_binary_files_are_still_refused(tmp_path, content, message):
+    f = tmp_path / "a.txt"
+    f.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read(f)
+
+
+# ----------------------------------------------------------------------------- line endings
+def test_old_mac_cr_only_and_mixed_line_endings(tmp_path):
+    f = tmp_path / "mac.txt"
+    f.write_bytes(b"first caption here\rsecond caption here\rthird one\r")
+    assert [(r.line, r.text) for r in read(f)] == [
+        (1, "first caption here"), (2, "second caption here"), (3, "third one")]
+    f.write_bytes(b"a b\r\nc d\re f\ng h")  # what an editor shows: 4 lines
+    assert [r.text for r in read(f)] == ["a b", "c d", "e f", "g h"]
+    j = tmp_path / "mac.jsonl"
+    j.write_bytes(b'{"text": "one"}\r{"text": "two"}\r')
+    assert [(r.line, r.text, r.reason) for r in read(j)] == [(1, "one", None), (2, "two", None)]
+
+
+# ----------------------------------------------------------------------------- JSONL
+def test_jsonl_lone_surrogate_deep_nesting_and_huge_int_are_rejects(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b'{"text": "bad \\ud800 here"}\n'
+                  + b"[" * 200_000 + b"]" * 200_000 + b"\n"
+                  + b'{"text": "a fine sentence", "n": ' + b"7" * 5000 + b"}\n"
+                  + b'{"text": "the last fine sentence"}\n')
+    recs = read(f)
+    assert [(r.line, r.reason) for r in recs] == [
+        (1, "undecodable"), (2, "malformed"), (3, "malformed"), (4, None)]
+    assert recs[0].text == '{"text": "bad \\ud800 here"}'  # the raw line: valid UTF-8
+
+
+def test_lone_surrogate_ingest_writes_everything(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(b'{"text": "\\udc00 x"}\n{"text": "short"}\n'
+                                       + b"".join(b'{"text": "sentence %d is fine"}\n' % i
+                                                  for i in range(20)))
+    res = ingest(files_cfg(paths=["a.jsonl"], min_tokens=2), 0, tmp_path)
+    paths = repo_paths(tmp_path)
+    write_outputs(res, paths)
+    rejects = [json.loads(x) for x in read_lines(paths.rejects)]
+    assert [(r["line"], r["reason"]) for r in rejects] == [(1, "undecodable"), (2, "too_short")]
+
+
+def test_unencodable_text_fails_before_any_output_is_written(tmp_path):
+    paths = repo_paths(tmp_path)
+    res = IngestResult(splits={"train": ["fine"], "valid": ["fine too"], "test": ["bad \ud800"]},
+                       rejects=[], metrics={})
+    with pytest.raises(UnicodeEncodeError):
+        write_outputs(res, paths)
+    assert not paths.split_text("train").exists() and not paths.rejects.exists()
+
+
+# ----------------------------------------------------------------------------- invisible text
+def test_lines_of_only_invisible_or_control_characters_are_empty(tmp_path):
+    (tmp_path / "a.txt").write_text(
+        "a real sentence\n"
+        "\u200b\u2060\n"          # zero-width space, word joiner
+        "\ufeff\u00ad\u200b\n"    # BOM, soft hyphen
+        "\x01\x02\x1b\n"          # control characters
+        "the coffee\ufeff is ho\u00adt\n"
+        "caf\u00e9 \u200dis fine\n", encoding="utf-8")
+    res = ingest(files_cfg(paths=["a.txt"], valid_fraction=0.0, test_fraction=0.0), 0, tmp_path)
+    assert [(r.line, r.reason) for r in res.rejects] == [(2, "empty"), (3, "empty"), (4, "empty")]
+    assert res.splits["train"] == ["a real sentence", "the coffee is hot", "café is fine"]
+    assert not any(c in s for s in res.splits["train"] for c in "\ufeff\u200b\u00ad\u200d")
+
+
+# ----------------------------------------------------------------------------- file names
+def test_an_existing_file_with_glob_characters_is_read_literally(tmp_path):
+    (tmp_path / "reviews [2024].txt").write_text("x\n", encoding="utf-8")
+    files = resolve_inputs(["reviews [2024].txt"], tmp_path, "paths")
+    assert [f.display for f in files] == ["reviews [2024].txt"]
+    (tmp_path / "reviews 2.txt").write_text("x\n", encoding="utf-8")
+    assert [f.display for f in resolve_inputs(["reviews [2].txt"], tmp_path, "paths")] == [
+        "reviews 2.txt"]  # no such literal file: still a glob
+
+
+# ----------------------------------------------------------------------------- config
+@pytest.mark.parametrize("kernel_sizes", [[0], [], [-3], [2, 0]])
+def test_discriminator_kernel_sizes_are_validated(kernel_sizes):
+    with pytest.raises(ConfigError, match=r"model\.discriminator\.kernel_sizes"):
+        params_from_dict({"model": {"discriminator": {"kernel_sizes": kernel_sizes}}})
+
+
+def test_seed_must_fit_numpy():
+    with pytest.raises(ConfigError, match=r"'seed': got 4294967296, expected a value <= 4294967295"):
+        params_from_dict({"seed": 4294967296})
+    assert params_from_dict({"seed": 2**32 - 1}).seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: 0\ningest:\n  dedupe: true\n  dedupe: false\n",
+     r"params key 'dedupe' appears twice \(lines 3 and 4\)"),
+    ("seed: 1\nseed: 2\n", r"'seed' appears twice"),
+    ("", "the params file is empty"),
+    ("# nothing but a comment\n", "the params file is empty"),
+])
+def test_params_file_with_duplicate_keys_or_empty_is_refused(tmp_path, text, message):
+    f = tmp_path / "params.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_params(f)
+
+
+def test_stage_entry_point_refuses_duplicate_keys(tmp_path):
+    params = (REPO / "params.yaml").read_text(encoding="utf-8")
+    (tmp_path / "params.yaml").write_text(params + "seed: 1\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    p = subprocess.run([sys.executable, "-m", "stages.ingest"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stderr
+    assert "error:" in p.stderr and "'seed' appears twice" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "data" / "interim").exists()
+
+
+# ----------------------------------------------------------------------------- damaged outputs
+def _tokenized(tmp_path):
+    from gantext.config import TokenizeConfig
+    from gantext.text.prepare import tokenize_splits, write_tokenized
+
+    paths = repo_paths(tmp_path)
+    texts = {"train": ["a b c", "b c d"], "valid": ["a b"], "test": ["c d"]}
+    write_tokenized(tokenize_splits(texts, TokenizeConfig(max_len=4)), paths)
+    return paths
+
+
+def test_truncated_vocab_json_is_a_clear_error(tmp_path):
+    from gantext.data import load_corpus
+
+    paths = _tokenized(tmp_path)
+    assert len(load_corpus(paths).vocab) == 8
+    data = paths.vocab.read_bytes()
+    paths.vocab.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=rf"{paths.vocab}: not a valid vocabulary.*tokenize"):
+        load_corpus(paths)
+    paths.vocab.write_text('{"itos": ["<pad>", "<bos>", "<eos>", "<unk>", 3]}', encoding="utf-8")
+    with pytest.raises(DataError, match="not a valid vocabulary"):
+        load_corpus(paths)
+
+
+@pytest.mark.parametrize("bad", ["object", "float", "truncated", "out_of_vocab"])
+def test_damaged_encoded_split_is_a_clear_error(tmp_path, bad):
+    from gantext.data import load_corpus
+
+    paths = _tokenized(tmp_path)
+    f = paths.encoded("valid")
+    if bad == "object":
+        np.save(f, np.array([["a", 1]], dtype=object), allow_pickle=True)
+    elif bad == "float":
+        np.save(f, np.zeros((2, 5), dtype=np.float32))
+    elif bad == "truncated":
+        f.write_bytes(f.read_bytes()[:-7])
+    else:
+        np.save(f, np.full((2, 5), 99, dtype=np.int32))
+    with pytest.raises(DataError, match=rf"{f}: .*dvc repro -f tokenize"):
+        load_corpus(paths)
+
+
+FULL_DISK = textwrap.dedent("""
+    import resource, signal, sys
+    import torch
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # writes past the limit fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    from gantext.errors import GantextError
+    from gantext.training.checkpoint import save_checkpoint
+    try:
+        save_checkpoint(sys.argv[1], kind="generator", state_dict={"w": torch.zeros(50000)},
+                        spec={}, vocab_hash="x")
+    except GantextError as exc:
+        print("GANTEXT", exc)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+def test_a_full_disk_names_the_file_and_says_so(tmp_path):
+    target = tmp_path / "models" / "generator.pt"
+    p = subprocess.run([sys.executable, "-c", FULL_DISK, str(target)], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("GANTEXT"), p.stdout + p.stderr
+    assert str(target) in p.stdout and "disk is full" in p.stdout
+    assert not target.exists() and list(target.parent.iterdir()) == []  # no temp file left
