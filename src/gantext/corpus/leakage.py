@@ -72,7 +72,7 @@ def apply_leakage_rule(train: list[Kept], valid: list[Kept], test: list[Kept], r
         "valid_in_test": sum(k.sentence in in_test for k in valid),  # reported, never dropped
         "dropped": len(rejects),
     }
-    if test_paths_overlap is not None:
+    if test_paths_overlap is not None:  # lines of the shipped test split found in paths
         metrics["test_paths_in_paths"] = test_paths_overlap
     return LeakageReport(train=kept, rejects=rejects, metrics=metrics)
 
