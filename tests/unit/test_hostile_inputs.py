@@ -88,6 +88,9 @@ def test_old_mac_cr_only_and_mixed_line_endings(tmp_path):
         (1, "first caption here"), (2, "second caption here"), (3, "third one")]
     f.write_bytes(b"a b\r\nc d\re f\ng h")  # what an editor shows: 4 lines
     assert [r.text for r in read(f)] == ["a b", "c d", "e f", "g h"]
+    c = tmp_path / "mac.csv"
+    c.write_bytes(b"id,text\r1,one caption\r2,two captions\r")
+    assert [(r.line, r.text) for r in read(c)] == [(2, "one caption"), (3, "two captions")]
     j = tmp_path / "mac.jsonl"
     j.write_bytes(b'{"text": "one"}\r{"text": "two"}\r')
     assert [(r.line, r.text, r.reason) for r in read(j)] == [(1, "one", None), (2, "two", None)]

@@ -196,10 +196,11 @@ def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
     if column not in df.columns:
         raise _missing_column(name, column, [str(c) for c in df.columns])
     out = [_cell(v, name, i) for i, v in enumerate(df[column].tolist(), start=2)]
-    # A row's line is its number + 1 (exact unless a quoted field spans lines): the blanked row
-    # of a binary line shows the line's bytes and reason instead of an empty cell.
+    # Record out[j] is line j + 2 (exact unless a quoted field spans lines), so the blanked
+    # binary line tb.lines[i] (line i + 1) is out[i - 1]: it shows the bytes and reason instead
+    # of an empty cell. Should a multi-line field shift rows, that row is still rejected (empty).
     for i in sorted(tb.binary):
-        if 0 <= i - 1 < len(out) and out[i - 1].line == i + 1 and out[i - 1].text == "":
+        if 0 <= i - 1 < len(out) and out[i - 1].text == "":
             out[i - 1] = Record(name, i + 1, render(tb.lines[i]), BINARY)
     return out
 
