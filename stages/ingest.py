@@ -2,8 +2,8 @@
 
 Writes data/interim/{train,valid,test}.txt (one sentence a line: nltk word tokens joined by single
 spaces), data/interim/rejects.jsonl (file, line, reason, raw text of every rejected line) and
-metrics/ingest.json (lines read = kept + rejected, per-file md5 and counts). Bad input stops with
-one error line and writes nothing.
+metrics/ingest.json (lines read = kept + rejected, per-file md5 and counts, train/held-out overlap
+under `leakage`). Bad input stops with one error line and writes nothing.
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ def main() -> None:
         m = result.metrics
         tracker.log_metrics({"lines_read": m["lines_read"],
                              **{f"kept_{k}": v for k, v in m["kept"].items()},
-                             **{f"rejected_{k}": v for k, v in m["rejected"].items()}})
+                             **{f"rejected_{k}": v for k, v in m["rejected"].items()},
+                             **{f"leakage_{k}": v for k, v in m["leakage"].items()
+                                if isinstance(v, int)}})
         tracker.log_artifact(paths.metrics_json("ingest"))
     kept = ", ".join(f"{s} {m['kept'][s]}" for s in SPLITS)
     print(f"ingest ({m['source']}): {m['lines_read']} lines read; kept {kept}; "
-          f"rejected {m['rejected']['total']}", file=sys.stderr)
+          f"rejected {m['rejected']['total']} (train copies of held-out sentences dropped: "
+          f"{m['leakage']['dropped']})", file=sys.stderr)
 
 
 if __name__ == "__main__":
