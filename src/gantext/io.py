@@ -107,8 +107,9 @@ def finite_json(obj: Any, where: str = "") -> tuple[Any, list[str]]:
     return conv(obj, where), bad
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Pretty, key-sorted JSON (stable diffs in git and `dvc metrics diff`).
+def write_json(path: str | Path, obj: Any, sort_keys: bool = True) -> None:
+    """Pretty, key-sorted JSON (stable diffs in git and `dvc metrics diff`); `sort_keys=False`
+    keeps the mapping's own order (evaluate's metrics put what matters first).
 
     NaN/Infinity are not JSON: they are written as null, with one warning naming the keys, so
     the file stays readable by jq and DVC (a diverged run is stopped before its metrics are
@@ -117,7 +118,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     if bad:
         print(f"warning: {path}: non-finite values written as null: {', '.join(bad[:5])}"
               f"{' ...' if len(bad) > 5 else ''}", file=sys.stderr)
-    write_text(path, json.dumps(clean, indent=2, sort_keys=True, ensure_ascii=False,
+    write_text(path, json.dumps(clean, indent=2, sort_keys=sort_keys, ensure_ascii=False,
                                 allow_nan=False) + "\n")
 
 

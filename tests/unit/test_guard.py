@@ -133,6 +133,8 @@ def test_metrics_json_never_holds_nan_or_infinity(tmp_path, capsys):
     assert _strict_json(f) == {"valid_ppl": None, "a": {"b": [1.5, None, None]}, "ok": 2.0}
     err = capsys.readouterr().err
     assert "valid_ppl=inf" in err and "a.b[1]=-inf" in err and "a.b[2]=nan" in err
+    write_json(f, {"z": math.nan, "a": 1}, sort_keys=False)  # evaluate's own key order
+    assert list(_strict_json(f)) == ["z", "a"]
 
 
 # ----------------------------------------------------------------------------- the stage
