@@ -13,7 +13,7 @@ pretrained generator's validation NLL) and ``log V``, the NLL of the uniform dis
 the vocabulary, i.e. of an untrained model. Ten times that is orders of magnitude of perplexity
 beyond anything a working run reaches (a GAN that trades quality for diversity moves COCO's 3.3
 to about 4.4; a model at 10 x log V gives the data a probability below V^-9 per token), so an
-honest run is never stopped and a blown-up one always is.
+honest run is not stopped, and the blow-ups seen (NLL 1e6 and more) are.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def kept_checkpoint(path: str | Path | None, last_good: str | None) -> str:
 class DivergenceGuard:
     """Raises when an NLL per token is non-finite or exceeds ``factor`` x ``reference``."""
 
-    stage: str          # "pretrain", "adversarial (bce)": the start of the message
+    stage: str          # "pretrain", "adversarial training (bce)": starts the message
     knobs: str          # the params to lower, e.g. "pretrain.lr"
-    reference: float    # NLL per token the run is compared with (nan: only non-finite checks)
+    reference: float    # NLL per token the run is compared with
     what: str           # what the reference is, for the message
     factor: float = DIVERGENCE_FACTOR
     enabled: bool = True  # False: nothing to measure (an empty validation split)
