@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from gantext.corpus.cleaning import IN_TEST, IN_VALID, Kept, Reject
 
-__all__ = ["LeakageReport", "apply_leakage_rule", "resolve_rule"]
+__all__ = ["LeakageReport", "apply_leakage_rule", "resolve_rule", "warn"]
 
 
 @dataclass
