@@ -136,7 +136,9 @@ def test_quality_diversity_rows(setup):
     rows = result.qd_rows
     assert [(r["model"], r["temperature"]) for r in rows] == [
         ("mle", 0.8), ("mle", 1.3), ("gan", 0.8), ("gan", 1.3), ("real", "")]
-    assert all(set(r) == {"model", "temperature", "bleu5", "self_bleu5", "validity"} for r in rows)
+    assert all(set(r) == {"model", "temperature", "bleu5", "self_bleu5", "n", "validity"}
+               for r in rows)
+    assert {r["n"] for r in rows} == {CFG.sweep_samples}  # the real point at the models' n
     assert rows[-1]["validity"] == 1.0
 
 
@@ -155,7 +157,7 @@ def test_write_outputs(setup):
         assert [line.split() for line in lines] == result.samples[name]
     assert set(read_json(paths.samples_dir / "modes.json")) == {"mle", "gan", "test"}
     header = read_lines(paths.plot_csv("quality_diversity"))[0]
-    assert header == "model,temperature,bleu5,self_bleu5,validity"
+    assert header == "model,temperature,bleu5,self_bleu5,n,validity"
     assert paths.fid_extractor.is_file()
 
 
@@ -166,7 +168,7 @@ def test_without_oracle_there_are_no_oracle_keys(tmp_path):
                          fid=FIDConfig(svd_dim=3))
     res = evaluate({"mle": tiny_generator(vocab, 0)}, data, cfg, seed=0, log=lambda m: None)
     assert "validity" not in res.metrics["mle"] and "delta" not in res.metrics
-    assert set(res.qd_rows[0]) == {"model", "temperature", "bleu5", "self_bleu5"}
+    assert set(res.qd_rows[0]) == {"model", "temperature", "bleu5", "self_bleu5", "n"}
 
 
 def test_char_level_scores_characters_and_asks_the_grammar_in_words(tmp_path):
