@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -93,9 +94,9 @@ def train_generators(root: Path, out: Path) -> None:
         opt.zero_grad()
         (s / k).backward()
         opt.step()
-        if step == 200:
+        if step == 100:
             saved["mle"] = {k: v.detach().clone() for k, v in g.state_dict().items()}
-        if step == 260:
+        if step == 130:
             break
     saved["gan"] = {k: v.detach().clone() for k, v in g.state_dict().items()}
     torch.save(saved, out)
@@ -103,6 +104,7 @@ def train_generators(root: Path, out: Path) -> None:
 
 def export_ref(ref: str, dest: Path) -> Path:
     """`git archive` of src/ at `ref` into dest; returns the src dir."""
+    dest.mkdir(parents=True, exist_ok=True)
     tar = dest / "src.tar"
     with open(tar, "wb") as fh:
         subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], stdout=fh, check=True)
@@ -128,7 +130,7 @@ def main() -> None:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         build_data(tmp / "new")
-        build_data(tmp / "old")
+        shutil.copytree(tmp / "new" / "data", tmp / "old" / "data")
         ckpt = tmp / "gens.pt"
         train_generators(tmp / "new", ckpt)
         print(f"data + generators: {time.perf_counter() - t0:.1f} s", flush=True)
