@@ -25,6 +25,11 @@ upwards (fewer distinct points -> a noisier covariance). So the interval is the 
 i.e. the percentile interval shifted by the bootstrap bias (median - est); for means of
 per-sentence scores the shift is ~0 and this is the plain percentile interval.
 
+Checked against the truth on the grammar corpus (``bench/bootstrap_width.py``: 20 independent
+sets of 1,000 grammar sentences against 1,000 fixed references, 8,000 training sentences for the
+extractor): bootstrap sd / sd over the sets = 0.98 (BLEU-5), 1.10 (self-BLEU-5), 1.33 (FID:
+somewhat conservative); the intervals covered the mean of the sets 95%, 95% and 100% of the time.
+
 Deltas (``delta.*``, GAN - MLE) get the interval of the difference of the two rows' replicates
 (independent resamples). ``gantext summary`` marks a delta significant when its interval
 excludes 0 (:func:`significant`).
