@@ -37,9 +37,11 @@ Fewer SVD dimensions give a *lower floor* (FID between two real sets is covarian
 noise, growing like dim^2 / n) and so a larger ratio at the sample sizes we evaluate (1k-10k).
 32 rather than 16 keeps more of the distribution visible: on the builtin corpus, replacing
 the rarest review mode (neutral, 10%) of half B by other modes raises FID over the floor by
-x2.8 (svd 16), x3.1 (32), x2.7 (48), x2.4 (64). The floor on COCO (5k vs 5k) is 0.00028 and
-FID(train, test) = 0.018 -- a topic shift (COCO's train and test files cover different
-topics), not a floor.
+x2.8 (svd 16), x3.1 (32), x2.7 (48), x2.4 (64). On COCO, test half vs half (5k vs 5k; now
+``real.fid_halves``) is 0.00028 and FID(train, test) = 0.018: COCO's train and test files cover
+different topics. A model trained on train faces that shift too, so the floor the evaluation
+reports (``real.fid_floor``, :mod:`gantext.metrics.reference`) is FID(test, held-out real
+sentences at the models' n), shift included, not the half-vs-half figure.
 
 Numerics
 --------
