@@ -311,8 +311,9 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
     log(f"real-data reference row: {n} sentences drawn from {'+'.join(data.pool_splits)} "
         f"({len(data.pool)}), scored against {len(data.test)} references")
-    rows["real"] = real_metrics(ruler, real_sample[:n], data.train, stream_seed(seed, _BOOTSTRAP, 0),
-                                stream_seed(seed, _FID_HALVES), len(data.pool), ctx)
+    rows["real"] = real_metrics(ruler, real_sample[:n], data.train,
+                                stream_seed(seed, _BOOTSTRAP, 0), stream_seed(seed, _FID_HALVES),
+                                len(data.pool), ctx)
     if ctx is not None and ctx.test_modes is not None:
         total = float(ctx.test_modes.sum())
         mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
