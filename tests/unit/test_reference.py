@@ -184,3 +184,31 @@ def test_evaluate_nll_has_the_same_bits_as_pretrain(tmp_path):
     res = evaluate({"mle": gen}, data, cfg, seed=0, **QUIET)
     pretrain_figure = nll_metrics(gen, data.test_encoded, EVAL_BATCH_SIZE)["nll"]
     assert res.metrics["mle"]["nll"] == pretrain_figure
+
+
+def test_oracle_gap_with_grammatical_samples(tmp_path, monkeypatch):
+    """MLE emits grammar sentences (like the data), the 'GAN' only the shortest ones plus a few
+    invalid ones: its raw oracle NLL is lower (the old delta called that better), but it is
+    farther from the real data per token, and the invalid ones are counted, not dropped."""
+    import gantext.evaluation as ev
+
+    paths, vocab = make_repo(tmp_path, n_train=200, n_test=30)
+    data = load_eval_data(paths)
+    gram = default_grammar()
+    gens = {"mle": tiny_generator(vocab, 0), "gan": tiny_generator(vocab, 1)}
+    pool = gram.sample(400, seed=11)
+    short = sorted(pool, key=len)[:37] + [["coffee", "coffee", "maker"]] * 3
+
+    def fake_draw(model, vocab, n, max_len, temperature, seed, batch_size):
+        return [list(s) for s in (pool[:n] if model is gens["mle"] else short[:n])]
+
+    monkeypatch.setattr(ev, "draw_samples", fake_draw)
+    m = evaluate(gens, data, _cfg(40), seed=0, oracle=gram, modes=MODES, **QUIET).metrics
+    assert m["mle"]["oracle_invalid"] == 0 and m["gan"]["oracle_invalid"] == 3
+    assert m["gan"]["oracle_nll"] < m["mle"]["oracle_nll"]  # shorter = fewer nats per sentence
+    for name in ("mle", "gan"):
+        assert m[name]["oracle_nll_gap"] == abs(m[name]["oracle_nll_token"]
+                                                - m["real"]["oracle_nll_token"])
+    assert m["delta"]["oracle_nll_gap"] == m["gan"]["oracle_nll_gap"] - m["mle"]["oracle_nll_gap"]
+    assert m["delta"]["oracle_nll_gap"] > 0  # the GAN moved away from the data
+    assert "oracle_nll" not in m["delta"]
