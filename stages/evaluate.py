@@ -8,6 +8,7 @@ lineage report metrics/lineage.md (gantext.lineage).
 
 from __future__ import annotations
 
+import sys
 import time
 
 from stages._common import run
@@ -19,6 +20,7 @@ def main() -> None:
     from gantext.evaluation import evaluate, load_eval_data, write_outputs
     from gantext.io import write_text
     from gantext.lineage import build_lineage
+    from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
     from gantext.runtime import resolve_device, seed_everything, single_threaded
     from gantext.tracking import stage_run
@@ -47,9 +49,12 @@ def main() -> None:
 
         oracle, modes = default_grammar(), MODES
 
+    # one ruler per corpus: fitted with a fixed seed on the train split, read back from disk
+    extractor = load_or_fit(paths.fid_extractor, data.train, params.evaluate.fid,
+                            log=lambda m: print(f"evaluate: {m}", file=sys.stderr, flush=True))
     with stage_run("evaluate", params, paths) as tracking:
         result = evaluate(generators, data, params.evaluate, params.seed, oracle=oracle,
-                          modes=modes, device=device)
+                          modes=modes, device=device, extractor=extractor)
         # inside the run: the tracker hashes the stage's outs when the body finishes
         files = write_outputs(result, paths)
         tracking.log_metrics(result.metrics)  # nested -> dotted keys (mle.bleu5, ...)
@@ -64,7 +69,8 @@ def main() -> None:
     print(f"evaluate ({params.evaluate.split} split): BLEU-5 mle {m['mle']['bleu5']:.4f} gan {m['gan']['bleu5']:.4f} "
           f"real {m['real']['bleu5']:.4f}; self-BLEU-5 mle {m['mle']['sbleu5']:.4f} "
           f"gan {m['gan']['sbleu5']:.4f}; FID mle {m['mle']['fid']:.4g} gan {m['gan']['fid']:.4g} "
-          f"floor {m['real']['fid_floor']:.4g}; {time.perf_counter() - start:.1f} s")
+          f"floor {m['real']['fid_floor']:.4g} (all at n = {m['mle']['n_samples']}, "
+          f"{m['mle']['n_refs']} references); {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,28 @@ def _ms(s: Mapping[str, Any], digits: int = 3) -> str:
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
+def _real_label(R: Mapping[str, Any]) -> str:
+    """The real row's label: since evaluate writes sizes (``real.n_samples``), the real row is a
+    held-out real sample of the models' n (BLEU vs test, self-BLEU among themselves); before
+    that, BLEU came from train and self-BLEU from the test split at another size."""
+    if "n_samples" in R:
+        n = R["n_samples"]["mean"]
+        return (f"real data ({n:,.0f} held-out sentences, as many as the model samples: BLEU vs "
+                "test; self-BLEU among themselves)")
+    return "real data (BLEU: train split vs test; self-BLEU: test)"
+
+
+def _fid_reference(R: Mapping[str, Any]) -> str:
+    """The FID column header: the floor at the models' n (new evaluate.json) and the half-vs-half
+    figure under its own name; older files had the half-vs-half "floor" and a train-vs-test
+    FID."""
+    if "fid_halves" in R:
+        return ("floor = FID(test, held-out real sample of the models' n) " + _ms(R["fid_floor"], 4)
+                + "; test half vs half " + _ms(R["fid_halves"], 5))
+    return ("floor " + _ms(R["fid_floor"], 5) + ", train-vs-test "
+            + _ms(R.get("fid_train", {"mean": None}), 4))
+
+
 def _median(values: Sequence[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None
@@ -133,23 +155,23 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
         label = "**ours: MLE**" if m == "mle" else f"**ours: {m}**"
         lines.append(f"| {label} | " + " | ".join(_ms(s[f"bleu{k}"]) for k in NS) + " | "
                      + " | ".join(_ms(s[f"sbleu{k}"]) for k in NS) + " |")
-    lines.append("| real data (BLEU: train split vs test; self-BLEU: test) | " + " | ".join(_ms(R[f"bleu{k}"]) for k in NS)
+    lines.append(f"| {_real_label(R)} | " + " | ".join(_ms(R[f"bleu{k}"]) for k in NS)
                  + " | " + " | ".join(_ms(R[f"sbleu{k}"]) for k in NS) + " |")
     for name, p in PUBLISHED.items():
         sb = p["sbleu"]
         lines.append(f"| published: {name} | " + " | ".join(f"{v:.3f}" for v in p["bleu"]) + " | "
                      + (" | ".join(f"{v:.3f}" for v in sb) if sb else " | ".join("–" * 1 for _ in NS))
                      + " |")
-    lines += ["", "| model | FID (floor " + _ms(R["fid_floor"], 5) + ", train-vs-test "
-              + _ms(R["fid_train"], 4) + ") | NLL_gen per token (test) | NLL_gen anchor "
-              "(test) | mean length | unique | novelty | distinct-4 |",
+    lines += ["", "| model | FID (" + _fid_reference(R) + ") | NLL_gen per token (test) | "
+              "NLL_gen anchor (test) | mean length | unique | novelty | distinct-4 |",
               "|---|---|---|---|---|---|---|---|"]
     for m in present:
         s = S[m]["summary"]
         lines.append(f"| {m} | {_ms(s['fid'], 4)} | {_ms(s['nll'])} | {_ms(s['nll_anchor'])} | "
                      f"{_ms(s['len'], 2)} | {_ms(s['unique'])} | {_ms(s['novelty'])} | "
                      f"{_ms(s['distinct_4'])} |")
-    lines.append(f"| real (test) | | | | {_ms(R['len'], 2)} | {_ms(R['unique'])} | "
+    lines.append(f"| real ({'held-out, n as models' if 'n_samples' in R else 'test'}) | | | | "
+                 f"{_ms(R['len'], 2)} | {_ms(R['unique'])} | "
                  f"{_ms(R['novelty'])} | {_ms(R['distinct_4'])} |")
     mle = S["mle"]["summary"]
     lines += ["", f"MLE NLL_gen on the *training* split, anchor-compatible (RelGAN's 0.718 is "

@@ -106,7 +106,10 @@ def _run_lineage(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- summary
 #: the headline rows of `gantext summary` (keys of metrics/evaluate.json)
 SUMMARY_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "sbleu5",
-                "fid", "fid_floor", "nll", "nll_anchor", "validity", "oracle_nll", "mode_js")
+                "fid", "fid_floor", "nll", "nll_anchor", "validity", "oracle_nll_token",
+                "oracle_nll_gap", "oracle_invalid", "mode_js", "n_samples", "n_refs")
+#: the real row's counterpart of a model's figure (its FID is the floor at the models' n)
+_REAL_KEY = {"fid": "fid_floor"}
 
 
 def _add_summary_args(p: argparse.ArgumentParser) -> None:
@@ -115,13 +118,54 @@ def _add_summary_args(p: argparse.ArgumentParser) -> None:
 
 
 def summary_table(metrics: dict) -> str:
-    """A compact metric x (mle, gan, delta, real) table of evaluate.json's headline keys."""
+    """A compact metric x (mle, gan, delta, real) table of evaluate.json's headline keys.
+
+    A delta is marked ``*`` only when its bootstrap 95% interval (``delta.<key>_lo`` ..
+    ``_hi``) excludes 0; the interval is printed beside it. Deltas without an interval (NLL,
+    validity, grammar figures) are never marked. The real row's ``fid`` line shows
+    ``real.fid_floor``: FID of a real sample of the models' size, the exact counterpart.
+    """
+    from gantext.metrics.bootstrap import significant
+
     cols = [c for c in ("mle", "gan", "delta", "real") if isinstance(metrics.get(c), dict)]
-    rows = [k for k in SUMMARY_KEYS if any(k in metrics[c] for c in cols)]
-    fmt = lambda v: "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
-    lines = [f"{'metric':<12}" + "".join(f"{c:>10}" for c in cols)]
+    delta = metrics.get("delta") if isinstance(metrics.get("delta"), dict) else {}
+
+    def get(c: str, k: str) -> object:
+        if c == "real" and k in _REAL_KEY:
+            return metrics[c].get(_REAL_KEY[k])
+        return metrics[c].get(k)
+
+    rows = [k for k in SUMMARY_KEYS if any(get(c, k) is not None for c in cols)
+            and not (k == "fid_floor" and "real" in cols)]
+
+    def fmt(v: object) -> str:
+        if v is None:
+            return "-"
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    has_ci = any(k.endswith("_lo") for k in delta)
+    lines = [f"{'metric':<16}" + "".join(f"{c:>10}" for c in cols)
+             + ("   delta 95% interval" if has_ci else "")]
+    marked = False
     for k in rows:
-        lines.append(f"{k:<12}" + "".join(f"{fmt(metrics[c].get(k)):>10}" for c in cols))
+        cells = []
+        for c in cols:
+            v = fmt(get(c, k))
+            if c == "delta" and significant(delta, k):
+                v, marked = v + "*", True
+            cells.append(f"{v:>10}")
+        ci = (f"   [{delta[k + '_lo']:.4f}, {delta[k + '_hi']:.4f}]"
+              if significant(delta, k) is not None else "")
+        lines.append(f"{k:<16}" + "".join(cells) + ci)
+    proto = metrics.get("protocol")
+    if isinstance(proto, dict) and "ci_resamples" in proto:
+        lines.append(f"* = the delta's bootstrap {proto.get('ci_level', 0.95):.0%} interval "
+                     f"({proto['ci_resamples']} resamples) excludes 0"
+                     + ("" if marked else " (none here)") + "; real = "
+                     + f"{proto.get('real_sample_from', 'held-out')} sentences at the models' n")
+    elif "delta" in cols:
+        lines.append("no intervals in this file (an older evaluate.json): no delta is marked "
+                     "significant")
     return "\n".join(lines) + "\n"
 
 

@@ -78,7 +78,9 @@ class TokenizeConfig:
     level: Literal["word", "char"] = _f("word")
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
-    max_len: int = _f(32, ge=1, help="tokens per sentence before <eos>; longer ones are truncated")
+    # auto: the 99th percentile of the train split's lengths (recorded in metrics/tokenize.json)
+    max_len: int | Literal["auto"] = _f(32, ge=1, help="tokens per sentence before <eos>; longer "
+                                        "ones are truncated; auto = 99th percentile of train")
     # [train, valid] = the whole training *file* when valid is carved from it (the COCO
     # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
     vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
@@ -243,6 +245,8 @@ def _describe(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None))
     if origin is tuple:
         return f"a list of {_describe(typing.get_args(tp)[0])}"
     if dataclasses.is_dataclass(tp):
@@ -269,7 +273,15 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if value is None and type(None) in typing.get_args(tp):
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _coerce(inner[0], value, key)
+        for alt in inner[:-1]:  # the first alternative that accepts the value
+            try:
+                return _coerce(alt, value, key)
+            except ConfigError:
+                pass
+        try:
+            return _coerce(inner[-1], value, key)
+        except ConfigError:
+            raise bad from None
     if origin is tuple:
         if value is None:
             return ()
@@ -305,6 +317,8 @@ def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
             continue
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
+            if isinstance(v, str):  # a keyword alternative such as "auto": no numeric bound
+                continue
             if not ok(v, bound):
                 raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} {bound}")
 

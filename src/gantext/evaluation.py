@@ -11,7 +11,7 @@ Choices, and why
   tokenizer param of its own), not the encoded ``test.npy`` decoded back. Decoding would turn
   rare words into ``<unk>`` (a sample's ``<unk>`` would then *match* a reference's) and cut
   references at ``tokenize.max_len``, both of which inflate BLEU; the published COCO protocol
-  scores against the raw test sentences' tokens. The same holds for the train split (FID
+  scores against the raw test sentences' tokens. The same holds for the train and valid splits (FID
   extractor, novelty, the real-data row). NLL is the exception: it needs ids, so it runs on the
   encoded ``test.npy``.
 - **Samples are token lists straight from the vocabulary** (no detokenize/retokenize round
@@ -19,18 +19,24 @@ Choices, and why
   level: concatenated), so ``line.split()`` gives back exactly the hypotheses that were scored.
 - **Seeds.** Every random draw has its own stream derived from ``params.seed`` and a fixed key
   (:func:`stream_seed`). The MLE and GAN generators get the *same* stream for the same purpose
-  (common random numbers), which lowers the variance of the ``delta.*`` figures.
-- **Real-data reference row** (``real.*``): ``min(num_samples, n_train)`` training sentences
-  (seeded draw) scored like samples: BLEU-n against all test sentences, FID against the test
-  set (``real.fid_train``; on COCO a topic-shift distance, not a floor), novelty/distinct-n;
-  self-BLEU of ``min(num_samples, n_test)`` test sentences (same size as the samples, so it is
-  comparable); ``real.fid_floor`` = FID between two seeded halves of the test set (the floor at
-  that size) and ``real.fid_shuffle_ratio`` (does the extractor see word order?). On the built-in
-  corpus: validity / oracle NLL of the test sentences and the mode JS of the training draw vs the
-  test split (the sampling-noise floor of ``mode_js``).
+  (common random numbers), which lowers the variance of the ``delta.*`` figures. The FID
+  extractor is the exception: it is fitted once per corpus with a fixed seed, independent of
+  ``params.seed`` (:func:`gantext.metrics.fid.load_or_fit`), so every seed uses the same ruler.
+- **Like with like** (:mod:`gantext.metrics.reference`): models and the real-data row are scored
+  at the same n, the real sample is drawn from the held-out pool (train + valid, or train when
+  the reference split is valid), ``real.fid_floor`` is FID(references, real sample of n), and
+  the sizes are written beside the figures (``n_samples``, ``n_refs``, ``pool_size``).
+- **Uncertainty** (:mod:`gantext.metrics.bootstrap`): ``<key>_lo`` / ``<key>_hi`` = bootstrap
+  95% interval of BLEU-n, self-BLEU-n and FID of every row and of their deltas
+  (:data:`~gantext.metrics.bootstrap.RESAMPLES` resamples, one seeded stream per row).
+- **Grammar figures** (built-in corpus): ``oracle_nll_token`` (per token, so shorter sentences do
+  not win) with invalid samples in their own count ``oracle_invalid``; the delta is the change of
+  the *distance to the real data* ``oracle_nll_gap`` = |oracle_nll_token - real's|, not a raw
+  lower-is-better figure.
 
 Outputs (:func:`write_outputs`): ``metrics/evaluate.json`` (blocks ``mle``, ``gan``,
-``delta`` = gan - mle, ``real``; headline keys first), ``metrics/samples/{mle,gan}.txt``,
+``delta`` = gan - mle, ``real``; headline keys first; then ``protocol``: the interval settings
+and the FID extractor's md5), ``metrics/samples/{mle,gan}.txt``,
 ``metrics/samples/modes.json`` (built-in corpus: review-mode fractions of the samples and of the
 test split), ``metrics/plots/quality_diversity.csv`` and ``models/fid/extractor.npz``.
 """
@@ -51,38 +57,43 @@ from gantext.config import EvaluateConfig
 from gantext.data import load_corpus
 from gantext.errors import DataError
 from gantext.io import read_lines, write_csv, write_json, write_lines, write_text
-from gantext.metrics.bleu import bleu, self_bleu
+from gantext.metrics import bootstrap
 from gantext.metrics.diversity import diversity_metrics
-from gantext.metrics.fid import FeatureExtractor, fid, halves, shuffle_ratio
+from gantext.metrics.fid import EXTRACTOR_SEED, FeatureExtractor
 from gantext.metrics.nll import nll_metrics
 from gantext.metrics.oracle import Oracle, mode_counts, oracle_metrics
 from gantext.metrics.quality_diversity import qd_row, sweep
+from gantext.metrics.reference import NS, Ruler, Scored, real_metrics, real_order, sample_sizes
 from gantext.models.generator import Generator
 from gantext.paths import Paths
 from gantext.text.tokenizer import detokenize, tokenize_lines
 from gantext.text.vocab import Vocab
 
-__all__ = ["EvalData", "Evaluation", "DELTA_KEYS", "NS", "draw_samples", "evaluate",
+__all__ = ["EvalData", "Evaluation", "DELTA_KEYS", "CI_KEYS", "NS", "draw_samples", "evaluate",
            "generator_metrics", "load_eval_data", "ordered_metrics", "real_metrics", "stream_seed",
            "write_outputs"]
 
-NS = (2, 3, 4, 5)
-#: Metrics that get a ``delta.<key>`` = gan - mle entry.
-DELTA_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "nll", "nll_anchor",
-              "validity", "oracle_nll", "mode_js")
+#: Figures with a bootstrap interval (``<key>_lo`` / ``<key>_hi``) in every row and in delta.
+CI_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid")
+#: Metrics that get a ``delta.<key>`` = gan - mle entry. Grammar NLL enters as the change of the
+#: distance to the real data (``oracle_nll_gap``), never as a raw lower-is-better figure.
+DELTA_KEYS = (*CI_KEYS, "nll", "nll_anchor", "validity", "oracle_nll_gap", "mode_js")
 
 #: Column order of metrics/evaluate.json, which is what `dvc exp show` / `dvc metrics show`
 #: display: the headline figures first (blocks mle, gan, delta, real; in each block BLEU,
 #: self-BLEU, FID, NLL, grammar oracle), the rest after them.
 BLOCK_ORDER = ("mle", "gan", "delta", "real")
 KEY_ORDER = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "fid_floor",
-             "fid_train", "nll", "nll_anchor", "validity", "oracle_nll", "mode_js",
-             "oracle_nll_token", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "unique",
-             "novelty", "len", "fid_shuffle_ratio")
+             "nll", "nll_anchor", "validity", "oracle_nll", "mode_js",
+             "oracle_nll_token", "oracle_nll_gap", "oracle_invalid", "distinct_1", "distinct_2",
+             "distinct_3", "distinct_4", "unique", "novelty", "len", "n_samples", "n_refs",
+             "pool_size", "fid_halves", "n_halves", "fid_shuffle_ratio",
+             *(f"{k}_{e}" for k in (*CI_KEYS, "fid_floor") for e in ("lo", "hi")))
 
 # Keys of the independent random streams (see stream_seed); never renumber them, or every
-# published number changes.
-_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES = range(1, 7)
+# published number changes. (_REAL_TEST and _FID_FIT are retired: the real sample comes from the
+# held-out pool, the FID extractor has a fixed seed.)
+_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES, _BOOTSTRAP = range(1, 8)
 
 Log = Callable[[str], None]
 
@@ -105,13 +116,17 @@ def stream_seed(seed: int, *keys: int) -> int:
 @dataclass(frozen=True)
 class EvalData:
     """What the protocol reads: raw token lists of the train split and of the reference split
-    (``test``; the valid split when ``evaluate.split`` is ``valid``) and its encoded rows."""
+    (``test``; the valid split when ``evaluate.split`` is ``valid``) and its encoded rows, and
+    the held-out pool the real sample is drawn from (every split but the reference split and,
+    for ``split: valid``, test)."""
 
     vocab: Vocab
     max_len: int
     train: list[list[str]]
     test: list[list[str]]
     test_encoded: torch.Tensor
+    pool: list[list[str]] = field(default_factory=list)
+    pool_splits: tuple[str, ...] = ("train",)
 
     @property
     def level(self) -> str:
@@ -127,8 +142,11 @@ def load_eval_data(paths: Paths, split: str = "test") -> EvalData:
     """
     corpus = load_corpus(paths)
     encoded = {"test": corpus.test, "valid": corpus.valid}[split]
+    # the held-out pool: real sentences the reference split does not hold (never test when the
+    # reference is valid: choosing hyperparameters must not look at test)
+    pool_splits = ("train", "valid") if split == "test" else ("train",)
     texts = {}
-    for name in ("train", split):
+    for name in dict.fromkeys((*pool_splits, split)):
         f = paths.split_text(name)
         if not f.is_file():
             raise DataError(f"{f}: not found; run `dvc repro ingest` first")
@@ -143,7 +161,8 @@ def load_eval_data(paths: Paths, split: str = "test") -> EvalData:
         raise DataError(f"{ref} has {len(texts[split])} lines but {paths.encoded(split)} has "
                         f"{len(encoded)} rows: stale data; run `dvc repro tokenize`")
     return EvalData(vocab=corpus.vocab, max_len=corpus.max_len, train=texts["train"],
-                    test=texts[split], test_encoded=encoded)
+                    test=texts[split], test_encoded=encoded,
+                    pool=[s for name in pool_splits for s in texts[name]], pool_splits=pool_splits)
 
 
 # ---------------------------------------------------------------------- sampling
@@ -194,29 +213,22 @@ class OracleContext:
         return mode_counts(self, sents, self.modes)
 
 
-def _bleu_block(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> dict[str, float]:
-    return {f"bleu{n}": v for n, v in bleu(hyps, refs, NS).items()}
-
-
-def _sbleu_block(sents: Sequence[Sequence[str]]) -> dict[str, float]:
-    return {f"sbleu{n}": v for n, v in self_bleu(sents, NS).items()}
-
-
 def _finite(x: float) -> float | None:
     """JSON has no inf/nan: those become null."""
     return float(x) if math.isfinite(x) else None
 
 
 def generator_metrics(model: Generator, samples: Sequence[Sequence[str]], data: EvalData,
-                      extractor: FeatureExtractor, cfg: EvaluateConfig,
-                      device: torch.device | str = "cpu", oracle: OracleContext | None = None
-                      ) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """The per-generator block (``mle.*`` / ``gan.*``) and, with an oracle, its mode fractions."""
-    out: dict[str, Any] = {}
-    out.update(_bleu_block(samples, data.test))
-    out.update(_sbleu_block(samples))
-    out["fid"] = fid(extractor, data.test, samples)
-    nll = nll_metrics(model, data.test_encoded, cfg.batch_size, device)
+                      ruler: Ruler, boot_seed: int, device: torch.device | str = "cpu",
+                      oracle: OracleContext | None = None
+                      ) -> tuple[Scored, dict[str, float] | None]:
+    """The per-generator block (``mle.*`` / ``gan.*``, with bootstrap replicates for the delta
+    intervals) and, with an oracle, its mode fractions."""
+    row = ruler.score(samples, boot_seed)
+    out = row.metrics
+    # NLL with the project's one batch size (metrics.nll.NLL_BATCH_SIZE): the same bits as the
+    # pretrain stage's figure for the same model and split
+    nll = nll_metrics(model, data.test_encoded, device=device)
     out["nll"], out["nll_anchor"] = _finite(nll["nll"]), _finite(nll["nll_anchor"])
     out.update(diversity_metrics(samples, data.train))
     out["len"] = float(np.mean([len(s) for s in samples]))
@@ -225,48 +237,22 @@ def generator_metrics(model: Generator, samples: Sequence[Sequence[str]], data: 
         om = oracle.metrics(samples)
         modes = om.pop("modes")
         out.update(om)
-    return out, modes
+    return row, modes
 
 
-def _subset(sents: Sequence[Sequence[str]], n: int, seed: int) -> list[list[str]]:
-    """A seeded draw of min(n, len) sentences without replacement."""
-    order = np.random.default_rng(seed).permutation(len(sents))[: min(n, len(sents))]
-    return [list(sents[i]) for i in order]
-
-
-def real_metrics(data: EvalData, extractor: FeatureExtractor, cfg: EvaluateConfig, seed: int,
-                 oracle: OracleContext | None = None) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """The real-data reference row (``real.*``; see the module docstring)."""
-    train_draw = _subset(data.train, cfg.num_samples, stream_seed(seed, _REAL_TRAIN))
-    test_draw = _subset(data.test, cfg.num_samples, stream_seed(seed, _REAL_TEST))
-    out: dict[str, Any] = {}
-    out.update(_bleu_block(train_draw, data.test))
-    out.update(_sbleu_block(test_draw))
-    half_seed = stream_seed(seed, _FID_HALVES)
-    out["fid_floor"] = fid(extractor, *halves(data.test, half_seed))
-    out["fid_train"] = fid(extractor, data.test, train_draw)
-    out["fid_shuffle_ratio"] = shuffle_ratio(extractor, data.test, half_seed)
-    out.update(diversity_metrics(test_draw, data.train))
-    out["len"] = float(np.mean([len(s) for s in test_draw]))
-    modes = None
-    if oracle is not None:
-        om = oracle.metrics(data.test)
-        modes = om.pop("modes")
-        out.update(om)
-        # mode_js of the test split against itself is 0 by definition; the informative floor is
-        # a training draw of the samples' size against the test split.
-        out["mode_js"] = oracle.metrics(train_draw)["mode_js"]
-    return out, modes
-
-
-def deltas(metrics: Mapping[str, Mapping[str, Any]], a: str = "mle", b: str = "gan"
-           ) -> dict[str, float]:
-    """``b - a`` for every :data:`DELTA_KEYS` entry both blocks hold (non-null)."""
-    out = {}
+def deltas(rows: Mapping[str, Scored], a: str = "mle", b: str = "gan") -> dict[str, float]:
+    """``b - a`` for every :data:`DELTA_KEYS` entry both blocks hold (non-null), and the bootstrap
+    interval of the difference for :data:`CI_KEYS` (independent resamples of the two rows)."""
+    out: dict[str, float] = {}
+    ma, mb = rows[a].metrics, rows[b].metrics
     for k in DELTA_KEYS:
-        x, y = metrics.get(a, {}).get(k), metrics.get(b, {}).get(k)
+        x, y = ma.get(k), mb.get(k)
         if x is not None and y is not None:
             out[k] = float(y) - float(x)
+    for k in CI_KEYS:
+        if k in out:
+            out[f"{k}_lo"], out[f"{k}_hi"] = bootstrap.interval(
+                out[k], rows[b].reps[k] - rows[a].reps[k])
     return out
 
 
@@ -285,53 +271,82 @@ class Evaluation:
 
 def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateConfig, seed: int,
              oracle: Oracle | None = None, modes: Sequence[str] = (),
-             device: torch.device | str = "cpu", log: Log = _stderr) -> Evaluation:
+             device: torch.device | str = "cpu", log: Log = _stderr,
+             extractor: FeatureExtractor | None = None) -> Evaluation:
     """Run the fixed protocol on every generator (``{"mle": ..., "gan": ...}``).
 
     `oracle` (the grammar, built-in corpus only) adds validity / oracle NLL / mode JS with the
-    review modes `modes`. Deterministic given (generators, data, cfg, seed) on CPU.
+    review modes `modes`. `extractor` is the corpus' FID ruler (the stage passes the one from
+    :func:`gantext.metrics.fid.load_or_fit`); without it one is fitted on the train split with
+    the fixed seed. Deterministic given (generators, data, cfg, seed) on CPU.
     """
     if cfg.num_samples < 2 or cfg.sweep_samples < 2:
         raise DataError("evaluate.num_samples and evaluate.sweep_samples must be >= 2 "
                         "(self-BLEU scores each sample against the others)")
+    n, n_sweep = sample_sizes(cfg.num_samples, cfg.sweep_samples, len(data.pool),
+                              warn=lambda m: log(f"warning: {m}"))
     ctx = None
     if oracle is not None:
         ctx = OracleContext(oracle, tuple(modes), data.level)
         ctx.test_modes = ctx.counts(data.test)
 
-    log(f"fitting the FID extractor on {len(data.train)} training sentences")
-    extractor = FeatureExtractor.fit(data.train, cfg.fid, seed=stream_seed(seed, _FID_FIT))
+    if extractor is None:
+        log(f"fitting the FID extractor on {len(data.train)} training sentences")
+        extractor = FeatureExtractor.fit(data.train, cfg.fid)
+    ruler = Ruler(data.test, extractor)
 
-    metrics: dict[str, dict[str, Any]] = {}
+    rows: dict[str, Scored] = {}
     samples: dict[str, list[list[str]]] = {}
     mode_fracs: dict[str, dict[str, float]] = {}
     sample_seed = stream_seed(seed, _SAMPLES)
-    for name, model in generators.items():
-        log(f"{name}: {cfg.num_samples} samples at temperature {cfg.temperature:g}, metrics")
-        samples[name] = draw_samples(model, data.vocab, cfg.num_samples, data.max_len,
+    for i, (name, model) in enumerate(generators.items()):
+        log(f"{name}: {n} samples at temperature {cfg.temperature:g}, metrics")
+        samples[name] = draw_samples(model, data.vocab, n, data.max_len,
                                      cfg.temperature, sample_seed, cfg.batch_size)
-        metrics[name], m = generator_metrics(model, samples[name], data, extractor, cfg, device, ctx)
+        rows[name], m = generator_metrics(model, samples[name], data, ruler,
+                                          stream_seed(seed, _BOOTSTRAP, i + 1), device, ctx)
         if m is not None:
             mode_fracs[name] = m
 
-    log("real-data reference row")
-    metrics["real"], m = real_metrics(data, extractor, cfg, seed, ctx)
-    if m is not None:
-        mode_fracs["test"] = m
+    real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
+    log(f"real-data reference row: {n} sentences drawn from {'+'.join(data.pool_splits)} "
+        f"({len(data.pool)}), scored against {len(data.test)} references")
+    rows["real"] = real_metrics(ruler, real_sample[:n], data.train,
+                                stream_seed(seed, _BOOTSTRAP, 0), stream_seed(seed, _FID_HALVES),
+                                len(data.pool), ctx)
+    if ctx is not None and ctx.test_modes is not None:
+        total = float(ctx.test_modes.sum())
+        mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
+                              for m, c in zip(ctx.modes, ctx.test_modes)}
+    metrics = {name: row.metrics for name, row in rows.items()}
+    if ctx is not None:  # grammar NLL as a distance to the real data's (same n, per token)
+        real_tok = metrics["real"]["oracle_nll_token"]
+        for name in generators:
+            tok = metrics[name]["oracle_nll_token"]
+            metrics[name]["oracle_nll_gap"] = (None if tok is None or real_tok is None
+                                               else abs(tok - real_tok))
     if {"mle", "gan"} <= set(generators):
-        metrics["delta"] = deltas(metrics)
+        metrics["delta"] = deltas(rows)
+    metrics["protocol"] = {
+        "real_sample_from": "+".join(data.pool_splits),
+        "ci_level": bootstrap.LEVEL,
+        "ci_resamples": bootstrap.RESAMPLES,
+        "ci_seed": stream_seed(seed, _BOOTSTRAP, 0),
+        "fid_extractor_md5": extractor.md5,
+        "fid_extractor_seed": EXTRACTOR_SEED,
+    }
 
     temps = list(cfg.sweep_temperatures)
 
-    def sample(name: str, t: float, n: int) -> list[list[str]]:
+    def sample(name: str, t: float, k: int) -> list[list[str]]:
         # one stream per temperature, shared by the models (common random numbers)
-        return draw_samples(generators[name], data.vocab, n, data.max_len, t,
+        return draw_samples(generators[name], data.vocab, k, data.max_len, t,
                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
 
-    rows = sweep(list(generators), temps, cfg.sweep_samples, sample, data.test, ctx, log)
-    real_draw = _subset(data.train, cfg.sweep_samples, stream_seed(seed, _REAL_TRAIN))
-    rows.append(qd_row("real", None, real_draw, data.test, ctx))
-    return Evaluation(metrics=metrics, samples=samples, qd_rows=rows, extractor=extractor,
+    qd = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log)
+    # the same real sample as the headline row (its first n_sweep sentences)
+    qd.append(qd_row("real", None, real_sample[:n_sweep], data.test, ctx))
+    return Evaluation(metrics=metrics, samples=samples, qd_rows=qd, extractor=extractor,
                       modes=mode_fracs, level=data.level)
 
 

@@ -21,7 +21,7 @@ def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
 
     metrics_file = tiny_repo / "metrics" / "evaluate.json"
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
-    assert set(m) == {"mle", "gan", "delta", "real"}
+    assert set(m) == {"mle", "gan", "delta", "real", "protocol"}
     for block in ("mle", "gan"):
         missing = [k for k in MAIN_KEYS if k not in m[block]]
         assert not missing, (block, missing)
@@ -29,16 +29,23 @@ def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
         assert 0.0 <= m[block]["validity"] <= 1.0
     assert m["delta"]["bleu5"] == m["gan"]["bleu5"] - m["mle"]["bleu5"]
     assert m["real"]["validity"] == 1.0 and m["real"]["fid_floor"] > 0.0
+    # like with like: the real row and the floor at the models' n, sizes beside the figures
+    assert m["mle"]["n_samples"] == m["gan"]["n_samples"] == m["real"]["n_samples"] == 50
+    assert m["real"]["n_refs"] == m["mle"]["n_refs"] == 30
+    assert m["real"]["fid_floor_lo"] <= m["real"]["fid_floor"] <= m["real"]["fid_floor_hi"]
 
     samples = {name: (tiny_repo / "metrics" / "samples" / f"{name}.txt")
                .read_text(encoding="utf-8").splitlines() for name in ("mle", "gan")}
     assert all(len(lines) == 50 for lines in samples.values())  # evaluate.num_samples (tiny)
-    assert (tiny_repo / "models" / "fid" / "extractor.npz").is_file()
+    from gantext.metrics.fid import extractor_md5
+
+    extractor = tiny_repo / "models" / "fid" / "extractor.npz"
+    assert extractor_md5(extractor) == m["protocol"]["fid_extractor_md5"]
     with open(tiny_repo / "metrics" / "plots" / "quality_diversity.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["model"], r["temperature"]) for r in rows] == [
         ("mle", "0.7"), ("mle", "1.0"), ("gan", "0.7"), ("gan", "1.0"), ("real", "")]
-    assert set(rows[0]) == {"model", "temperature", "bleu5", "self_bleu5", "validity"}
+    assert set(rows[0]) == {"model", "temperature", "bleu5", "self_bleu5", "n", "validity"}
 
     # one chart, coloured by model (the custom template), not drawn twice
     plots = json.loads(run_cmd(["dvc", "plots", "show", "--json"], cwd=tiny_repo).stdout)["data"]

@@ -108,5 +108,34 @@ def test_summary_prints_headline_metrics(tmp_path, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["metric", "mle", "gan", "real"]
     assert out[1].split() == ["bleu5", "0.5000", "0.6000", "0.7000"]
-    assert ["fid_floor", "-", "-", "0.0010"] in [line.split() for line in out]
+    # the real row's FID is the floor at the models' n: its counterpart sits on the fid line
+    assert ["fid", "0.0100", "0.0200", "0.0010"] in [line.split() for line in out]
     assert main(["summary", "--metrics", str(tmp_path / "missing.json")]) == 1
+
+
+def test_summary_marks_a_delta_only_when_its_interval_excludes_zero(tmp_path, capsys) -> None:
+    import json
+
+    from gantext.cli import main
+
+    f = tmp_path / "evaluate.json"
+    f.write_text(json.dumps({
+        "mle": {"bleu5": 0.5, "sbleu5": 0.7, "fid": 0.01, "nll": 1.0},
+        "gan": {"bleu5": 0.6, "sbleu5": 0.71, "fid": 0.02, "nll": 1.5},
+        # bleu5: interval above 0 (significant); sbleu5: straddles 0; nll: no interval at all
+        "delta": {"bleu5": 0.1, "bleu5_lo": 0.05, "bleu5_hi": 0.15, "sbleu5": 0.01,
+                  "sbleu5_lo": -0.01, "sbleu5_hi": 0.03, "fid": 0.01, "fid_lo": 0.002,
+                  "fid_hi": 0.02, "nll": 0.5},
+        "protocol": {"ci_level": 0.95, "ci_resamples": 1000, "real_sample_from": "train+valid"}}))
+    assert main(["summary", "--metrics", str(f)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["bleu5"][3] == "0.1000*" and rows["bleu5"][4:] == ["[0.0500,", "0.1500]"]
+    assert rows["sbleu5"][3] == "0.0100" and rows["sbleu5"][4:] == ["[-0.0100,", "0.0300]"]
+    assert rows["fid"][3] == "0.0100*"
+    assert rows["nll"][3] == "0.5000" and len(rows["nll"]) == 4  # no interval -> never marked
+    # an older file without intervals: nothing is marked
+    f.write_text(json.dumps({"mle": {"bleu5": 0.5}, "gan": {"bleu5": 0.9},
+                             "delta": {"bleu5": 0.4}}))
+    assert main(["summary", "--metrics", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "*" not in out and "no intervals" in out

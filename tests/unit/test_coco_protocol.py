@@ -133,6 +133,18 @@ def test_aggregate_and_markdown_report_the_targets(tmp_path):
     assert json.loads(files[0].read_text())["models"]["bce"]["summary"]["bleu5"]["n"] == 3
     assert files[2].read_bytes()[:4] == b"\x89PNG"
     assert "never lies above" in files[1].read_text()
+    assert "train-vs-test 0.0180" in md  # an older evaluate.json: its own labels
+
+
+def test_report_labels_the_like_with_like_real_row():
+    res = _results()
+    for r in res.values():
+        r["evaluate"]["real"] = {**r["evaluate"]["mle"], "fid_floor": 0.02, "fid_halves": 0.0003,
+                                 "n_samples": 10000, "n_refs": 10000, "fid_floor_lo": 0.019}
+    md = report.markdown(report.aggregate(res), {}, [0, 1, 2])
+    assert "real data (10,000 held-out sentences, as many as the model samples" in md
+    assert "floor = FID(test, held-out real sample of the models' n) 0.0200" in md
+    assert "test half vs half 0.00030" in md and "train-vs-test" not in md
 
 
 def test_different_mle_metrics_for_one_seed_are_refused():

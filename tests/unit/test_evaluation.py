@@ -12,6 +12,7 @@ from gantext.config import EvaluateConfig, FIDConfig
 from gantext.corpus.grammar import MODES, default_grammar
 from gantext.errors import DataError
 from gantext.evaluation import (
+    CI_KEYS,
     DELTA_KEYS,
     draw_samples,
     evaluate,
@@ -81,18 +82,24 @@ def test_load_eval_data_uses_raw_test_tokens(setup):
 def test_metric_keys(setup):
     *_, result = setup
     m = result.metrics
-    assert set(m) == {"mle", "gan", "real", "delta"}
+    assert set(m) == {"mle", "gan", "real", "delta", "protocol"}
     for name in ("mle", "gan"):
         for k in ("bleu2", "bleu5", "sbleu2", "sbleu5", "fid", "nll", "nll_anchor", "validity",
-                  "oracle_nll", "oracle_nll_token", "mode_js", "len"):
+                  "oracle_nll", "oracle_nll_token", "oracle_nll_gap", "oracle_invalid", "mode_js",
+                  "len", "n_samples", "n_refs", "bleu5_lo", "bleu5_hi", "fid_lo", "fid_hi"):
             assert k in m[name], (name, k)
-    for k in ("bleu2", "sbleu5", "fid_floor", "fid_train", "fid_shuffle_ratio", "validity",
-              "oracle_nll", "mode_js"):
+    for k in ("bleu2", "sbleu5", "fid_floor", "fid_halves", "fid_shuffle_ratio", "validity",
+              "oracle_nll", "mode_js", "n_samples", "n_refs", "pool_size", "fid_floor_lo"):
         assert k in m["real"], k
-    assert m["real"]["validity"] == 1.0  # the test split is grammar output
-    assert set(m["delta"]) <= set(DELTA_KEYS)
-    for k, v in m["delta"].items():
-        assert v == m["gan"][k] - m["mle"][k]
+    assert m["real"]["validity"] == 1.0  # the real sample is grammar output
+    assert set(m["delta"]) <= set(DELTA_KEYS) | {f"{k}_{e}" for k in CI_KEYS for e in ("lo", "hi")}
+    for k in DELTA_KEYS:
+        if k in m["delta"]:
+            assert m["delta"][k] == m["gan"][k] - m["mle"][k]
+    for k in CI_KEYS:
+        assert m["delta"][f"{k}_lo"] <= m["delta"][k] <= m["delta"][f"{k}_hi"]
+    assert "oracle_nll" not in m["delta"]  # a raw lower-is-better figure is not a delta
+    assert m["protocol"]["ci_resamples"] > 0 and len(m["protocol"]["fid_extractor_md5"]) == 32
 
 
 def test_bleu_and_self_bleu_match_nltk(setup):
@@ -129,7 +136,9 @@ def test_quality_diversity_rows(setup):
     rows = result.qd_rows
     assert [(r["model"], r["temperature"]) for r in rows] == [
         ("mle", 0.8), ("mle", 1.3), ("gan", 0.8), ("gan", 1.3), ("real", "")]
-    assert all(set(r) == {"model", "temperature", "bleu5", "self_bleu5", "validity"} for r in rows)
+    assert all(set(r) == {"model", "temperature", "bleu5", "self_bleu5", "n", "validity"}
+               for r in rows)
+    assert {r["n"] for r in rows} == {CFG.sweep_samples}  # the real point at the models' n
     assert rows[-1]["validity"] == 1.0
 
 
@@ -139,16 +148,16 @@ def test_write_outputs(setup):
     saved = read_json(paths.metrics_json("evaluate"))
     assert saved == result.metrics  # exact float round trip
     # the headline figures come first (the first columns of `dvc exp show`)
-    assert list(saved) == ["mle", "gan", "delta", "real"]
+    assert list(saved) == ["mle", "gan", "delta", "real", "protocol"]
     assert list(saved["mle"])[:11] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
                                        "sbleu4", "sbleu5", "fid", "nll", "nll_anchor"]
-    assert list(saved["real"])[8:11] == ["fid_floor", "fid_train", "validity"]
+    assert list(saved["real"])[8:10] == ["fid_floor", "validity"]
     for name in ("mle", "gan"):
         lines = read_lines(paths.samples_dir / f"{name}.txt")
         assert [line.split() for line in lines] == result.samples[name]
     assert set(read_json(paths.samples_dir / "modes.json")) == {"mle", "gan", "test"}
     header = read_lines(paths.plot_csv("quality_diversity"))[0]
-    assert header == "model,temperature,bleu5,self_bleu5,validity"
+    assert header == "model,temperature,bleu5,self_bleu5,n,validity"
     assert paths.fid_extractor.is_file()
 
 
@@ -159,7 +168,7 @@ def test_without_oracle_there_are_no_oracle_keys(tmp_path):
                          fid=FIDConfig(svd_dim=3))
     res = evaluate({"mle": tiny_generator(vocab, 0)}, data, cfg, seed=0, log=lambda m: None)
     assert "validity" not in res.metrics["mle"] and "delta" not in res.metrics
-    assert set(res.qd_rows[0]) == {"model", "temperature", "bleu5", "self_bleu5"}
+    assert set(res.qd_rows[0]) == {"model", "temperature", "bleu5", "self_bleu5", "n"}
 
 
 def test_char_level_scores_characters_and_asks_the_grammar_in_words(tmp_path):
@@ -174,7 +183,7 @@ def test_char_level_scores_characters_and_asks_the_grammar_in_words(tmp_path):
                    log=lambda m: None)
     assert all(len(tok) == 1 or tok == "<unk>" for s in res.samples["mle"] for tok in s)
     assert 0.0 <= res.metrics["mle"]["validity"] <= 1.0
-    # the references (real test sentences), re-read as words, are all grammatical
+    # the real sample (held-out real sentences), re-read as words, is all grammatical
     assert res.metrics["real"]["validity"] == 1.0
     write_outputs(res, paths)
     assert read_lines(paths.samples_dir / "mle.txt") == ["".join(s) for s in res.samples["mle"]]

@@ -43,7 +43,7 @@ class ValidIfStartsWithThe:
 
 def test_row_matches_nltk():
     row = qd_row("mle", 0.7, SAMPLES, REFS)
-    assert list(row) == list(COLUMNS[:4])
+    assert list(row) == list(COLUMNS[:5])
     assert row["model"] == "mle" and row["temperature"] == 0.7
     assert row["bleu5"] == pytest.approx(nltk_bleu5(SAMPLES, REFS), abs=1e-12)
     assert row["self_bleu5"] == pytest.approx(nltk_self_bleu5(SAMPLES), abs=1e-12)

@@ -173,3 +173,42 @@ def test_vocab_splits_must_hold_train_and_never_test(splits) -> None:
 
     with pytest.raises(ConfigError, match="tokenize.vocab_splits"):
         params_from_dict({"tokenize": {"vocab_splits": splits}})
+
+
+# ----------------------------------------------------------------------------- max_len
+def test_max_len_auto_is_the_99th_percentile_of_train_lengths() -> None:
+    from gantext.text.prepare import truncation_warnings
+
+    # train lengths 1..100: the 99th percentile (linear) is 99.01 -> 100 rounded up; one
+    # sentence of 150 tokens in test
+    texts = {"train": [" ".join(["w"] * k) for k in range(1, 101)], "valid": ["w w"],
+             "test": [" ".join(["w"] * 150)]}
+    res = tokenize_splits(texts, TokenizeConfig(max_len="auto"))
+    assert res.metrics["max_len"] == 100 and res.metrics["max_len_auto"] is True
+    assert res.arrays["train"].shape[1] == 101
+    assert res.metrics["train"]["truncated"] == 0 and res.metrics["test"]["truncated"] == 1
+    warned = truncation_warnings(res.metrics)
+    assert len(warned) == 1 and "100.0% of the test split" in warned[0]
+    assert "auto" in warned[0]
+    fixed = tokenize_splits(texts, TokenizeConfig(max_len=32))
+    assert fixed.metrics["max_len"] == 32 and fixed.metrics["max_len_auto"] is False
+    assert [w.split(" of the ")[1].split()[0] for w in truncation_warnings(fixed.metrics)] == [
+        "train", "test"]  # 68% of train, all of test; valid (2 tokens) fits
+
+
+def test_truncation_of_at_most_one_percent_is_not_warned() -> None:
+    from gantext.text.prepare import truncation_warnings
+
+    texts = {"train": ["a b"] * 99 + ["a b c d"], "valid": ["a"], "test": ["a b"]}
+    res = tokenize_splits(texts, TokenizeConfig(max_len=3))
+    assert res.metrics["train"]["truncation_rate"] == 0.01 and truncation_warnings(res.metrics) == []
+
+
+def test_max_len_param_accepts_auto_or_a_positive_integer() -> None:
+    from gantext.config import ConfigError, params_from_dict
+
+    assert params_from_dict({"tokenize": {"max_len": "auto"}}).tokenize.max_len == "auto"
+    assert params_from_dict({"tokenize": {"max_len": 9}}).tokenize.max_len == 9
+    for bad in ("automatic", 0, 2.5, True):
+        with pytest.raises(ConfigError, match="tokenize.max_len"):
+            params_from_dict({"tokenize": {"max_len": bad}})

@@ -37,9 +37,11 @@ Fewer SVD dimensions give a *lower floor* (FID between two real sets is covarian
 noise, growing like dim^2 / n) and so a larger ratio at the sample sizes we evaluate (1k-10k).
 32 rather than 16 keeps more of the distribution visible: on the builtin corpus, replacing
 the rarest review mode (neutral, 10%) of half B by other modes raises FID over the floor by
-x2.8 (svd 16), x3.1 (32), x2.7 (48), x2.4 (64). The floor on COCO (5k vs 5k) is 0.00028 and
-FID(train, test) = 0.018 -- a topic shift (COCO's train and test files cover different
-topics), not a floor.
+x2.8 (svd 16), x3.1 (32), x2.7 (48), x2.4 (64). On COCO, test half vs half (5k vs 5k; now
+``real.fid_halves``) is 0.00028 and FID(train, test) = 0.018: COCO's train and test files cover
+different topics. A model trained on train faces that shift too, so the floor the evaluation
+reports (``real.fid_floor``, :mod:`gantext.metrics.reference`) is FID(test, held-out real
+sentences at the models' n), shift included, not the half-vs-half figure.
 
 Numerics
 --------
@@ -51,15 +53,30 @@ slightly negative: those are clipped to 0, with a warning when one is negative b
 A singular covariance (e.g. a collapsed generator repeating one sentence) is handled exactly by
 the PSD square root, without the usual eps * I offset (see :func:`frechet_distance`).
 
+One ruler per corpus
+--------------------
+The extractor is fitted with a fixed SVD seed (:data:`EXTRACTOR_SEED`, independent of
+``params.seed``) on the training split, so every model and every seed scored against a corpus
+uses the same features. :func:`load_or_fit` loads ``models/fid/extractor.npz`` when its
+*fingerprint* (sha256 of the training sentences, the ``evaluate.fid`` settings, the seed, the
+format and the sklearn version) matches, else fits, saves and loads the file back: what is scored
+is always the ruler on disk. The file's bytes are deterministic (zip entries carry a fixed
+timestamp; ``np.savez`` would stamp the current time), so its md5 (:attr:`FeatureExtractor.md5`,
+:func:`extractor_md5`; reported as ``fid_extractor.md5`` in metrics/evaluate.json) is the same for
+every seed and run on the same corpus and settings.
+
 The artifact holds plain arrays and a JSON string (loaded with ``allow_pickle=False``);
 :meth:`FeatureExtractor.transform` is numpy/scipy.sparse, so loading never unpickles anything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import warnings
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +87,11 @@ from gantext.config import FIDConfig
 from gantext.errors import CheckpointError, DataError
 from gantext.io import atomic_path
 
-__all__ = ["FeatureExtractor", "frechet_distance", "fid", "halves", "shuffle_ratio", "BOS", "EOS"]
+__all__ = ["FeatureExtractor", "frechet_distance", "fid", "gaussian", "halves", "shuffle_ratio",
+           "load_or_fit", "extractor_md5", "fingerprint", "BOS", "EOS", "EXTRACTOR_SEED"]
+
+#: The SVD seed of every extractor fit: fixed, so the ruler depends on the corpus only.
+EXTRACTOR_SEED = 0
 
 #: Sentence-boundary markers added around each sentence when ``FIDConfig.boundary`` is true.
 BOS, EOS = "<s>", "</s>"
@@ -106,14 +127,21 @@ class FeatureExtractor:
     ngram_min: int
     ngram_max: int
     boundary: bool
+    fingerprint: str = ""            # what it was fitted on (see :func:`fingerprint`)
 
     @property
     def dim(self) -> int:
         return int(self.components.shape[0])
 
+    @property
+    def md5(self) -> str:
+        """md5 of the file :meth:`save` writes (deterministic bytes): the ruler's identity."""
+        return hashlib.md5(self.to_bytes()).hexdigest()
+
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, train: Sequence[Sequence[str]], cfg: FIDConfig, seed: int) -> FeatureExtractor:
+    def fit(cls, train: Sequence[Sequence[str]], cfg: FIDConfig,
+            seed: int = EXTRACTOR_SEED) -> FeatureExtractor:
         """Fit TF-IDF + TruncatedSVD(``cfg.svd_dim``, random_state=seed) on training sentences."""
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -143,7 +171,8 @@ class FeatureExtractor:
             vocab[col] = gram
         return cls(vocabulary=tuple(vocab), idf=np.asarray(vec.idf_, dtype=np.float64),
                    components=np.ascontiguousarray(svd.components_, dtype=np.float64),
-                   ngram_min=cfg.ngram_min, ngram_max=cfg.ngram_max, boundary=cfg.boundary)
+                   ngram_min=cfg.ngram_min, ngram_max=cfg.ngram_max, boundary=cfg.boundary,
+                   fingerprint=fingerprint(train, cfg, seed))
 
     # ------------------------------------------------------------------ transform
     def _index(self) -> dict[str, int]:
@@ -176,14 +205,28 @@ class FeatureExtractor:
         return np.asarray(self.tfidf(sents) @ self.components.T, dtype=np.float64)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
-        """Write an ``.npz`` of plain arrays + JSON (no pickle), atomically."""
+    def to_bytes(self) -> bytes:
+        """The ``.npz`` file (plain arrays + JSON, no pickle) with fixed zip timestamps, so equal
+        extractors give equal bytes (``np.savez`` stamps each entry with the current time)."""
         meta = {"format": _FORMAT, "ngram_min": self.ngram_min, "ngram_max": self.ngram_max,
-                "boundary": self.boundary}
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: savez adds no suffix
-            np.savez(fh, idf=self.idf, components=self.components,
-                     vocabulary=np.array(json.dumps(list(self.vocabulary), ensure_ascii=False)),
-                     meta=np.array(json.dumps(meta)))
+                "boundary": self.boundary, "fingerprint": self.fingerprint}
+        arrays = {"idf": self.idf, "components": self.components,
+                  "vocabulary": np.array(json.dumps(list(self.vocabulary), ensure_ascii=False)),
+                  "meta": np.array(json.dumps(meta))}
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, arr in arrays.items():
+                entry = io.BytesIO()
+                np.lib.format.write_array(entry, np.asanyarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, entry.getvalue())
+        return buf.getvalue()
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_bytes` atomically."""
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(self.to_bytes())
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureExtractor:
@@ -210,7 +253,49 @@ class FeatureExtractor:
                                   "evaluate stage")
         return cls(vocabulary=tuple(vocab), idf=idf, components=comp,
                    ngram_min=int(meta["ngram_min"]), ngram_max=int(meta["ngram_max"]),
-                   boundary=bool(meta["boundary"]))
+                   boundary=bool(meta["boundary"]), fingerprint=str(meta.get("fingerprint", "")))
+
+
+def fingerprint(train: Sequence[Sequence[str]], cfg: FIDConfig, seed: int = EXTRACTOR_SEED) -> str:
+    """sha256 of everything a fit depends on: the training sentences, the settings, the seed,
+    the file format and the sklearn version (its SVD could change between releases)."""
+    import sklearn
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": _FORMAT, "sklearn": sklearn.__version__, "seed": int(seed),
+                         "ngram_min": cfg.ngram_min, "ngram_max": cfg.ngram_max,
+                         "svd_dim": cfg.svd_dim, "boundary": cfg.boundary},
+                        sort_keys=True).encode())
+    for s in train:
+        h.update(b"\n" + "\x1f".join(s).encode("utf-8"))
+    return h.hexdigest()
+
+
+def extractor_md5(path: str | Path) -> str:
+    """md5 of an extractor file (as DVC computes it for a file): the ruler's identity."""
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def load_or_fit(path: str | Path, train: Sequence[Sequence[str]], cfg: FIDConfig,
+                log: Callable[[str], None] | None = None) -> FeatureExtractor:
+    """The corpus' extractor: loaded from `path` when it was fitted on these sentences with these
+    settings (same :func:`fingerprint`), else fitted with :data:`EXTRACTOR_SEED`, saved to `path`
+    and loaded back. Either way the returned object is the one read from disk."""
+    path = Path(path)
+    want = fingerprint(train, cfg)
+    if path.is_file():
+        try:
+            if FeatureExtractor.load(path).fingerprint == want:
+                if log is not None:
+                    log(f"FID extractor: reusing {path} (same training split and settings)")
+                return FeatureExtractor.load(path)
+        except CheckpointError:
+            pass  # unreadable or old format: refit below
+    if log is not None:
+        log(f"fitting the FID extractor on {len(train)} training sentences (seed "
+            f"{EXTRACTOR_SEED})")
+    FeatureExtractor.fit(train, cfg).save(path)
+    return FeatureExtractor.load(path)
 
 
 # ---------------------------------------------------------------------- Fréchet distance
@@ -272,7 +357,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
     return d2
 
 
-def _gaussian(feats: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+def gaussian(feats: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of feature rows; a clear error below 2 rows."""
     if feats.shape[0] < 2:
         raise DataError(f"FID: {what} has {feats.shape[0]} sentence(s); need at least 2 to "
                         "estimate a covariance")
@@ -282,8 +368,8 @@ def _gaussian(feats: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 def fid(extractor: FeatureExtractor, real: Sequence[Sequence[str]],
         fake: Sequence[Sequence[str]]) -> float:
     """Simplified FID between token-list sentences `real` and `fake` (lower = closer)."""
-    mu_r, s_r = _gaussian(extractor.transform(real), "the real set")
-    mu_f, s_f = _gaussian(extractor.transform(fake), "the generated set")
+    mu_r, s_r = gaussian(extractor.transform(real), "the real set")
+    mu_f, s_f = gaussian(extractor.transform(fake), "the generated set")
     return frechet_distance(mu_r, s_r, mu_f, s_f)
 
 
@@ -302,9 +388,9 @@ def shuffle_ratio(extractor: FeatureExtractor, test: Sequence[Sequence[str]], se
     rng = np.random.default_rng([seed, 1])  # independent of the split's stream
     b_shuffled = [[s[i] for i in rng.permutation(len(s))] for s in b]
     fa = extractor.transform(a)
-    mu_a, s_a = _gaussian(fa, "test half A")
-    mu_b, s_b = _gaussian(extractor.transform(b), "test half B")
-    mu_x, s_x = _gaussian(extractor.transform(b_shuffled), "shuffled test half B")
+    mu_a, s_a = gaussian(fa, "test half A")
+    mu_b, s_b = gaussian(extractor.transform(b), "test half B")
+    mu_x, s_x = gaussian(extractor.transform(b_shuffled), "shuffled test half B")
     floor = frechet_distance(mu_a, s_a, mu_b, s_b)
     if floor <= 0.0:
         raise DataError("shuffle ratio: FID between the two test halves is 0 (identical halves?)")

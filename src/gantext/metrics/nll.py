@@ -33,9 +33,15 @@ from gantext.data import iterate_batches
 from gantext.models.generator import Generator
 from gantext.text.vocab import PAD_ID
 
+#: Rows per NLL batch. The per-batch sums are float32, so the total depends (by ~1e-7) on how the
+#: rows are cut into batches: every NLL of the project (pretrain's valid/test/train figures and
+#: the evaluate stage's) is accumulated with this one batch size, so the same model on the same
+#: split gives the same bits everywhere. Equal to training.mle.EVAL_BATCH_SIZE.
+NLL_BATCH_SIZE = 512
+
 
 @torch.no_grad()
-def nll_sum(model: Generator, data: torch.Tensor, batch_size: int,
+def nll_sum(model: Generator, data: torch.Tensor, batch_size: int = NLL_BATCH_SIZE,
             device: torch.device | str = "cpu") -> tuple[float, int]:
     """(S, N): summed NLL over real targets and their count, in eval mode, in a fixed order."""
     was_training = model.training
@@ -51,7 +57,7 @@ def nll_sum(model: Generator, data: torch.Tensor, batch_size: int,
     return total, count
 
 
-def nll_metrics(model: Generator, data: torch.Tensor, batch_size: int,
+def nll_metrics(model: Generator, data: torch.Tensor, batch_size: int = NLL_BATCH_SIZE,
                 device: torch.device | str = "cpu") -> dict[str, float]:
     """``{"nll", "nll_anchor", "ppl", "tokens"}`` of `model` on encoded rows (see module docstring)."""
     if data.ndim != 2 or data.shape[1] < 2:

@@ -14,7 +14,11 @@ Definitions (all computed on token lists; :func:`oracle_metrics`):
   how typical the valid ones are (lower = more probable sentences, the SeqGAN "oracle NLL").
   ``None`` when no sample is valid.
 - ``oracle_nll_token``: the same total divided by the valid samples' token count **plus one per
-  sentence** (the end of sentence, as the generator's NLL counts ``<eos>``).
+  sentence** (the end of sentence, as the generator's NLL counts ``<eos>``). Per token, so it
+  does not improve when sentences get shorter; the headline grammar figure.
+- ``oracle_invalid``: the number of samples the grammar rejects (their NLL is infinite, so they
+  have their own count instead of being dropped silently: every sample is either in the NLL or
+  in this count).
 - ``mode_js``: Jensen-Shannon divergence between the review-mode distribution of the valid
   samples and that of the reference (the test split), **in bits** (log base 2), so it lies in
   [0, 1]: 0 = identical mode frequencies, 1 = disjoint modes. ``None`` when no sample is valid.
@@ -101,7 +105,7 @@ def oracle_metrics(oracle: Oracle, sents: Sequence[Sequence[str]], names: Sequen
     valid, logp, modes = score(oracle, sents)
     n = len(sents)
     n_valid = int(valid.sum())
-    out: dict[str, Any] = {"validity": n_valid / n if n else 0.0}
+    out: dict[str, Any] = {"validity": n_valid / n if n else 0.0, "oracle_invalid": n - n_valid}
     if n_valid:
         nll = -logp[valid]
         tokens = sum(len(s) + 1 for s, v in zip(sents, valid) if v)

@@ -5,10 +5,12 @@ Lowering the temperature trades diversity for quality, so a single (BLEU, self-B
 little: a GAN that looks better than MLE at temperature 1 may just sit further along the same
 curve. Plotting each model's curve on one chart compares models at equal diversity.
 
-Each row: ``model, temperature, bleu5, self_bleu5`` (+ ``validity`` when a grammar oracle is
-given). A ``real`` row (``temperature`` empty) places the data itself on the chart: training
-sentences scored like samples (BLEU-5 against the same references, self-BLEU-5 among
-themselves), i.e. what a generator that reproduces the data distribution would get.
+Each row: ``model, temperature, bleu5, self_bleu5, n`` (``n`` = sentences of the point, the
+same for every point; + ``validity`` when a grammar oracle is given). A ``real`` row
+(``temperature`` empty) places the data itself on the chart: held-out real sentences (the first
+``n`` of the headline real sample, see :mod:`gantext.metrics.reference`) scored like samples
+(BLEU-5 against the same references, self-BLEU-5 among themselves), i.e. what a generator that
+reproduces the data distribution would get at the same n.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from gantext.metrics.oracle import Oracle, score
 __all__ = ["COLUMNS", "qd_row", "sweep"]
 
 #: Column order of metrics/plots/quality_diversity.csv (``validity`` only with an oracle).
-COLUMNS = ("model", "temperature", "bleu5", "self_bleu5", "validity")
+COLUMNS = ("model", "temperature", "bleu5", "self_bleu5", "n", "validity")
 
 Sampler = Callable[[str, float, int], list[list[str]]]
 
@@ -36,6 +38,7 @@ def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str
         "temperature": "" if temperature is None else float(temperature),
         "bleu5": bleu(samples, references, ns=(5,))[5],
         "self_bleu5": self_bleu(samples, ns=(5,))[5] if len(samples) > 1 else 0.0,
+        "n": len(samples),
     }
     if oracle is not None:
         valid, _, _ = score(oracle, samples)

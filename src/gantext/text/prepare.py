@@ -15,9 +15,14 @@ from gantext.paths import Paths
 from gantext.text.tokenizer import tokenize_lines
 from gantext.text.vocab import Vocab, encode
 
-__all__ = ["SPLITS", "Tokenized", "read_splits", "split_stats", "tokenize_splits", "write_tokenized"]
+__all__ = ["SPLITS", "Tokenized", "read_splits", "resolve_max_len", "split_stats",
+           "tokenize_splits", "truncation_warnings", "write_tokenized"]
 
 SPLITS = ("train", "valid", "test")
+#: ``tokenize.max_len: auto`` = this percentile of the train split's sentence lengths (rounded up).
+AUTO_PERCENTILE = 99
+#: A split that loses more than this fraction of its sentences to truncation gets a warning.
+TRUNCATION_WARN = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,28 @@ def split_stats(vocab: Vocab, sentences: Sequence[Sequence[str]], max_len: int,
     }
 
 
+def resolve_max_len(max_len: int | str, train: Sequence[Sequence[str]]) -> int:
+    """``tokenize.max_len`` as a number: ``auto`` = the ceiling of the 99th percentile (numpy's
+    linear interpolation) of the train split's lengths, so at least 99% of train fits."""
+    if max_len != "auto":
+        return int(max_len)
+    lens = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    return max(1, int(np.ceil(np.percentile(lens, AUTO_PERCENTILE))))
+
+
+def truncation_warnings(metrics: Mapping) -> list[str]:
+    """One line per split whose truncation rate exceeds :data:`TRUNCATION_WARN` (1%)."""
+    out = []
+    for s in SPLITS:
+        rate = metrics[s]["truncation_rate"]
+        if rate > TRUNCATION_WARN:
+            out.append(f"tokenize.max_len = {metrics['max_len']} truncates {rate:.1%} of the {s} "
+                       f"split ({metrics[s]['truncated']} of {metrics[s]['sentences']} sentences, "
+                       f"longest {metrics[s]['length_max']} tokens): raise tokenize.max_len or set "
+                       "it to auto (99th percentile of train lengths)")
+    return out
+
+
 def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> Tokenized:
     """Tokenize every split, build the vocabulary from ``cfg.vocab_splits`` (train by default,
     never test), encode, and measure."""
@@ -69,17 +96,19 @@ def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> 
     vocab = Vocab.build(vocab_source, min_freq=cfg.min_freq, max_size=cfg.max_size,
                         level=cfg.level)
     arrays: dict[str, np.ndarray] = {}
+    max_len = resolve_max_len(cfg.max_len, tokens["train"])
     metrics: dict = {
         "level": cfg.level,
-        "max_len": cfg.max_len,
+        "max_len": max_len,  # the width used (auto: resolved)
+        "max_len_auto": cfg.max_len == "auto",
         "vocab_size": len(vocab),  # includes the 4 specials
         "vocab_splits": list(dict.fromkeys(cfg.vocab_splits)),
         "train_types": len({t for s in tokens["train"] for t in s}),
         "vocab_hash": vocab.hash,
     }
     for s in SPLITS:
-        arrays[s], truncated = encode(vocab, tokens[s], cfg.max_len)
-        metrics[s] = split_stats(vocab, tokens[s], cfg.max_len, truncated)
+        arrays[s], truncated = encode(vocab, tokens[s], max_len)
+        metrics[s] = split_stats(vocab, tokens[s], max_len, truncated)
     return Tokenized(vocab=vocab, arrays=arrays, metrics=metrics)
 
 
