@@ -43,7 +43,6 @@ test split), ``metrics/plots/quality_diversity.csv`` and ``models/fid/extractor.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -56,7 +55,7 @@ import torch
 from gantext.config import EvaluateConfig
 from gantext.data import load_corpus
 from gantext.errors import DataError
-from gantext.io import read_lines, write_csv, write_json, write_lines, write_text
+from gantext.io import read_lines, write_csv, write_json, write_lines
 from gantext.metrics import bootstrap
 from gantext.metrics.diversity import diversity_metrics
 from gantext.metrics.fid import EXTRACTOR_SEED, FeatureExtractor
@@ -374,9 +373,8 @@ def write_outputs(result: Evaluation, paths: Paths) -> list[Any]:
         write_json(f, result.modes)
         files.append(f)
     write_csv(paths.plot_csv("quality_diversity"), result.qd_rows)
-    # Not io.write_json (sorted keys): the fixed order above puts what matters in the first
-    # columns of `dvc exp show`, and is just as stable for diffs.
-    write_text(paths.metrics_json("evaluate"),
-               json.dumps(ordered_metrics(result.metrics), indent=2, ensure_ascii=False) + "\n")
+    # sort_keys=False: the fixed order above puts what matters in the first columns of
+    # `dvc exp show`; write_json also keeps NaN/Infinity out of the file (they are not JSON).
+    write_json(paths.metrics_json("evaluate"), ordered_metrics(result.metrics), sort_keys=False)
     files += [paths.plot_csv("quality_diversity"), paths.metrics_json("evaluate")]
     return files
