@@ -59,6 +59,7 @@ from gantext.metrics.oracle import Oracle, mode_counts, oracle_metrics
 from gantext.metrics.quality_diversity import qd_row, sweep
 from gantext.models.generator import Generator
 from gantext.paths import Paths
+from gantext.progress import progress
 from gantext.text.tokenizer import detokenize, tokenize_lines
 from gantext.text.vocab import Vocab
 
@@ -306,6 +307,11 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     samples: dict[str, list[list[str]]] = {}
     mode_fracs: dict[str, dict[str, float]] = {}
     sample_seed = stream_seed(seed, _SAMPLES)
+    temps = list(cfg.sweep_temperatures)
+    # rate + ETA in units of sentences drawn and scored (headline, real row, sweep points)
+    bar = progress(total=(len(generators) + 1) * cfg.num_samples
+                   + len(generators) * len(temps) * cfg.sweep_samples,
+                   desc="evaluate", unit="sentence")
     for name, model in generators.items():
         log(f"{name}: {cfg.num_samples} samples at temperature {cfg.temperature:g}, metrics")
         samples[name] = draw_samples(model, data.vocab, cfg.num_samples, data.max_len,
@@ -313,22 +319,25 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         metrics[name], m = generator_metrics(model, samples[name], data, extractor, cfg, device, ctx)
         if m is not None:
             mode_fracs[name] = m
+        bar.update(cfg.num_samples)
 
     log("real-data reference row")
     metrics["real"], m = real_metrics(data, extractor, cfg, seed, ctx)
+    bar.update(cfg.num_samples)
     if m is not None:
         mode_fracs["test"] = m
     if {"mle", "gan"} <= set(generators):
         metrics["delta"] = deltas(metrics)
 
-    temps = list(cfg.sweep_temperatures)
-
     def sample(name: str, t: float, n: int) -> list[list[str]]:
         # one stream per temperature, shared by the models (common random numbers)
-        return draw_samples(generators[name], data.vocab, n, data.max_len, t,
-                            stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+        drawn = draw_samples(generators[name], data.vocab, n, data.max_len, t,
+                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+        bar.update(n)
+        return drawn
 
     rows = sweep(list(generators), temps, cfg.sweep_samples, sample, data.test, ctx, log)
+    bar.close()
     real_draw = _subset(data.train, cfg.sweep_samples, stream_seed(seed, _REAL_TRAIN))
     rows.append(qd_row("real", None, real_draw, data.test, ctx))
     return Evaluation(metrics=metrics, samples=samples, qd_rows=rows, extractor=extractor,

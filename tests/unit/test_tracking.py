@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gantext import tracking
+from gantext import provenance, tracking
 from gantext.config import params_from_dict
 from gantext.paths import Paths
 
@@ -34,7 +34,7 @@ def empty_db(tmp_path_factory):
 def clean_env(monkeypatch):
     """No DVC / MLflow variables leaking from an outer `dvc repro` or the developer's shell."""
     for key in ("DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_STAGE",
-                "MLFLOW_TRACKING_URI", tracking.ENV_PIPELINE_ID):
+                "MLFLOW_TRACKING_URI", provenance.ENV_PIPELINE_ID):
         monkeypatch.delenv(key, raising=False)
     return monkeypatch
 
@@ -69,24 +69,24 @@ def _params(**tracking_cfg):
 # ----------------------------------------------------------------------------- where runs go
 def test_main_repo_root_prefers_dvc_root(tmp_path, clean_env):
     clean_env.setenv("DVC_ROOT", str(tmp_path))
-    assert tracking.main_repo_root(tmp_path / "elsewhere") == tmp_path.resolve()
+    assert provenance.main_repo_root(tmp_path / "elsewhere") == tmp_path.resolve()
 
 
 def test_main_repo_root_of_an_experiment_copy_path(tmp_path, clean_env):
     for sub in ("tmpab12", "standalone/tmpab12"):
         copy = tmp_path / "main" / ".dvc" / "tmp" / "exps" / sub
         copy.mkdir(parents=True)
-        assert tracking.main_repo_root(copy) == (tmp_path / "main").resolve()
+        assert provenance.main_repo_root(copy) == (tmp_path / "main").resolve()
 
 
 def test_main_repo_root_git_and_plain(tmp_path, clean_env):
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert tracking.main_repo_root(plain) == plain.resolve()
+    assert provenance.main_repo_root(plain) == plain.resolve()
     repo = tmp_path / "g"
     (repo / "sub").mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    assert tracking.main_repo_root(repo / "sub") == repo.resolve()
+    assert provenance.main_repo_root(repo / "sub") == repo.resolve()
 
 
 def test_tracking_uri_default_is_absolute_sqlite_at_main_root(tmp_path, clean_env):
@@ -106,12 +106,12 @@ def test_probe():
 # ----------------------------------------------------------------------------- md5 as DVC does
 def test_ignore_patterns():
     pats = ["__pycache__/", "*.pyc", "/data/tmp*"]
-    assert tracking._ignored(("src", "__pycache__"), True, pats)
-    assert not tracking._ignored(("src", "__pycache__"), False, pats)
-    assert tracking._ignored(("src", "a.pyc"), False, pats)
-    assert tracking._ignored(("data", "tmp1"), False, pats)
-    assert not tracking._ignored(("x", "data", "tmp1"), False, pats)
-    assert not tracking._ignored(("src", "a.py"), False, pats)
+    assert provenance._ignored(("src", "__pycache__"), True, pats)
+    assert not provenance._ignored(("src", "__pycache__"), False, pats)
+    assert provenance._ignored(("src", "a.pyc"), False, pats)
+    assert provenance._ignored(("data", "tmp1"), False, pats)
+    assert not provenance._ignored(("x", "data", "tmp1"), False, pats)
+    assert not provenance._ignored(("src", "a.py"), False, pats)
 
 
 def test_dvc_md5_equals_dvc_add(repo):
@@ -128,19 +128,19 @@ def test_dvc_md5_equals_dvc_add(repo):
 
     for name in ("src", "f.txt"):
         recorded = yaml.safe_load((repo / f"{name}.dvc").read_text())["outs"][0]["md5"]
-        assert tracking.dvc_md5(repo / name, repo) == recorded
-    assert tracking.dvc_md5(repo / "missing", repo) is None
+        assert provenance.dvc_md5(repo / name, repo) == recorded
+    assert provenance.dvc_md5(repo / "missing", repo) is None
 
 
 # ----------------------------------------------------------------------------- grouping
 def test_pipeline_id_sources(clean_env):
-    pid, how = tracking.pipeline_id()
+    pid, how = provenance.pipeline_id()
     assert how in ("standalone", "dvc-process")  # pytest may itself run under `dvc repro`
     clean_env.setenv("DVC_EXP_NAME", "curly-pout")
     clean_env.setenv("DVC_EXP_BASELINE_REV", "0123456789abcdef")
-    assert tracking.pipeline_id() == ("curly-pout@0123456", "dvc-exp")
-    clean_env.setenv(tracking.ENV_PIPELINE_ID, "mine")
-    assert tracking.pipeline_id() == ("mine", "env")
+    assert provenance.pipeline_id() == ("curly-pout@0123456", "dvc-exp")
+    clean_env.setenv(provenance.ENV_PIPELINE_ID, "mine")
+    assert provenance.pipeline_id() == ("mine", "env")
 
 
 def test_pipeline_id_shared_by_children_of_one_dvc_process(tmp_path, clean_env):
@@ -148,7 +148,7 @@ def test_pipeline_id_shared_by_children_of_one_dvc_process(tmp_path, clean_env):
     fake = tmp_path / "dvc"
     code = ("import subprocess, sys\n"
             "for _ in range(2):\n"
-            "    subprocess.run([sys.executable, '-c', 'from gantext.tracking import pipeline_id; "
+            "    subprocess.run([sys.executable, '-c', 'from gantext.provenance import pipeline_id; "
             "print(*pipeline_id())'], check=True)\n")
     fake.write_text(code)
     outs = [subprocess.run([sys.executable, str(fake), "repro"], capture_output=True, text=True,
@@ -190,9 +190,9 @@ def test_stage_run_records_params_metrics_tags_artifacts(repo, clean_env):
     assert t["gantext.stage"] == "train" and t["custom"] == "1"
     assert t["gantext.dvc_exp_name"] == "happy-exp"
     assert t["gantext.pipeline_id"] == "happy-exp@abcdef0" == run.pipeline_id
-    assert t["dvc.dep.src"] == tracking.dvc_md5(repo / "src", repo)
-    assert t["dvc.out.out"] == tracking.dvc_md5(repo / "out", repo)
-    assert t["dvc.out.m.json"] == tracking.dvc_md5(repo / "m.json")
+    assert t["dvc.dep.src"] == provenance.dvc_md5(repo / "src", repo)
+    assert t["dvc.out.out"] == provenance.dvc_md5(repo / "out", repo)
+    assert t["dvc.out.m.json"] == provenance.dvc_md5(repo / "m.json")
     assert "gantext.git_commit" not in t  # not a git repo
 
     import mlflow
@@ -212,14 +212,14 @@ def test_stage_run_git_tags(repo, clean_env):
     subprocess.run(["git", "add", "src", "dvc.yaml"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
                    cwd=repo, check=True)
-    assert tracking.git_dirty(repo) is False
+    assert provenance.git_dirty(repo) is False
     (repo / "src" / "a.py").write_text("x = 2\n")
-    assert tracking.git_dirty(repo) is True
+    assert provenance.git_dirty(repo) is True
     with tracking.stage_run("train", _params(), Paths(repo)) as run:
         pass
     r = tracking.find_runs(Paths(repo), _params(), f"attributes.run_id = '{run.run_id}'")[0]
-    assert r["tags"]["gantext.git_commit"] == tracking.git_commit(repo)
-    assert r["tags"]["mlflow.source.git.commit"] == tracking.git_commit(repo)
+    assert r["tags"]["gantext.git_commit"] == provenance.git_commit(repo)
+    assert r["tags"]["mlflow.source.git.commit"] == provenance.git_commit(repo)
     assert r["tags"]["gantext.git_dirty"] == "true"
 
 
