@@ -185,3 +185,19 @@ def test_cli_lineage_prints_and_writes(ws, monkeypatch, capsys):
     (root / "dvc.lock").unlink()
     assert cli.main(["lineage", "--no-mlflow"]) == 1
     assert "dvc repro" in capsys.readouterr().err
+
+
+def test_header_marks_params_dirty_when_params_yaml_is_uncommitted(ws):
+    import subprocess
+
+    root, _ = ws
+    _write(root, "params.yaml", "seed: 0\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], cwd=root, check=True)
+    head = lineage.build_lineage(Paths(root), query_mlflow=False).splitlines()[2]
+    assert "code clean" in head and "params clean" in head, head
+    _write(root, "params.yaml", "seed: 1\n")
+    head = lineage.build_lineage(Paths(root), query_mlflow=False).splitlines()[2]
+    assert "code clean" in head and "**params dirty**" in head, head
