@@ -7,6 +7,7 @@
 # (seconds per stage), two DVC experiments (bce, wgan-gp) run; then
 #   OUT_DIR/show.png  `dvc plots show`  (the workspace = the last experiment)
 #   OUT_DIR/diff.png  `dvc plots diff bce wgan-gp`  (one colour per revision)
+#   OUT_DIR/compare.txt  `gantext compare` of the two experiments, and how long it took
 # Chromium gets a dead proxy and a resolver that maps every host to NOTFOUND, so a page that
 # needed a CDN would stay blank. The script then counts the rendered charts in the DOM (4 each)
 # and fails otherwise. Needs: the project's .venv (bash scripts/setup.sh) and a Chromium
@@ -41,6 +42,14 @@ git init -q && git add -A && git -c user.name=s -c user.email=s@s commit -qm scr
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 dvc exp run -n bce -S adversarial.loss=bce >"$OUT/pipeline.log" 2>&1
 dvc exp run -n wgan-gp -S adversarial.loss=wgan-gp >>"$OUT/pipeline.log" 2>&1
+python - "$OUT/compare.txt" <<'PY'
+import subprocess, sys, time
+t0 = time.perf_counter()
+table = subprocess.run(["gantext", "compare"], capture_output=True, text=True, check=True).stdout
+took = time.perf_counter() - t0
+open(sys.argv[1], "w").write(table + f"gantext compare: {took:.2f} s\n")
+print(table + f"gantext compare: {took:.2f} s")
+PY
 dvc plots show -q -o "$WORK/show" >/dev/null
 dvc plots diff -q bce wgan-gp -o "$WORK/diff" >/dev/null
 
