@@ -23,8 +23,9 @@ params.yaml have uncommitted changes), holding
   stage starts) and out (``dvc.out.<path>``, hashed when the stage body finished) as DVC records
   them in dvc.lock (see :mod:`gantext.provenance`).
 
-The experiment carries ``mlflow.experimentKind = custom_model_development``, so MLflow 3's UI opens
-it on its runs (not on the GenAI traces overview). A run left ``RUNNING`` by a killed stage (same
+The experiment carries ``mlflow.experimentKind = custom_model_development`` (the kind MLflow 3's UI
+uses to open an experiment on its runs rather than on the GenAI traces overview; in 3.17 the
+"GenAI / Model training" switch overrides it: the README gives the address that opens the runs). A run left ``RUNNING`` by a killed stage (same
 host, its process gone) is ended as ``KILLED`` by the next stage run, which says so on stderr.
 
 Where runs go (:func:`tracking_uri`): ``MLFLOW_TRACKING_URI`` when set, else
