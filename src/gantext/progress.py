@@ -54,7 +54,12 @@ def status_line(desc: str, n: float, total: float | None, elapsed: float, unit: 
     rate = done_now / elapsed if elapsed > 0 else 0.0
     count = f"{n:g}/{total:g} {unit}" if total else f"{n:g} {unit}"
     pct = f" ({100.0 * n / total:.0f}%)" if total else ""
-    rate_txt = f"{rate:.3g} {unit}/s" if rate >= 1 or rate == 0 else f"{1 / rate:.3g} s/{unit}"
+    if rate >= 100:
+        rate_txt = f"{rate:,.0f} {unit}/s"
+    elif rate >= 1 or rate == 0:
+        rate_txt = f"{rate:.3g} {unit}/s"
+    else:  # slow steps (SeqGAN on a real corpus): seconds per step reads better
+        rate_txt = f"{1 / rate:.3g} s/{unit}"
     eta = ""
     if total:
         eta = ", ETA " + (format_duration((total - n) / rate) if rate > 0 else "?")

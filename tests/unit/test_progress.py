@@ -54,6 +54,10 @@ def test_resumed_loop_rates_only_the_work_done_now():
     assert first == "adv: 55/100 step (55%), 1 step/s, elapsed 5s, ETA 45s", first
 
 
+def test_fast_loops_print_whole_rates():
+    assert "3,270 line/s" in prog.status_line("ingest", 6540, 20000, 2.0, "line")
+
+
 def test_postfix_and_durations():
     out, clock = io.StringIO(), Clock()
     bar = prog.LineProgress(total=4, desc="d", interval=0, file=out, clock=clock)
