@@ -179,8 +179,104 @@ def _run_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- compare
+#: The headline columns of `gantext compare` (a `dvc exp show --keep` regex): what was run
+#: (seed, loss) and how it scored (BLEU-5, self-BLEU-5, FID, NLL of both generators).
+COMPARE_KEEP = (r"^Experiment$|^rev$|^Created$|^seed$|^adversarial\.loss$"
+                r"|^(mle|gan)\.(bleu5|sbleu5|fid|nll)$|^delta\.bleu5$")
+
+
+def _add_compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", help="only these experiments (default: all shown by "
+                   "`dvc exp show` with the same flags)")
+    p.add_argument("-A", "--all-commits", action="store_true",
+                   help="experiments of every commit (dvc exp show -A)")
+    p.add_argument("-a", "--all-branches", action="store_true", help="dvc exp show -a")
+    p.add_argument("-n", "--num", default=None, help="dvc exp show -n")
+    p.add_argument("--keep", default=None, metavar="REGEX",
+                   help="more columns, e.g. 'evaluate\\.|real\\.bleu5' (added to the headline)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--md", action="store_true", help="Markdown table")
+    fmt.add_argument("--csv", action="store_true", help="CSV")
+
+
+def compare_command(args: argparse.Namespace) -> list[str]:
+    """The `dvc exp show --csv` command line `gantext compare` runs (names are filtered and the
+    table drawn afterwards: DVC's own table elides columns ("…") to fit the terminal)."""
+    import shutil
+
+    dvc = Path(sys.executable).with_name("dvc")
+    cmd = [str(dvc) if dvc.is_file() else (shutil.which("dvc") or "dvc"), "exp", "show",
+           "--no-pager", "--drop", ".*",
+           "--keep", COMPARE_KEEP + (f"|{args.keep}" if args.keep else "")]
+    cmd += ["-A"] if args.all_commits else []
+    cmd += ["-a"] if args.all_branches else []
+    cmd += ["-n", str(args.num)] if args.num else []
+    return cmd + ["--csv"]
+
+
+def filter_rows(csv_text: str, names: list[str]) -> list[list[str]]:
+    """Header + the rows of `dvc exp show --csv` whose experiment name or rev is in `names`
+    (all rows when `names` is empty)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    if not rows:
+        return rows
+    head = rows[0]
+    cols = [i for i, c in enumerate(head) if c in ("Experiment", "rev")]
+    return [head] + [r for r in rows[1:]
+                     if not names or any(i < len(r) and r[i] in names for i in cols)]
+
+
+def _short(cell: str) -> str:
+    """5 significant digits for a number (DVC's CSV carries full floats), text unchanged."""
+    try:
+        return cell if cell.isdigit() else f"{float(cell):.5g}"
+    except ValueError:
+        return cell
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    import csv
+    import subprocess
+
+    cmd = compare_command(args)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise GantextError(f"cannot run dvc ({exc}); activate the project's .venv") from None
+    sys.stderr.write(done.stderr)
+    if done.returncode:
+        return done.returncode
+    rows = filter_rows(done.stdout, args.names)
+    if not rows:
+        return 0
+    missing = sorted(set(args.names) - {c for r in rows[1:] for c in r})
+    if missing:
+        print(f"warning: no experiment named {', '.join(missing)} (try -A)", file=sys.stderr)
+    if args.csv:
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        return 0
+    rows = [rows[0]] + [[_short(c) for c in r] for r in rows[1:]]
+    if args.md:
+        for i, r in enumerate(rows):
+            sys.stdout.write("| " + " | ".join(r) + " |\n")
+            if i == 0:
+                sys.stdout.write("|" + "---|" * len(r) + "\n")
+    else:
+        widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    return 0
+
+
 #: name -> Command. Other subcommands (e.g. `lineage`) register here.
 COMMANDS: dict[str, Command] = {
+    "compare": Command("compare experiments on the headline metrics (`dvc exp show` with the "
+                       "headline columns; -A, -a, -n and experiment names passed through)",
+                       _add_compare_args, _run_compare),
     "sample": Command("print sentences sampled from a generator checkpoint",
                       _add_sample_args, _run_sample),
     "lineage": Command("print how the current model was made: inputs, md5s (as in dvc.lock), "

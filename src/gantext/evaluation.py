@@ -65,6 +65,7 @@ from gantext.metrics.quality_diversity import qd_row, sweep
 from gantext.metrics.reference import NS, Ruler, Scored, real_metrics, real_order, sample_sizes
 from gantext.models.generator import Generator
 from gantext.paths import Paths
+from gantext.progress import progress
 from gantext.text.tokenizer import detokenize, tokenize_lines
 from gantext.text.vocab import Vocab
 
@@ -298,6 +299,10 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     samples: dict[str, list[list[str]]] = {}
     mode_fracs: dict[str, dict[str, float]] = {}
     sample_seed = stream_seed(seed, _SAMPLES)
+    temps = list(cfg.sweep_temperatures)
+    # rate + ETA in units of sentences drawn and scored (headline, real row, sweep points)
+    bar = progress(total=(len(generators) + 1) * n + len(generators) * len(temps) * n_sweep,
+                   desc="evaluate", unit="sentence")
     for i, (name, model) in enumerate(generators.items()):
         log(f"{name}: {n} samples at temperature {cfg.temperature:g}, metrics")
         samples[name] = draw_samples(model, data.vocab, n, data.max_len,
@@ -306,6 +311,7 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
                                           stream_seed(seed, _BOOTSTRAP, i + 1), device, ctx)
         if m is not None:
             mode_fracs[name] = m
+        bar.update(n)
 
     real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
     log(f"real-data reference row: {n} sentences drawn from {'+'.join(data.pool_splits)} "
@@ -313,6 +319,7 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     rows["real"] = real_metrics(ruler, real_sample[:n], data.train,
                                 stream_seed(seed, _BOOTSTRAP, 0), stream_seed(seed, _FID_HALVES),
                                 len(data.pool), ctx)
+    bar.update(n)
     if ctx is not None and ctx.test_modes is not None:
         total = float(ctx.test_modes.sum())
         mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
@@ -335,14 +342,15 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         "fid_extractor_seed": EXTRACTOR_SEED,
     }
 
-    temps = list(cfg.sweep_temperatures)
-
     def sample(name: str, t: float, k: int) -> list[list[str]]:
         # one stream per temperature, shared by the models (common random numbers)
-        return draw_samples(generators[name], data.vocab, k, data.max_len, t,
-                            stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+        drawn = draw_samples(generators[name], data.vocab, k, data.max_len, t,
+                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+        bar.update(k)
+        return drawn
 
     qd = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log)
+    bar.close()
     # the same real sample as the headline row (its first n_sweep sentences)
     qd.append(qd_row("real", None, real_sample[:n_sweep], data.test, ctx))
     return Evaluation(metrics=metrics, samples=samples, qd_rows=qd, extractor=extractor,

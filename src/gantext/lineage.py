@@ -4,7 +4,7 @@ Sources, in order of authority:
 
 * ``dvc.lock``: for every stage, the params values and the md5 of every dep and out exactly as
   DVC recorded them (directories: DVC's ``.dir`` hash);
-* the workspace: each recorded md5 is re-computed (:func:`gantext.tracking.dvc_md5`) and marked
+* the workspace: each recorded md5 is re-computed (:func:`gantext.provenance.dvc_md5`) and marked
   ``ok`` or ``CHANGED``; for directory outs the per-file md5s are listed, and since DVC's ``.dir``
   hash is the md5 of exactly that listing, a matching ``.dir`` proves every file md5 too (raw input
   files are checked the same way through the ``ingest.data_dir`` dep);
@@ -29,6 +29,8 @@ from gantext.config import Params, flatten, to_dict
 from gantext.errors import DataError
 from gantext.io import read_json
 from gantext.paths import Paths
+from gantext.provenance import (dir_listing_md5, dvc_dir_listing, dvc_md5, dvc_stage, git_commit,
+                                git_dirty, lock_params, params_dirty, read_lock, stage_params)
 
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 TITLES = {"ingest": "corpus -> cleaned sentences", "tokenize": "sentences -> ids + vocabulary",
@@ -72,6 +74,7 @@ class LineageData:
     stages: dict[str, StageRecord]
     git_commit: str | None
     git_dirty: bool | None
+    params_dirty: bool | None  # params.yaml has uncommitted changes
     dvc_exp_name: str | None
     vocab_hash: str | None
     vocab_size: int | None  # tokens including the specials
@@ -79,31 +82,7 @@ class LineageData:
     experiment: str | None
 
 
-def read_lock(root: Path) -> dict[str, dict]:
-    """`stages` of dvc.lock ({} when there is none)."""
-    import yaml
-
-    lock = root / "dvc.lock"
-    if not lock.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{lock}: not valid YAML ({exc}); restore it with git") from None
-    return dict(data.get("stages") or {})
-
-
-def _lock_params(entry: dict) -> dict[str, Any]:
-    """Flattened params of a dvc.lock stage entry (all params files merged)."""
-    out: dict[str, Any] = {}
-    for values in (entry.get("params") or {}).values():
-        out.update(flatten(values or {}))
-    return out
-
-
 def _record(root: Path, item: dict | str, md5_lock: str | None, list_files: bool) -> OutRecord:
-    from gantext.tracking import dir_listing_md5, dvc_dir_listing, dvc_md5
-
     rel = item if isinstance(item, str) else item["path"]
     path = root / rel
     if path.is_dir():
@@ -128,8 +107,6 @@ def collect_lineage(paths: Paths, params: Params | None = None, *,
     `params` is needed for the running stage's params and to find MLflow runs
     (tracking.enabled / tracking.experiment); without it, MLflow is not asked.
     """
-    from gantext import tracking
-
     root = paths.root
     lock = read_lock(root)
     if not lock and running_stage is None:
@@ -140,13 +117,13 @@ def collect_lineage(paths: Paths, params: Params | None = None, *,
         entry = lock.get(name)
         running = name == running_stage
         if running:
-            spec = tracking.dvc_stage(root, name, to_dict(params) if params else None)
-            st_params = tracking._stage_params(params, spec["params"]) if params else {}
+            spec = dvc_stage(root, name, to_dict(params) if params else None)
+            st_params = stage_params(params, spec["params"]) if params else {}
             deps = [_record(root, d, None, False) for d in spec["deps"]]
             outs = [_record(root, o, None, True) for o in spec["outs"]
                     if Path(o) != paths.lineage.relative_to(root)]
         elif entry is not None:
-            st_params = _lock_params(entry)
+            st_params = lock_params(entry)
             deps = [_record(root, d, d.get("md5"), False) for d in entry.get("deps", [])]
             outs = [_record(root, o, o.get("md5"), True) for o in entry.get("outs", [])]
         else:
@@ -170,8 +147,8 @@ def collect_lineage(paths: Paths, params: Params | None = None, *,
             vocab_hash, vocab_size = vocab.get("hash"), len(vocab.get("itos") or []) or None
         except (ValueError, AttributeError, TypeError):
             pass
-    return LineageData(stages=stages, git_commit=tracking.git_commit(root),
-                       git_dirty=tracking.git_dirty(root),
+    return LineageData(stages=stages, git_commit=git_commit(root),
+                       git_dirty=git_dirty(root), params_dirty=params_dirty(root),
                        dvc_exp_name=os.environ.get("DVC_EXP_NAME") or None,
                        vocab_hash=vocab_hash, vocab_size=vocab_size, mlflow_note=note, experiment=experiment)
 
@@ -247,8 +224,9 @@ def _runs_line(lines: list[str], rec: StageRecord, note: str | None) -> None:
         extra = (f" (+{len(rec.runs) - 1} earlier run(s) with identical outputs)"
                  if len(rec.runs) > 1 else "")
         pid = first.get("tags", {}).get("gantext.pipeline_id")
+        dirty = first.get("tags", {}).get("gantext.params_dirty") == "true"
         lines.append(f"MLflow run: `{first['run_id']}`" + (f" (pipeline `{pid}`)" if pid else "")
-                     + extra)
+                     + (" · params dirty when it ran" if dirty else "") + extra)
     elif note:
         lines.append(f"MLflow run: unknown ({note})")
     else:
@@ -258,8 +236,6 @@ def _runs_line(lines: list[str], rec: StageRecord, note: str | None) -> None:
 
 
 def _ingest_section(lines: list[str], rec: StageRecord, paths: Paths) -> None:
-    from gantext.tracking import dvc_dir_listing
-
     m = rec.metrics
     src = m.get("source", rec.params.get("ingest.source", "?"))
     lines.append(f"source: **{src}**")
@@ -327,6 +303,9 @@ def render_lineage(data: LineageData, paths: Paths) -> str:
     head = [f"git commit `{data.git_commit or 'none (not a git repository)'}`"]
     if data.git_dirty is not None:
         head.append("code has uncommitted changes" if data.git_dirty else "code clean")
+    if data.params_dirty is not None:
+        head.append("**params dirty** (params.yaml has uncommitted changes)" if data.params_dirty
+                    else "params clean")
     if data.dvc_exp_name:
         head.append(f"DVC experiment `{data.dvc_exp_name}`")
     lines += [" · ".join(head), "",

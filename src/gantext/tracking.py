@@ -6,101 +6,79 @@ Interface used by every stage::
         run.log_metrics({"valid_nll": 1.2}, step=epoch)
         run.log_artifact(paths.plot_csv("pretrain"))
 
-One stage execution = one MLflow run in experiment ``tracking.experiment``, holding
+One stage execution = one MLflow run in experiment ``tracking.experiment``, named
+``stage · loss · experiment · commit`` (e.g. ``adversarial · seqgan · my-exp · 6be604d``; the loss
+only for stages that depend on the adversarial generator; ``-dirty`` after the commit when code or
+params.yaml have uncommitted changes), holding
 
 * params: the params.yaml sections the stage declares in dvc.yaml (flattened, ``pretrain.lr``);
 * metrics with their step numbers, artifacts (samples, plot CSVs, the lineage report);
 * tags: ``gantext.stage``, ``gantext.git_commit`` (+ ``mlflow.source.git.commit``),
   ``gantext.git_dirty`` (uncommitted changes to the code: src/, stages/, dvc.yaml, pyproject.toml),
+  ``gantext.params_dirty`` (uncommitted changes to params.yaml),
   ``gantext.dvc_exp_name`` / ``gantext.dvc_exp_baseline`` inside ``dvc exp run``,
   ``gantext.pipeline_id`` (shared by every stage run of one pipeline execution, see
-  :func:`pipeline_id`), and the md5 of every dvc.yaml dep (``dvc.dep.<path>``, hashed when the stage
-  starts) and out (``dvc.out.<path>``, hashed when the stage body finished) computed the way DVC
-  records them in dvc.lock (files: md5 of the bytes; directories: md5 of DVC's sorted JSON listing
-  + ``.dir``, honouring .dvcignore).
+  :func:`gantext.provenance.pipeline_id`), ``gantext.host`` / ``gantext.pid`` (to recognise a run
+  whose process was killed), and the md5 of every dvc.yaml dep (``dvc.dep.<path>``, hashed when the
+  stage starts) and out (``dvc.out.<path>``, hashed when the stage body finished) as DVC records
+  them in dvc.lock (see :mod:`gantext.provenance`).
+
+The experiment carries ``mlflow.experimentKind = custom_model_development`` (the kind MLflow 3's UI
+uses to open an experiment on its runs rather than on the GenAI traces overview; in 3.17 the
+"GenAI / Model training" switch overrides it: the README gives the address that opens the runs). A run left ``RUNNING`` by a killed stage (same
+host, its process gone) is ended as ``KILLED`` by the next stage run, which says so on stderr.
 
 Where runs go (:func:`tracking_uri`): ``MLFLOW_TRACKING_URI`` when set, else
 ``sqlite:///<main repo root>/mlflow.db`` with artifacts in ``<main repo root>/mlartifacts/``, also
-from the temporary copies ``dvc exp run --temp/--queue`` executes in (see :func:`main_repo_root`).
+from the temporary copies ``dvc exp run --temp/--queue`` executes in.
 
 Tracking never blocks science: with ``tracking.enabled: false`` nothing is imported; if MLflow
-fails (unreachable server, locked database, ...) the stage prints ONE warning line and carries on;
-the metrics files are the record of truth. An HTTP server is probed with a 2-second TCP connect
-before anything is sent, and MLflow's HTTP retries (minutes by default) are capped.
+fails (unreachable server, read-only or locked database, ...) the stage prints ONE warning line and
+carries on; the metrics files are the record of truth. :func:`probe` checks the store before
+mlflow is even imported: an HTTP server must answer a request within 2 s (a server that accepts
+connections and never answers fails here, not after minutes of MLflow retries), an SQLite store
+must be writable (MLflow's engine retries a read-only one for minutes). MLflow's own HTTP retries
+are capped as well.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
-import hashlib
-import json
+import http.client
 import math
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
-import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
+from gantext import provenance
 from gantext.config import Params, flatten, to_dict
-from gantext.io import md5_file
 from gantext.paths import Paths
 
-#: Set this to group stage runs yourself (e.g. stages run by hand from a script).
-ENV_PIPELINE_ID = "GANTEXT_PIPELINE_ID"
-#: Code whose uncommitted changes make ``gantext.git_dirty`` true (outputs such as dvc.lock and
-#: metrics/*.json change during every `dvc repro`, so they do not count).
-CODE_PATHS = ("src", "stages", "dvc.yaml", "pyproject.toml")
 #: Bounds on MLflow's HTTP client (its defaults retry with backoff for minutes); setdefault, so a
 #: user's own MLFLOW_HTTP_* settings win.
 HTTP_ENV_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 PROBE_TIMEOUT_S = 2.0
-_EXPS_TMP = re.compile(r"^(?P<root>.*?)[/\\]\.dvc[/\\]tmp[/\\]exps[/\\]")
+#: The experiment tag MLflow 3's UI reads to open an experiment on its runs.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 # ----------------------------------------------------------------------------- where
-def main_repo_root(start: Path) -> Path:
-    """The main repository's root, also from a `dvc exp run --temp/--queue` copy.
-
-    Those copies are full clones under ``<main>/.dvc/tmp/exps/[standalone/]tmpXXXX`` with their own
-    ``.git`` (git's common dir does NOT lead back), so, in order: ``DVC_ROOT`` (DVC sets it for
-    every stage command; in experiment copies it names the parent repo), the ``.dvc/tmp/exps``
-    prefix of the path, git's common dir (the main checkout of a git worktree), ``start``.
-    """
-    env_root = os.environ.get("DVC_ROOT")
-    if env_root and Path(env_root).is_dir():
-        return Path(env_root).resolve()
-    start = Path(start).resolve()
-    m = _EXPS_TMP.match(str(start) + os.sep)
-    if m:
-        return Path(m.group("root"))
-    try:
-        common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                                cwd=start, capture_output=True, text=True, check=True,
-                                timeout=10).stdout.strip()
-        common_path = Path(common)
-        if common_path.name == ".git":
-            return common_path.parent.resolve()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return start
-
-
 def tracking_uri(paths: Paths) -> str:
     """MLFLOW_TRACKING_URI when set, else sqlite:///<main repo root>/mlflow.db (absolute)."""
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    return f"sqlite:///{(main_repo_root(paths.root) / 'mlflow.db').as_posix()}"
+    return f"sqlite:///{(provenance.main_repo_root(paths.root) / 'mlflow.db').as_posix()}"
 
 
 def artifact_location(paths: Paths) -> str | None:
@@ -111,203 +89,53 @@ def artifact_location(paths: Paths) -> str | None:
     """
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return None
-    return (main_repo_root(paths.root) / "mlartifacts").as_uri()
+    return (provenance.main_repo_root(paths.root) / "mlartifacts").as_uri()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///...`` URI (None for in-memory or other schemes)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    rest = unquote(uri[len("sqlite:///"):].split("?", 1)[0])
+    return None if rest in ("", ":memory:") else Path(rest)
 
 
 def probe(uri: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None if `uri` looks reachable, else why not (HTTP(S): a TCP connect within `timeout`)."""
+    """None if the store at `uri` looks usable, else why not, found within about `timeout` s.
+
+    HTTP(S): a GET of the server's ``/health`` must return a status line within `timeout` (any
+    status counts: the server answers); SQLite: the database file (or, for a new one, its folder)
+    and the folder (SQLite writes a journal beside the file) must be writable.
+    """
     parsed = urlparse(uri)
-    if parsed.scheme not in ("http", "https"):
-        return None
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
+    if parsed.scheme in ("http", "https"):
+        host = parsed.hostname or "localhost"
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        if parsed.scheme == "https":  # only "does it answer": certificates are MLflow's business
+            import ssl
+
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.request("GET", parsed.path.rstrip("/") + "/health")
+            conn.getresponse().read(256)
             return None
-    except OSError as exc:
-        return f"cannot connect to {parsed.hostname}:{port} ({exc.strerror or exc})"
-
-
-# ----------------------------------------------------------------------------- git / dvc facts
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
-                              timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def git_commit(root: Path) -> str | None:
-    """HEAD's commit (the baseline commit inside a DVC experiment copy), None outside git."""
-    return _git(root, "rev-parse", "HEAD") or None
-
-
-def git_dirty(root: Path) -> bool | None:
-    """True when the code (CODE_PATHS) has uncommitted changes, None outside git."""
-    existing = [p for p in CODE_PATHS if (root / p).exists()]
-    out = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *existing)
-    return None if out is None else bool(out)
-
-
-_TEMPLATE = re.compile(r"\$\{\s*([\w.-]+)\s*\}")
-
-
-def _interpolate(text: str, values: Mapping[str, Any]) -> str:
-    """DVC's `${section.key}` templating (from params.yaml), enough for dvc.yaml paths."""
-    def sub(m: re.Match) -> str:
-        node: Any = values
-        for part in m.group(1).split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return m.group(0)
-            node = node[part]
-        return str(node)
-    return _TEMPLATE.sub(sub, text)
-
-
-def dvc_stage(root: Path, stage: str, values: Mapping[str, Any] | None = None
-              ) -> dict[str, list[str]]:
-    """{'deps': [...], 'outs': [...], 'params': [...]} of `stage` in dvc.yaml (outs include
-    metrics and plots declared with a path; `${...}` filled from `values`, the params as a
-    dict); empty lists when dvc.yaml lacks it."""
-    import yaml
-
-    result: dict[str, list[str]] = {"deps": [], "outs": [], "params": []}
-    try:
-        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
-        entry = (spec.get("stages") or {}).get(stage) or {}
-    except (OSError, yaml.YAMLError, AttributeError):
-        return result
-
-    def names(items: Any) -> list[str]:
-        out = []
-        for item in items or []:
-            keys = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
-            out.extend(_interpolate(str(k), values or {}) for k in keys)
-        return out
-
-    result["deps"] = names(entry.get("deps"))
-    result["outs"] = names(entry.get("outs")) + names(entry.get("metrics")) + names(
-        entry.get("plots"))
-    result["params"] = names(entry.get("params"))
-    return result
-
-
-def _dvcignore_patterns(root: Path) -> list[str]:
-    try:
-        lines = (root / ".dvcignore").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "!"))]
-
-
-def _ignored(rel_parts: tuple[str, ...], is_dir: bool, patterns: list[str]) -> bool:
-    """gitignore-style match of a repo-relative path (the subset .dvcignore files use here:
-    `name`, `name/`, globs, and patterns anchored with a slash; no negation)."""
-    rel = "/".join(rel_parts)
-    for pat in patterns:
-        dir_only = pat.endswith("/")
-        p = pat.rstrip("/")
-        if dir_only and not is_dir:
-            continue
-        if "/" in p:  # anchored at the root
-            if fnmatch.fnmatchcase(rel, p.lstrip("/")):
-                return True
-        elif fnmatch.fnmatchcase(rel_parts[-1], p):
-            return True
-    return False
-
-
-def dvc_md5(path: str | Path, root: str | Path | None = None) -> str | None:
-    """The md5 DVC records in dvc.lock for `path` (None if it does not exist).
-
-    A file: md5 of its bytes. A directory: md5 of ``json.dumps(sorted([{"md5", "relpath"}],
-    sort_keys=True)`` over its files (dvc_data's Tree.digest) + ".dir", skipping what `root`'s
-    .dvcignore ignores (``__pycache__/`` matters: src/gantext is a dir dep of every stage).
-    """
-    path = Path(path)
-    if path.is_file():
-        return md5_file(path)
-    if not path.is_dir():
-        return None
-    return dir_listing_md5(dvc_dir_listing(path, root))
-
-
-def dvc_dir_listing(path: str | Path, root: str | Path | None = None) -> list[dict[str, str]]:
-    """[{'md5': ..., 'relpath': ...}] of the files under `path` as DVC lists them (sorted)."""
-    path = Path(path).resolve()
-    root_path = Path(root).resolve() if root is not None else path
-    patterns = _dvcignore_patterns(root_path)
-    try:
-        base = path.relative_to(root_path).parts
-    except ValueError:
-        base = ()
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        rel_dir = Path(dirpath).relative_to(path).parts
-        dirnames[:] = sorted(d for d in dirnames
-                             if not _ignored(base + rel_dir + (d,), True, patterns))
-        for name in filenames:
-            if _ignored(base + rel_dir + (name,), False, patterns):
-                continue
-            entries.append({"md5": md5_file(Path(dirpath) / name),
-                            "relpath": "/".join(rel_dir + (name,))})
-    return sorted(entries, key=lambda e: e["relpath"])
-
-
-def dir_listing_md5(listing: list[dict[str, str]]) -> str:
-    """DVC's directory hash of a listing from :func:`dvc_dir_listing`."""
-    blob = json.dumps(listing, sort_keys=True).encode("utf-8")
-    return hashlib.md5(blob).hexdigest() + ".dir"
-
-
-# ----------------------------------------------------------------------------- grouping
-def _dvc_ancestor() -> tuple[int, float] | None:
-    """(pid, start time) of the nearest ancestor process that is `dvc ...` (None if none)."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with mlflow
-        return None
-    try:
-        for proc in psutil.Process().parents():
-            with contextlib.suppress(psutil.Error):
-                argv = proc.cmdline()
-                heads = [os.path.basename(a).lower() for a in argv[:3]]
-                if any(h in ("dvc", "dvc.exe") for h in heads) or (
-                        "-m" in argv[:3] and "dvc" in argv[:4]):
-                    return proc.pid, proc.create_time()
-    except psutil.Error:
-        return None
+        except socket.timeout:
+            return f"{host}:{port} did not answer within {timeout:g} s"
+        except (OSError, http.client.HTTPException) as exc:
+            return f"cannot connect to {host}:{port} ({getattr(exc, 'strerror', None) or exc})"
+        finally:
+            conn.close()
+    db = _sqlite_path(uri)
+    if db is not None:
+        if not db.parent.is_dir():
+            return f"folder {db.parent} does not exist"
+        # access(W_OK) also fails on a read-only mount (EROFS), for root too
+        if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+            return f"{db if db.exists() else db.parent} is read-only"
     return None
-
-
-def pipeline_id() -> tuple[str, str]:
-    """(id, how it was found): the grouping shared by all stage runs of one pipeline execution.
-
-    1. ``GANTEXT_PIPELINE_ID`` when set (your own grouping);
-    2. inside ``dvc exp run`` (workspace, --temp, --queue): ``<experiment name>@<baseline commit>``
-       from ``DVC_EXP_NAME`` / ``DVC_EXP_BASELINE_REV``, which DVC gives every stage it runs for
-       that experiment;
-    3. under ``dvc repro``: ``repro-<hash of host, pid and start time of the dvc process>`` (all
-       stages of one invocation are its children; a later invocation gets a new id);
-    4. otherwise (a stage run by hand) a fresh ``run-<random>`` id.
-
-    Only stages that execute log a run: stages DVC skips (up to date, or restored from the
-    run-cache) are not in the group; `gantext lineage` finds the run behind every current output
-    through the ``dvc.out.*`` md5 tags instead.
-    """
-    own = os.environ.get(ENV_PIPELINE_ID)
-    if own:
-        return own, "env"
-    name = os.environ.get("DVC_EXP_NAME")
-    if name:
-        base = os.environ.get("DVC_EXP_BASELINE_REV", "")[:7]
-        return (f"{name}@{base}" if base else name), "dvc-exp"
-    anc = _dvc_ancestor()
-    if anc:
-        key = f"{socket.gethostname()}:{anc[0]}:{anc[1]:.3f}"
-        return "repro-" + hashlib.sha1(key.encode()).hexdigest()[:12], "dvc-process"
-    return "run-" + uuid.uuid4().hex[:12], "standalone"
-
-
 # ----------------------------------------------------------------------------- run handle
 _METRIC_KEY_BAD = re.compile(r"[^/\w.\- ]")
 
@@ -390,27 +218,12 @@ class StageRun:
             self._call("log_batch", tags=[RunTag(str(k), str(v)[:8000]) for k, v in tags.items()])
 
 
-def _stage_params(params: Params, names: list[str]) -> dict[str, Any]:
-    """The params.yaml entries a stage declares in dvc.yaml (`seed`, `model.generator`, ...)."""
-    full = to_dict(params)
-    if not names:
-        return flatten(full)
-    picked: dict[str, Any] = {}
-    for name in names:
-        node: Any = full
-        for part in name.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            picked.update(flatten(node, name))
-        elif node is not None:
-            picked[name] = node
-    return picked
 
 
 def _md5_tags(kind: str, rels: list[str], root: Path) -> dict[str, str]:
     tags = {}
     for rel in rels:
-        md5 = dvc_md5(root / rel, root)
+        md5 = provenance.dvc_md5(root / rel, root)
         if md5:
             tags[f"dvc.{kind}.{rel.rstrip('/')}"] = md5
     return tags
@@ -452,7 +265,8 @@ def _ensure_experiment(client: Any, name: str, artifacts: str | None) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return client.create_experiment(name, artifact_location=artifacts)
+            return client.create_experiment(name, artifact_location=artifacts,
+                                            tags=dict([EXPERIMENT_KIND]))
         except Exception:
             exp = client.get_experiment_by_name(name)  # created meanwhile by another process
             if exp is None:
@@ -460,7 +274,30 @@ def _ensure_experiment(client: Any, name: str, artifacts: str | None) -> str:
     if exp.lifecycle_stage == "deleted":
         raise RuntimeError(f"MLflow experiment '{name}' is deleted: restore it "
                            f"(`mlflow experiments restore`) or set another tracking.experiment")
+    if exp.tags.get(EXPERIMENT_KIND[0]) is None:  # made by an older gantext: open on its runs too
+        client.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
     return exp.experiment_id
+
+
+def end_stale_runs(client: Any, exp_id: str, stage: str) -> list[str]:
+    """End as KILLED the runs of `stage` still RUNNING whose process is gone (a SIGKILL, an OOM
+    kill, a power cut: no chance to mark them FAILED); says so on stderr; returns their ids.
+    Runs of live processes (e.g. another queued experiment's stage) are left alone."""
+    stale = client.search_runs(
+        [exp_id], max_results=50,
+        filter_string=f"attributes.status = 'RUNNING' and tags.{quote_key('gantext.stage')} = "
+                      f"'{stage}' and tags.{quote_key('gantext.host')} = '{socket.gethostname()}'")
+    ended = []
+    for r in stale:
+        if provenance.process_gone(r.data.tags):
+            client.set_tag(r.info.run_id, "gantext.ended_by", "next run of the stage: process gone")
+            client.set_terminated(r.info.run_id, status="KILLED")
+            started = datetime.fromtimestamp(r.info.start_time / 1000).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"tracking: MLflow run {r.info.run_id} of stage '{stage}' (started {started}, "
+                  f"process {r.data.tags.get('gantext.pid')} is gone) was still RUNNING: "
+                  "marked KILLED", file=sys.stderr)
+            ended.append(r.info.run_id)
+    return ended
 
 
 @contextlib.contextmanager
@@ -482,29 +319,20 @@ def stage_run(stage: str, params: Params, paths: Paths) -> Iterator[StageRun]:
         handle.fail(f"{uri}: {why}")
     else:
         try:
-            spec = dvc_stage(root, stage, to_dict(params))
-            pid, pid_source = pipeline_id()
-            commit, dirty = git_commit(root), git_dirty(root)
-            tags = {"gantext.stage": stage, "gantext.pipeline_id": pid,
-                    "gantext.pipeline_id_source": pid_source,
-                    "mlflow.source.name": f"stages/{stage}.py", "mlflow.user": _user()}
-            if commit:
-                tags.update({"gantext.git_commit": commit, "mlflow.source.git.commit": commit})
-            if dirty is not None:
-                tags["gantext.git_dirty"] = str(dirty).lower()
-            if os.environ.get("DVC_EXP_NAME"):
-                tags["gantext.dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
-                tags["gantext.dvc_exp_baseline"] = os.environ.get("DVC_EXP_BASELINE_REV", "")
+            spec = provenance.dvc_stage(root, stage, to_dict(params))
+            tags, name, pid = provenance.run_tags(stage, params, root, spec)
             tags.update(_md5_tags("dep", spec["deps"], root))
+            tags["mlflow.user"] = _user()
             mlflow = _import_mlflow()
-            lock = _init_lock(main_repo_root(root)) if uri.startswith("sqlite:") else \
-                contextlib.nullcontext()
+            lock = _init_lock(provenance.main_repo_root(root)) if uri.startswith("sqlite:") \
+                else contextlib.nullcontext()
             with lock:
                 client = mlflow.MlflowClient(tracking_uri=uri)
                 exp_id = _ensure_experiment(client, params.tracking.experiment, artifacts)
-                run = client.create_run(exp_id, run_name=stage, tags=tags)
+                end_stale_runs(client, exp_id, stage)
+                run = client.create_run(exp_id, run_name=name, tags=tags)
             handle._client, handle.run_id, handle.pipeline_id = client, run.info.run_id, pid
-            handle.log_params(_stage_params(params, spec["params"]))
+            handle.log_params(provenance.stage_params(params, spec["params"]))
         except Exception as exc:
             handle.fail(exc)
     try:

@@ -45,7 +45,7 @@ def test_first_repro_runs_all_stages_second_runs_nothing(origin, run_cmd):
 
 def test_mlflow_runs_carry_dvc_md5s_and_one_pipeline_id(origin, tiny_tracking_uri):
     lock = origin.lock
-    runs = {r.info.run_name: r for r in _mlflow_runs(tiny_tracking_uri(origin.repo))}
+    runs = {r.data.tags["gantext.stage"]: r for r in _mlflow_runs(tiny_tracking_uri(origin.repo))}
     assert set(runs) == set(STAGES)
     compared = 0
     for stage, run in runs.items():
@@ -99,7 +99,7 @@ def test_lineage_md5s_are_dvc_lock_md5s(origin, run_cmd, tiny_tracking_uri):
     assert vocab["hash"] in text and vocab["hash"] in written
     commit = run_cmd(["git", "rev-parse", "HEAD~1"], cwd=origin.repo).stdout.strip()
     assert f"git commit `{commit}`" in written  # the commit the pipeline ran on
-    runs = {r.info.run_name: r.info.run_id for r in _mlflow_runs(tiny_tracking_uri(origin.repo))}
+    runs = {r.data.tags["gantext.stage"]: r.info.run_id for r in _mlflow_runs(tiny_tracking_uri(origin.repo))}
     for stage in STAGES:
         assert f"MLflow run: `{runs[stage]}`" in text, stage
         assert f"MLflow run: `{runs[stage]}`" in written, stage
@@ -140,7 +140,7 @@ def test_param_changes_rerun_only_downstream_and_run_cache_restores(
     assert md5_file(gen) == bce_gen_md5
     assert md5_file(repo / "metrics" / "evaluate.json") == eval_40
     # timing-free marker: this copy's MLflow store saw exactly one adversarial run (wgan-gp)
-    adv = [r for r in _mlflow_runs(tiny_tracking_uri(repo)) if r.info.run_name == "adversarial"]
+    adv = [r for r in _mlflow_runs(tiny_tracking_uri(repo)) if r.data.tags.get("gantext.stage") == "adversarial"]
     assert [r.data.params["adversarial.loss"] for r in adv] == ["wgan-gp"]
     status = run_cmd(["dvc", "status"], cwd=repo).stdout
     assert "up to date" in status, status

@@ -87,7 +87,7 @@ def test_queued_losses_run_with_two_jobs(make_tiny_repo, run_cmd, tmp_path):
     exp_id = client.get_experiment_by_name("gantext-test").experiment_id
     for name, loss in names.items():
         runs = client.search_runs([exp_id], f"tags.`gantext.dvc_exp_name` = '{name}'")
-        by_stage = {r.info.run_name: r for r in runs}
+        by_stage = {r.data.tags["gantext.stage"]: r for r in runs}
         assert sorted(by_stage) == ["adversarial", "evaluate"], name
         assert {r.info.status for r in runs} == {"FINISHED"}
         assert len({r.data.tags["gantext.pipeline_id"] for r in runs}) == 1

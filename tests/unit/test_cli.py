@@ -139,3 +139,54 @@ def test_summary_marks_a_delta_only_when_its_interval_excludes_zero(tmp_path, ca
     assert main(["summary", "--metrics", str(f)]) == 0
     out = capsys.readouterr().out
     assert "*" not in out and "no intervals" in out
+
+
+# ----------------------------------------------------------------------------- compare
+def test_compare_command_keeps_the_headline_columns_and_passes_flags():
+    args = cli.build_parser().parse_args(["compare", "-A", "-n", "3", "--keep", "real\\.bleu5",
+                                          "bce", "seqgan"])
+    cmd = cli.compare_command(args)
+    assert cmd[1:6] == ["exp", "show", "--no-pager", "--drop", ".*"]
+    assert "-A" in cmd and cmd[cmd.index("-n") + 1] == "3" and cmd[-1] == "--csv"
+    keep = cmd[cmd.index("--keep") + 1]
+    import re
+
+    for col in ("Experiment", "gan.bleu5", "mle.sbleu5", "gan.fid", "adversarial.loss", "seed",
+                "real.bleu5"):
+        assert re.search(keep, col), col
+    for col in ("lines_read", "kept.train", "train.tokens", "gan.bleu2"):
+        assert not re.search(keep, col), col
+    assert args.names == ["bce", "seqgan"]
+
+
+def test_compare_filters_rows_by_experiment_name_or_rev():
+    text = ("Experiment,rev,gan.bleu5\n,workspace,0.5\nbce,abc1234,0.6\nseqgan,def5678,0.7\n")
+    assert cli.filter_rows(text, ["seqgan", "workspace"]) == [
+        ["Experiment", "rev", "gan.bleu5"], ["", "workspace", "0.5"], ["seqgan", "def5678", "0.7"]]
+    assert len(cli.filter_rows(text, [])) == 4
+
+
+def test_compare_on_a_dvc_repo(tmp_path, monkeypatch, capsys):
+    """End to end on a real (small) DVC repo: the headline columns, in a table, names filtered."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "w.py").write_text(
+        "import json\njson.dump({'lines_read': 7}, open('m/ingest.json', 'w'))\n"
+        "json.dump({'gan': {'bleu5': 0.123456789, 'bleu2': 0.9}}, open('m/evaluate.json', 'w'))\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  s:\n    cmd: python w.py\n    metrics:\n"
+        "      - m/evaluate.json:\n          cache: false\n"
+        "      - m/ingest.json:\n          cache: false\n")
+    for c in (["git", "init", "-q"], [dvc, "init", "-q"], [dvc, "repro", "-q"],
+              ["git", "add", "-A"],
+              ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        subprocess.run(c, cwd=tmp_path, check=True, capture_output=True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare", "workspace"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["Experiment", "rev", "Created", "gan.bleu5"]
+    assert out[1].split() == ["workspace", "0.12346"] and len(out) == 2

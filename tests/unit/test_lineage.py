@@ -1,7 +1,7 @@
 """gantext.lineage on a fake pipeline workspace (dvc.lock + outputs + metrics written by hand).
 
 That the md5s equal what real DVC records is asserted by tests/pipeline/test_caching.py after a
-real `dvc repro`; here dvc.lock is written with tracking.dvc_md5, which test_tracking.py checks
+real `dvc repro`; here dvc.lock is written with provenance.dvc_md5, which test_tracking.py checks
 against `dvc add`.
 """
 
@@ -13,7 +13,7 @@ import shutil
 import pytest
 import yaml
 
-from gantext import lineage, tracking
+from gantext import lineage, provenance, tracking
 from gantext.config import params_from_dict
 from gantext.paths import Paths
 
@@ -50,7 +50,7 @@ def ws(tmp_path, monkeypatch):
     _write(root, "metrics/ingest.json", {
         "source": "files", "lines_read": 2,
         "inputs": [{"path": "data/raw/a.txt", "role": "paths", "lines": 2, "kept": 2,
-                    "rejected": 0, "md5": tracking.dvc_md5(root / "data/raw/a.txt")}],
+                    "rejected": 0, "md5": provenance.dvc_md5(root / "data/raw/a.txt")}],
         "kept": {"train": 1, "valid": 0, "test": 1, "total": 2},
         "rejected": {"too_long": 0, "empty": 0, "total": 0}})
     _write(root, "metrics/pretrain.json", {"best_epoch": 3, "test_nll": 1.25})
@@ -69,9 +69,9 @@ def ws(tmp_path, monkeypatch):
 
     def entry(deps, outs, sections):
         return {"cmd": "x",
-                "deps": [{"path": d, "md5": tracking.dvc_md5(root / d, root)} for d in deps],
+                "deps": [{"path": d, "md5": provenance.dvc_md5(root / d, root)} for d in deps],
                 "params": {"params.yaml": {k: params[k] for k in sections}},
-                "outs": [{"path": o, "md5": tracking.dvc_md5(root / o, root)} for o in outs]}
+                "outs": [{"path": o, "md5": provenance.dvc_md5(root / o, root)} for o in outs]}
 
     lock = {"schema": "2.0", "stages": {
         "ingest": entry(["data/raw"], ["data/interim", "metrics/ingest.json"],
@@ -98,9 +98,9 @@ def test_report_lists_lock_md5s_with_workspace_checks(ws):
             assert f"`{item['md5']}`" in text
     # files inside directory outs, proven by the .dir hash
     for rel in ("models/pretrain/generator.pt", "models/adversarial/discriminator.pt"):
-        assert f"`{rel}` | `{tracking.dvc_md5(root / rel)}` | ok (in the .dir above)" in text
+        assert f"`{rel}` | `{provenance.dvc_md5(root / rel)}` | ok (in the .dir above)" in text
     # raw input: md5 + line count, checked against the data_dir dep
-    assert f"| `data/raw/a.txt` | paths | `{tracking.dvc_md5(root / 'data/raw/a.txt')}` | 2 |" in text
+    assert f"| `data/raw/a.txt` | paths | `{provenance.dvc_md5(root / 'data/raw/a.txt')}` | 2 |" in text
     assert "ok (in the data_dir .dir)" in text
     assert "rejected **0**" in text
     assert "hash `" + "ab" * 32 + "`" in text and "2 tokens" in text
@@ -127,7 +127,7 @@ def test_running_evaluate_stage(ws):
                                  running_run_id="abc")
     sec = text.split("## 5. evaluate")[1]
     assert "running now" in sec
-    assert f"`{tracking.dvc_md5(root / 'metrics/evaluate.json')}` | computed now" in sec
+    assert f"`{provenance.dvc_md5(root / 'metrics/evaluate.json')}` | computed now" in sec
     assert "metrics/lineage.md" not in sec  # the report does not hash itself
     assert "| bleu2 | 0.9 | 0.95 | 0.97 | 0.05 |" in sec
     assert "| fid | 1.5 | 1.4 |" in sec
@@ -185,3 +185,19 @@ def test_cli_lineage_prints_and_writes(ws, monkeypatch, capsys):
     (root / "dvc.lock").unlink()
     assert cli.main(["lineage", "--no-mlflow"]) == 1
     assert "dvc repro" in capsys.readouterr().err
+
+
+def test_header_marks_params_dirty_when_params_yaml_is_uncommitted(ws):
+    import subprocess
+
+    root, _ = ws
+    _write(root, "params.yaml", "seed: 0\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], cwd=root, check=True)
+    head = lineage.build_lineage(Paths(root), query_mlflow=False).splitlines()[2]
+    assert "code clean" in head and "params clean" in head, head
+    _write(root, "params.yaml", "seed: 1\n")
+    head = lineage.build_lineage(Paths(root), query_mlflow=False).splitlines()[2]
+    assert "code clean" in head and "**params dirty**" in head, head

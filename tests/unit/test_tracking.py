@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gantext import tracking
+from gantext import provenance, tracking
 from gantext.config import params_from_dict
 from gantext.paths import Paths
 
@@ -34,7 +34,7 @@ def empty_db(tmp_path_factory):
 def clean_env(monkeypatch):
     """No DVC / MLflow variables leaking from an outer `dvc repro` or the developer's shell."""
     for key in ("DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_STAGE",
-                "MLFLOW_TRACKING_URI", tracking.ENV_PIPELINE_ID):
+                "MLFLOW_TRACKING_URI", provenance.ENV_PIPELINE_ID):
         monkeypatch.delenv(key, raising=False)
     return monkeypatch
 
@@ -69,24 +69,24 @@ def _params(**tracking_cfg):
 # ----------------------------------------------------------------------------- where runs go
 def test_main_repo_root_prefers_dvc_root(tmp_path, clean_env):
     clean_env.setenv("DVC_ROOT", str(tmp_path))
-    assert tracking.main_repo_root(tmp_path / "elsewhere") == tmp_path.resolve()
+    assert provenance.main_repo_root(tmp_path / "elsewhere") == tmp_path.resolve()
 
 
 def test_main_repo_root_of_an_experiment_copy_path(tmp_path, clean_env):
     for sub in ("tmpab12", "standalone/tmpab12"):
         copy = tmp_path / "main" / ".dvc" / "tmp" / "exps" / sub
         copy.mkdir(parents=True)
-        assert tracking.main_repo_root(copy) == (tmp_path / "main").resolve()
+        assert provenance.main_repo_root(copy) == (tmp_path / "main").resolve()
 
 
 def test_main_repo_root_git_and_plain(tmp_path, clean_env):
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert tracking.main_repo_root(plain) == plain.resolve()
+    assert provenance.main_repo_root(plain) == plain.resolve()
     repo = tmp_path / "g"
     (repo / "sub").mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    assert tracking.main_repo_root(repo / "sub") == repo.resolve()
+    assert provenance.main_repo_root(repo / "sub") == repo.resolve()
 
 
 def test_tracking_uri_default_is_absolute_sqlite_at_main_root(tmp_path, clean_env):
@@ -106,12 +106,12 @@ def test_probe():
 # ----------------------------------------------------------------------------- md5 as DVC does
 def test_ignore_patterns():
     pats = ["__pycache__/", "*.pyc", "/data/tmp*"]
-    assert tracking._ignored(("src", "__pycache__"), True, pats)
-    assert not tracking._ignored(("src", "__pycache__"), False, pats)
-    assert tracking._ignored(("src", "a.pyc"), False, pats)
-    assert tracking._ignored(("data", "tmp1"), False, pats)
-    assert not tracking._ignored(("x", "data", "tmp1"), False, pats)
-    assert not tracking._ignored(("src", "a.py"), False, pats)
+    assert provenance._ignored(("src", "__pycache__"), True, pats)
+    assert not provenance._ignored(("src", "__pycache__"), False, pats)
+    assert provenance._ignored(("src", "a.pyc"), False, pats)
+    assert provenance._ignored(("data", "tmp1"), False, pats)
+    assert not provenance._ignored(("x", "data", "tmp1"), False, pats)
+    assert not provenance._ignored(("src", "a.py"), False, pats)
 
 
 def test_dvc_md5_equals_dvc_add(repo):
@@ -128,19 +128,19 @@ def test_dvc_md5_equals_dvc_add(repo):
 
     for name in ("src", "f.txt"):
         recorded = yaml.safe_load((repo / f"{name}.dvc").read_text())["outs"][0]["md5"]
-        assert tracking.dvc_md5(repo / name, repo) == recorded
-    assert tracking.dvc_md5(repo / "missing", repo) is None
+        assert provenance.dvc_md5(repo / name, repo) == recorded
+    assert provenance.dvc_md5(repo / "missing", repo) is None
 
 
 # ----------------------------------------------------------------------------- grouping
 def test_pipeline_id_sources(clean_env):
-    pid, how = tracking.pipeline_id()
+    pid, how = provenance.pipeline_id()
     assert how in ("standalone", "dvc-process")  # pytest may itself run under `dvc repro`
     clean_env.setenv("DVC_EXP_NAME", "curly-pout")
     clean_env.setenv("DVC_EXP_BASELINE_REV", "0123456789abcdef")
-    assert tracking.pipeline_id() == ("curly-pout@0123456", "dvc-exp")
-    clean_env.setenv(tracking.ENV_PIPELINE_ID, "mine")
-    assert tracking.pipeline_id() == ("mine", "env")
+    assert provenance.pipeline_id() == ("curly-pout@0123456", "dvc-exp")
+    clean_env.setenv(provenance.ENV_PIPELINE_ID, "mine")
+    assert provenance.pipeline_id() == ("mine", "env")
 
 
 def test_pipeline_id_shared_by_children_of_one_dvc_process(tmp_path, clean_env):
@@ -148,7 +148,7 @@ def test_pipeline_id_shared_by_children_of_one_dvc_process(tmp_path, clean_env):
     fake = tmp_path / "dvc"
     code = ("import subprocess, sys\n"
             "for _ in range(2):\n"
-            "    subprocess.run([sys.executable, '-c', 'from gantext.tracking import pipeline_id; "
+            "    subprocess.run([sys.executable, '-c', 'from gantext.provenance import pipeline_id; "
             "print(*pipeline_id())'], check=True)\n")
     fake.write_text(code)
     outs = [subprocess.run([sys.executable, str(fake), "repro"], capture_output=True, text=True,
@@ -190,9 +190,9 @@ def test_stage_run_records_params_metrics_tags_artifacts(repo, clean_env):
     assert t["gantext.stage"] == "train" and t["custom"] == "1"
     assert t["gantext.dvc_exp_name"] == "happy-exp"
     assert t["gantext.pipeline_id"] == "happy-exp@abcdef0" == run.pipeline_id
-    assert t["dvc.dep.src"] == tracking.dvc_md5(repo / "src", repo)
-    assert t["dvc.out.out"] == tracking.dvc_md5(repo / "out", repo)
-    assert t["dvc.out.m.json"] == tracking.dvc_md5(repo / "m.json")
+    assert t["dvc.dep.src"] == provenance.dvc_md5(repo / "src", repo)
+    assert t["dvc.out.out"] == provenance.dvc_md5(repo / "out", repo)
+    assert t["dvc.out.m.json"] == provenance.dvc_md5(repo / "m.json")
     assert "gantext.git_commit" not in t  # not a git repo
 
     import mlflow
@@ -212,14 +212,14 @@ def test_stage_run_git_tags(repo, clean_env):
     subprocess.run(["git", "add", "src", "dvc.yaml"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
                    cwd=repo, check=True)
-    assert tracking.git_dirty(repo) is False
+    assert provenance.git_dirty(repo) is False
     (repo / "src" / "a.py").write_text("x = 2\n")
-    assert tracking.git_dirty(repo) is True
+    assert provenance.git_dirty(repo) is True
     with tracking.stage_run("train", _params(), Paths(repo)) as run:
         pass
     r = tracking.find_runs(Paths(repo), _params(), f"attributes.run_id = '{run.run_id}'")[0]
-    assert r["tags"]["gantext.git_commit"] == tracking.git_commit(repo)
-    assert r["tags"]["mlflow.source.git.commit"] == tracking.git_commit(repo)
+    assert r["tags"]["gantext.git_commit"] == provenance.git_commit(repo)
+    assert r["tags"]["mlflow.source.git.commit"] == provenance.git_commit(repo)
     assert r["tags"]["gantext.git_dirty"] == "true"
 
 
@@ -281,3 +281,182 @@ def test_importing_tracking_does_not_import_mlflow():
     code = "import sys, gantext.tracking; print('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- unusable stores
+@pytest.fixture
+def silent_server():
+    """A real TCP server on 127.0.0.1 that accepts connections and never answers."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    t.join()
+    for c in held:
+        c.close()
+    srv.close()
+
+
+def _timed_stage(params, paths):
+    import time
+
+    t0 = time.perf_counter()
+    with tracking.stage_run("train", params, paths) as run:
+        for step in range(3):
+            run.log_metrics({"a": float(step)}, step=step)
+        run.log_artifact(paths.root / "dvc.yaml")
+    return time.perf_counter() - t0, run
+
+
+def test_server_that_never_answers_costs_one_warning_and_under_5_s(repo, clean_env, capsys,
+                                                                    silent_server):
+    base, _ = _timed_stage(_params(enabled=False), Paths(repo))
+    clean_env.setenv("MLFLOW_TRACKING_URI", silent_server)
+    took, run = _timed_stage(_params(), Paths(repo))
+    err = capsys.readouterr().err
+    assert run.run_id is None and not run.active
+    assert err.count("warning: MLflow tracking unavailable") == 1, err
+    assert "did not answer" in err
+    assert took - base < 5.0, (took, base)
+
+
+_RO_SCRIPT = """
+import sys, time
+from gantext import tracking
+from gantext.config import params_from_dict
+from gantext.paths import Paths
+from pathlib import Path
+params = params_from_dict({"tracking": {"enabled": True, "experiment": "t"}})
+t0 = time.perf_counter()
+with tracking.stage_run("train", params, Paths(Path(sys.argv[1]))) as run:
+    run.log_metrics({"a": 1.0}, step=1)
+print(time.perf_counter() - t0, run.run_id)
+"""
+
+
+def test_read_only_sqlite_store_costs_one_warning_and_under_5_s(repo, clean_env, empty_db,
+                                                               tmp_path):
+    """A store the stage cannot write (as root, the stage runs without CAP_DAC_OVERRIDE so file
+    modes bind it as they bind any user). Before the probe, MLflow's engine retried for minutes."""
+    import stat
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("root without setpriv: file modes cannot make a store read-only")
+        prefix = [shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
+    store = tmp_path / "ro-store"
+    store.mkdir()
+    shutil.copy(empty_db, store / "mlflow.db")
+    (store / "mlflow.db").chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    store.chmod(0o555)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}",
+           "PYTHONPATH": str(Path(tracking.__file__).parents[1])}
+    try:
+        out = subprocess.run([*prefix, sys.executable, "-c", _RO_SCRIPT, str(repo)], env=env,
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        store.chmod(0o755)
+    assert out.returncode == 0, out.stderr
+    took, run_id = out.stdout.split()
+    assert run_id == "None" and float(took) < 5.0, out
+    assert out.stderr.count("warning: MLflow tracking unavailable") == 1, out.stderr
+    assert "read-only" in out.stderr
+
+
+def test_probe_sqlite(tmp_path):
+    assert tracking.probe(f"sqlite:///{tmp_path}/new.db") is None
+    assert "does not exist" in tracking.probe(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+
+
+# ----------------------------------------------------------------------------- names, kind, dirt
+def test_run_name_tags_and_experiment_kind(repo, clean_env):
+    import mlflow
+
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "params.yaml").write_text("seed: 0\n")
+    subprocess.run(["git", "add", "src", "dvc.yaml", "params.yaml"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
+                   cwd=repo, check=True)
+    short = provenance.git_commit(repo)[:7]
+    with tracking.stage_run("train", _params(), Paths(repo)) as clean:
+        pass
+    (repo / "params.yaml").write_text("seed: 1\n")  # edited, not committed
+    clean_env.setenv("DVC_EXP_NAME", "my-exp")
+    with tracking.stage_run("train", _params(), Paths(repo)) as dirty:
+        pass
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(Paths(repo)))
+    r0, r1 = client.get_run(clean.run_id), client.get_run(dirty.run_id)
+    assert r0.info.run_name == f"train · {short}"
+    assert r0.data.tags["gantext.params_dirty"] == "false"
+    assert r1.info.run_name == f"train · my-exp · {short}-dirty"
+    assert r1.data.tags["gantext.params_dirty"] == "true"
+    assert r1.data.tags["gantext.git_dirty"] == "false"  # the code is clean: only params moved
+    exp = client.get_experiment_by_name("t")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_run_name_names_the_loss_for_stages_of_the_adversarial_model(clean_env):
+    params = params_from_dict({"adversarial": {"loss": "seqgan"}})
+    spec = {"params": ["seed", "model", "adversarial"], "deps": []}
+    assert provenance.run_name("adversarial", spec, params, "0123456789", False) == \
+        "adversarial · seqgan · 0123456"
+    spec = {"params": ["evaluate"], "deps": ["models/adversarial"]}
+    assert provenance.run_name("evaluate", spec, params, None, False) == "evaluate · seqgan"
+    spec = {"params": ["pretrain"], "deps": ["models/pretrain"]}
+    assert provenance.run_name("pretrain", spec, params, "abcdef0", True) == \
+        "pretrain · abcdef0-dirty"
+
+
+# ----------------------------------------------------------------------------- killed runs
+_KILLED_SCRIPT = """
+import sys, time
+from gantext import tracking
+from gantext.config import params_from_dict
+from gantext.paths import Paths
+from pathlib import Path
+params = params_from_dict({"tracking": {"enabled": True, "experiment": "t"}})
+with tracking.stage_run("train", params, Paths(Path(sys.argv[1]))) as run:
+    print(run.run_id, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_run_of_a_killed_stage_is_ended_as_killed_by_the_next_run(repo, clean_env, capsys):
+    import mlflow
+
+    paths = Paths(repo)
+    env = {**os.environ, "PYTHONPATH": str(Path(tracking.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SCRIPT, str(repo)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    killed_id = proc.stdout.readline().strip()
+    proc.kill()  # SIGKILL: no chance to mark the run FAILED
+    proc.wait()
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(paths))
+    assert client.get_run(killed_id).info.status == "RUNNING"
+    # a RUNNING run of a live process (this one) is not touched
+    exp_id = client.get_experiment_by_name("t").experiment_id
+    live = client.create_run(exp_id, tags={"gantext.stage": "train", **provenance.process_tags()})
+    with tracking.stage_run("train", _params(), paths) as run:
+        pass
+    err = capsys.readouterr().err
+    assert client.get_run(killed_id).info.status == "KILLED"
+    assert f"MLflow run {killed_id} of stage 'train'" in err and "marked KILLED" in err
+    assert client.get_run(live.info.run_id).info.status == "RUNNING"
+    assert client.get_run(run.run_id).info.status == "FINISHED"

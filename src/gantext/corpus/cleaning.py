@@ -8,14 +8,12 @@ So the tokenize stage reads exactly the tokens counted here.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable
 
-from tqdm import tqdm
-
 from gantext.corpus.readers import BINARY, EMPTY, MALFORMED, UNDECODABLE, Record
+from gantext.progress import progress
 from gantext.text.tokenizer import tokenize
 
 __all__ = ["REASONS", "Kept", "Reject", "clean_records", "normalize", "word_tokens"]
@@ -92,8 +90,7 @@ def clean_records(records: Iterable[Record], *, lowercase: bool, min_tokens: int
     kept: list[Kept] = []
     rejects: list[Reject] = []
     seen = set() if seen is None else seen
-    for rec in tqdm(records, desc=desc, unit=" lines", disable=None, file=sys.stderr,
-                    leave=False):
+    for rec in progress(records, desc=desc, unit="line", leave=False):
         if rec.reason is not None:
             rejects.append(Reject(rec.file, rec.line, rec.reason, rec.text))
             continue

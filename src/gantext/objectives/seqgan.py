@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 from gantext.objectives.base import Objective, eval_mode
+from gantext.progress import progress
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -128,7 +129,9 @@ class SeqGANObjective(Objective):
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
         logs: list[dict[str, float]] = []
-        for _, real in zip(range(self.ocfg.d_pretrain_steps), real_batches):
+        steps = progress(range(self.ocfg.d_pretrain_steps), desc="seqgan: D pretraining",
+                         unit="step", leave=False)
+        for _, real in zip(steps, real_batches):
             logs.append(self.discriminator_step(real, 0))
         if not logs:
             return {}

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
-from tqdm import tqdm
 
 from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
 from gantext.data import Corpus, iterate_batches
@@ -32,6 +31,8 @@ from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
+from gantext.progress import progress
+from gantext.progress import write as progress_write
 from gantext.runtime import resolve_device, seed_everything
 from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
@@ -196,8 +197,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             torch.save(payload, tmp)
 
     last_saved = start
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"adversarial ({cfg.loss})",
-               file=sys.stderr, disable=None, dynamic_ncols=True)
+    bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
+                   desc=f"adversarial ({cfg.loss})", unit="step")
     for step in bar:
         try:
             d_logs = [objective.discriminator_step(next(stream), step)
@@ -224,7 +225,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             shown = decode_samples(G, corpus, SAMPLES_SHOWN, seed * 1_000_003 + done)
             samples.extend(f"step {done}: {s}" for s in shown)
             for s in shown:
-                tqdm.write(f"  [{done}] {s}", file=sys.stderr)
+                progress_write(f"  [{done}] {s}")
         if done % cfg.checkpoint_every == 0 and done < cfg.steps:
             guard.check({"valid NLL": valid_nll(G, corpus.valid)}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))

@@ -158,7 +158,7 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
                  cfg: PretrainConfig, epoch: int, seed: int, device: torch.device
                  ) -> tuple[float, int]:
     """One pass over `data` in the (seed, epoch) order; returns (summed NLL, real tokens)."""
-    from tqdm import tqdm
+    from gantext.progress import progress
 
     # Dropout masks and batch order of this epoch depend on (seed, epoch) only: see module doc.
     torch.manual_seed(derive_seed(seed, "dropout", epoch))
@@ -169,9 +169,8 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     n_batches = math.ceil(len(data) / cfg.batch_size)
-    bar = tqdm(iterate_batches(data, cfg.batch_size, generator=order), total=n_batches,
-               desc=f"pretrain epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
-               disable=None, file=sys.stderr)
+    bar = progress(iterate_batches(data, cfg.batch_size, generator=order), total=n_batches,
+                   desc=f"pretrain epoch {epoch}/{cfg.epochs}", unit="batch", leave=False)
     for i, batch in enumerate(bar):
         s, k = model.nll(batch.to(device))
         loss = s / max(k, 1)
