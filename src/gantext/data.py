@@ -10,7 +10,7 @@ import torch
 
 from gantext.errors import DataError
 from gantext.paths import Paths
-from gantext.text.vocab import Vocab
+from gantext.text.vocab import BOS_ID, PAD_ID, Vocab
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,47 @@ def iterate_batches(data: torch.Tensor, batch_size: int, generator: torch.Genera
     stop = n - (n % batch_size) if drop_last else n
     for start in range(0, stop, batch_size):
         yield data[order[start:start + batch_size]]
+
+
+@dataclass(frozen=True)
+class TeacherForced:
+    """One batch laid out for the teacher-forced loss, built on the CPU before any device work.
+
+    ``inputs`` (B, w): <bos> + the rows shifted right, cut to the batch's longest row (w = its
+    length incl. <eos>): an autoregressive model's output at a position never depends on later
+    inputs, so the cut-off all-<pad> tail cannot change any scored position. ``targets`` (N,):
+    the N real targets (tokens and <eos>) in row-major order; ``index`` (N,): their flat
+    positions ``b * w + t`` in the (B, w) output, so the vocabulary head and the loss run on real
+    positions only. Everything is computed here from the host copy, so the device needs no
+    synchronising ``.item()``/boolean-mask step; ``count`` is N as a Python int.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    index: torch.Tensor
+    count: int
+
+    def to(self, device: torch.device | str) -> "TeacherForced":
+        """The same batch on `device` (asynchronous copies from pinned memory on CUDA)."""
+        dev = torch.device(device)
+        if dev.type == "cpu":
+            return self
+        move = (lambda t: t.pin_memory().to(dev, non_blocking=True)) if dev.type == "cuda" \
+            else (lambda t: t.to(dev))
+        return TeacherForced(move(self.inputs), move(self.targets), move(self.index), self.count)
+
+
+def teacher_forced(rows: torch.Tensor) -> TeacherForced:
+    """Lay out encoded rows (B, max_len + 1) (CPU) for the loss; see :class:`TeacherForced`.
+
+    Relies on the encoding contract: real tokens and <eos> form a prefix of each row, <pad> after.
+    """
+    if rows.ndim != 2:
+        raise ValueError(f"expected encoded rows (B, max_len + 1), got shape {tuple(rows.shape)}")
+    real = rows != PAD_ID
+    width = int(real.sum(dim=1).max()) if len(rows) else 0
+    rows, real = rows[:, :width], real[:, :width]
+    inputs = torch.cat([torch.full_like(rows[:, :1], BOS_ID), rows[:, :-1]], dim=1)
+    index = real.reshape(-1).nonzero().squeeze(1)
+    return TeacherForced(inputs=inputs, targets=rows.reshape(-1)[index], index=index,
+                         count=len(index))
