@@ -255,6 +255,11 @@ def test_teacher_forced_layout():
     assert b.index.tolist() == [0, 1, 2, 5, 6, 10, 11, 12, 13, 14]
     assert b.count == 10 and b.to("cpu") is b
     assert mle._rows_of(b).tolist() == rows[:, :5].tolist()
+    p = teacher_forced(rows, multiple=8)  # padded to 16 entries the loss skips
+    assert p.count == 10 and p.inputs.equal(b.inputs)
+    assert p.index.tolist() == b.index.tolist() + [0] * 6
+    assert p.targets.tolist() == b.targets.tolist() + [mle.IGNORE_TARGET] * 6
+    assert mle._rows_of(p).tolist() == rows[:, :5].tolist()
 
 
 def test_batch_nll_equals_the_generator_nll_with_gradients():
@@ -271,6 +276,8 @@ def test_batch_nll_equals_the_generator_nll_with_gradients():
     ref.backward()
     assert count == mle.teacher_forced(rows).count
     assert torch.allclose(fast, ref, rtol=1e-5)
+    padded = mle.batch_nll(model, mle.teacher_forced(rows, multiple=64))
+    assert torch.equal(padded.detach(), fast.detach())  # skipped entries add exactly nothing
     for a, b in zip(g_fast, (p.grad for p in model.parameters())):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 

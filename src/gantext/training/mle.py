@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from gantext.config import GeneratorConfig, PretrainConfig, to_dict
-from gantext.data import Corpus, TeacherForced, iterate_batches, teacher_forced
+from gantext.data import IGNORE_TARGET, Corpus, TeacherForced, iterate_batches, teacher_forced
 from gantext.errors import CheckpointError, DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
 from gantext.models.generator import Generator, GeneratorSpec, build_generator
@@ -159,13 +159,16 @@ def discard_resume_state(path: Path | None) -> None:
 
 # ----------------------------------------------------------------------------- the training loss
 def _lstm_features(model: Generator, inputs: torch.Tensor) -> torch.Tensor:
-    """(B, w, H) inputs of the vocabulary head: the same layers as ``Generator.forward``."""
+    """(B, w, H) LSTM outputs; ``Generator.forward`` applies ``drop`` and the head to them."""
     out, _ = model.lstm(model.drop(model.embedding(inputs)))
-    return model.drop(out)
+    return out
 
 
-#: generator class -> its head inputs for teacher forcing; a class not listed trains through its
-#: own ``nll`` (correct, only without this layout's savings)
+#: rows of the head's input padded to a multiple of this (see :func:`teacher_forced`)
+HEAD_ROWS_MULTIPLE = 64
+#: generator class -> the (B, w, H) outputs that feed (through dropout) its vocabulary head in
+#: teacher forcing; a class not listed trains through its own ``nll`` (correct, only without
+#: this layout's savings)
 HEAD_FEATURES: dict[type, Callable[[Generator, torch.Tensor], torch.Tensor]] = {
     Generator: _lstm_features}
 
@@ -177,8 +180,8 @@ def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
     runs over the padded batch cut to its longest row, one dense call, and only the N real
     positions are gathered (by a host-made index: no device sync) for the vocabulary head and
     the loss, which are ~80 % of the FLOPs. Packing (``Generator.nll``) does the same FLOPs but
-    pays for sorting and per-step kernel launches; padding the head costs the head ~2.5x. Same
-    distribution and loss as ``Generator.nll`` up to float summation order.
+    pays for sorting and per-step kernel launches; the head on every padded position costs it
+    2-3x. Same distribution and loss as ``Generator.nll`` up to float summation order.
     """
     features = HEAD_FEATURES.get(type(model))
     if features is None:
@@ -187,15 +190,18 @@ def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
     if batch.count == 0:
         return torch.zeros((), device=batch.inputs.device)
     h = features(model, batch.inputs)
-    h = h.reshape(-1, h.shape[-1]).index_select(0, batch.index)
-    return F.cross_entropy(model._masked(model.head(h)), batch.targets, reduction="sum")
+    # dropout after the gather: same distribution, half the mask draws (no masks for <pad>)
+    h = model.drop(h.reshape(-1, h.shape[-1]).index_select(0, batch.index))
+    return F.cross_entropy(model._masked(model.head(h)), batch.targets, reduction="sum",
+                           ignore_index=IGNORE_TARGET)
 
 
 def _rows_of(batch: TeacherForced) -> torch.Tensor:
     """The encoded rows of a :class:`TeacherForced` batch (for generators without a fast path)."""
     b, w = batch.inputs.shape
     rows = torch.full((b * w,), PAD_ID, dtype=batch.targets.dtype, device=batch.targets.device)
-    return rows.index_copy_(0, batch.index, batch.targets).reshape(b, w)
+    n = batch.count  # entries past it are padding
+    return rows.index_copy_(0, batch.index[:n], batch.targets[:n]).reshape(b, w)
 
 
 def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
@@ -217,7 +223,8 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
                desc=f"pretrain epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
                disable=None, file=sys.stderr)
     for i, rows in enumerate(bar):
-        batch = teacher_forced(rows).to(device)  # layout on the host: no device syncs below
+        # the layout is made on the host: no device syncs below
+        batch = teacher_forced(rows, HEAD_ROWS_MULTIPLE).to(device)
         with autocast(precision, device):
             s = batch_nll(model, batch)
         k = batch.count
