@@ -76,7 +76,8 @@ def test_retained_heap_stops_per_step_page_faults() -> None:
             assert retain_freed_memory()
         def step():
             torch.ones(16 * 2**20).sum()   # 64 MiB
-        step()
+        for _ in range(3):  # warm-up: small allocations may split the first freed block
+            step()
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(5):
             step()
@@ -89,8 +90,8 @@ def test_retained_heap_stops_per_step_page_faults() -> None:
         return int(out.stdout.strip())
 
     pages = 64 * 2**20 // 4096
-    assert faults("default") > 2 * pages   # the churn this removes (16k faults a step)
-    assert faults("retain") < pages // 4
+    assert faults("default") > 3 * pages   # the churn this removes (16k faults a step)
+    assert faults("retain") < pages // 2  # less than half of ONE step's pages in 5 steps
 
 
 # ----------------------------------------------------------------------------- precision
