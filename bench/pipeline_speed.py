@@ -106,6 +106,26 @@ def step_flops(spec: GeneratorSpec) -> float:
     return lstm + 2 * h * spec.vocab_size
 
 
+_MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear",
+               "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward", "aten::_convolution",
+               "aten::mkldnn_convolution", "aten::convolution_backward")
+
+
+def why(fn: Callable[[], object], top: int = 4) -> str:
+    """Where a loop's CPU time goes (torch.profiler, self time): the matmul-class share and the
+    biggest other ops, i.e. what keeps it below the matmul rate."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    ops = [(e.key, e.self_cpu_time_total) for e in prof.key_averages()]
+    total = sum(t for _, t in ops) or 1.0
+    mm = sum(t for k, t in ops if k in _MATMUL_OPS)
+    rest = sorted(((t, k) for k, t in ops if k not in _MATMUL_OPS), reverse=True)[:top]
+    return (f"matmul-class ops {100 * mm / total:.0f}% of op time; others: "
+            + ", ".join(f"{k.replace('aten::', '')} {100 * t / total:.0f}%" for t, k in rest))
+
+
 class StepCounter:
     """Counts the rows a model's ``step`` processes (wraps the instance attribute)."""
 
@@ -228,6 +248,19 @@ def mle_rows(spec, batches, args) -> tuple[list[dict], object]:
     return out, model
 
 
+def train_bf16(model, opt, batches) -> None:
+    """Our MLE step in bf16 over `batches` (no timing)."""
+    model.train()
+    for b in batches:
+        tf = teacher_forced(b, HEAD_ROWS_MULTIPLE)
+        with autocast("bf16", "cpu"):
+            s = batch_nll(model, tf)
+        opt.zero_grad(set_to_none=True)
+        (s / tf.count).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+
 def _row(stage: str, name: str, t: Timed, tokens: int, flops: float, precision: str, args
          ) -> dict:
     peak = args.peak[precision]
@@ -275,15 +308,11 @@ def main() -> None:
 
     rows, model = mle_rows(spec, batches[:args.mle_batches + 1], args)
     _print(rows)
-    # a partly trained model, so sampled sentences have realistic lengths
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    for b in (batches * 2)[args.mle_batches + 1:args.mle_batches + 1 + args.warm_batches]:
-        tf = teacher_forced(b, HEAD_ROWS_MULTIPLE)
-        with autocast("bf16", "cpu"):
-            s = batch_nll(model, tf)
-        opt.zero_grad(set_to_none=True)
-        (s / tf.count).backward()
-        opt.step()
+    print("    why (ours bf16):", why(lambda: train_bf16(model, opt, batches[1:6])))
+    # a partly trained model, so sampled sentences have realistic lengths
+    train_bf16(model, opt, (batches * 2)[args.mle_batches + 1:
+                                         args.mle_batches + 1 + args.warm_batches])
     model.eval()
 
     per_step = step_flops(spec)
@@ -300,6 +329,9 @@ def main() -> None:
         sample_rows.append(_row("sampling", name, t, tokens, tokens * per_step, "fp32", args)
                            | {"step_rows": counter.rows})
     _print(sample_rows)
+    print("    why (ours):", why(lambda: OurApi.sample(model, args.sample_batch, args.max_len,
+                                                    torch.Generator().manual_seed(1),
+                                                    args.sample_batch)))
 
     torch.manual_seed(0)
     disc = Discriminator(DiscriminatorSpec(vocab_size=vocab_size)).eval()
@@ -322,6 +354,8 @@ def main() -> None:
     print(f"rollouts: {args.rollout_rows} sentences (mean length {lengths.float().mean():.1f}), "
           f"{args.rollouts} rollouts; 'tokens' = prefixes x rollouts scored")
     _print(rows_out)
+    print("    why (ours):", why(lambda: OurApi.rollouts(model, disc, samples[:8], args.rollouts,
+                                                      torch.Generator().manual_seed(3))))
     all_rows = rows + sample_rows + rows_out
     if args.json:
         args.json.write_text(json.dumps(all_rows, indent=1))
