@@ -92,9 +92,11 @@ def retain_freed_memory() -> bool:
     a training step whose logits (tokens x vocabulary floats) exceed that size page-faults its
     whole working set in again every step, and the kernel zeroes each page: on a 10k-sentence
     news corpus (a ~25k-word vocabulary) pretraining spent about a third of its CPU time in the
-    kernel. With mmap off and no trimming the same memory is reused from the heap (measured on
-    those sizes: sys time 7.5 s -> 0.8 s per 20 steps; peak RSS grows ~1.8x, then stays flat).
-    Returns False (and changes nothing) where the C library is not glibc.
+    kernel. With mmap off and no trimming the same memory is reused from the heap. Measured on a
+    news-sized corpus (vocabulary 25k, 1,280 rows of 5-45 tokens, one epoch of train_mle, fp32):
+    sys 13.7 s -> 1.8 s (training passes alone 8.6 s -> 0.6 s); the price is peak RSS, 3.0 ->
+    4.7 GB there (freed blocks stay with the process; it plateaus). Returns False (and changes
+    nothing) where the C library is not glibc.
     """
     if not sys.platform.startswith("linux"):
         return False
