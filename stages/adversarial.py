@@ -12,7 +12,7 @@ import sys
 from gantext.config import load_params
 from gantext.data import load_corpus
 from gantext.paths import repo_paths
-from gantext.runtime import single_threaded
+from gantext.runtime import configure, resolve_device
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
 from gantext.training.checkpoint import load_generator
@@ -20,10 +20,10 @@ from stages._common import run
 
 
 def main() -> None:
-    single_threaded()
     paths = repo_paths()
     params = load_params(paths.params)
     cfg = params.adversarial
+    configure(params.runtime, resolve_device(cfg.device))
     corpus = load_corpus(paths)
     generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
     resume = paths.resume_file("adversarial")

@@ -22,7 +22,7 @@ def main() -> None:
     from gantext.lineage import build_lineage
     from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
-    from gantext.runtime import resolve_device, seed_everything, single_threaded
+    from gantext.runtime import configure, resolve_device, seed_everything
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import load_generator
 
@@ -35,11 +35,11 @@ def main() -> None:
             stage = "pretrain" if name == "mle" else "adversarial"
             raise CheckpointError(f"{path}: the {name.upper()} generator is missing; evaluate "
                                   f"compares both generators: run `dvc repro {stage}` first")
-    seed_everything(params.seed)
     device = resolve_device(params.evaluate.device)
     # Small tensors: one thread is as fast and keeps the numbers core-count independent
     # (measured: 500 samples in 0.5 s on one thread, 4.7 s on two oversubscribed ones).
-    single_threaded()
+    configure(params.runtime, device)
+    seed_everything(params.seed, params.runtime.deterministic)
     data = load_eval_data(paths, params.evaluate.split)
     generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
                   for name, path in checkpoints.items()}

@@ -10,15 +10,11 @@ from stages._common import run
 
 
 def main() -> None:
-    from gantext.runtime import single_threaded
-
-    single_threaded()
-
     from gantext.config import load_params
     from gantext.data import load_corpus
     from gantext.io import write_csv, write_json
     from gantext.paths import repo_paths
-    from gantext.runtime import resolve_device, seed_everything
+    from gantext.runtime import configure, resolve_device, seed_everything
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import save_generator
     from gantext.training.mle import EpochReport, discard_resume_state, train_mle
@@ -26,8 +22,9 @@ def main() -> None:
     paths = repo_paths()
     params = load_params(paths.params)
     corpus = load_corpus(paths)
-    seed_everything(params.seed)
     device = resolve_device(params.pretrain.device)
+    configure(params.runtime, device)
+    seed_everything(params.seed, params.runtime.deterministic)
     resume = paths.resume_file("pretrain")
 
     with stage_run("pretrain", params, paths) as tracker:
@@ -37,7 +34,8 @@ def main() -> None:
                                  "train_tokens_per_s": rep.train_tokens_per_s}, step=rep.epoch)
 
         result = train_mle(corpus, params.model.generator, params.pretrain, seed=params.seed,
-                           device=device, resume_path=resume, on_epoch_end=on_epoch_end)
+                           device=device, resume_path=resume, on_epoch_end=on_epoch_end,
+                           precision=params.runtime.precision)
         for row in result.history[:result.start_epoch - 1]:  # epochs restored from a killed run
             tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
 

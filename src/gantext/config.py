@@ -219,6 +219,17 @@ class EvaluateConfig:
     device: str = _f("auto")
 
 
+# ----------------------------------------------------------------------------- runtime
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How stages compute (not what): precision and determinism (see gantext.runtime)."""
+
+    # bf16: autocast for training passes (fp32 weights/optimizer; fp16 is not offered: the -1e9
+    # <pad>/<bos> logit overflows there); evaluation and reported NLLs are always fp32
+    precision: Literal["fp32", "bf16"] = _f("bf16", help="training compute precision: fp32 | bf16")
+    deterministic: bool = _f(True, help="deterministic kernels (CPU: free; CUDA: slower)")
+
+
 # ----------------------------------------------------------------------------- tracking
 @dataclass(frozen=True)
 class TrackingConfig:
@@ -237,6 +248,7 @@ class Params:
     pretrain: PretrainConfig = _sub(PretrainConfig)
     adversarial: AdversarialConfig = _sub(AdversarialConfig)
     evaluate: EvaluateConfig = _sub(EvaluateConfig)
+    runtime: RuntimeConfig = _sub(RuntimeConfig)
     tracking: TrackingConfig = _sub(TrackingConfig)
 
 

@@ -51,10 +51,10 @@ def _quiet(msg):
     pass
 
 
-def _run(corpus=None, resume_path=None, log=_quiet, **pretrain):
+def _run(corpus=None, resume_path=None, log=_quiet, precision="fp32", **pretrain):
     gen, cfg = tiny_cfgs(**pretrain)
     return train_mle(corpus or tiny_corpus(), gen, cfg, seed=3, device="cpu",
-                     resume_path=resume_path, log=log)
+                     resume_path=resume_path, log=log, precision=precision)
 
 
 def _assert_same(a, b):
@@ -237,3 +237,68 @@ def test_lr_decays_per_epoch(tmp_path):
     _run(resume_path=state, epochs=3, lr=0.01, lr_decay=0.5)
     opt = torch.load(state, weights_only=True)["extra"]["optimizer"]
     assert opt["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
+
+
+# ----------------------------------------------------------------------------- the fast training loss
+def test_teacher_forced_layout():
+    from gantext.data import teacher_forced
+    from gantext.text.vocab import BOS_ID
+
+    rows = torch.tensor([[5, 6, EOS_ID, PAD_ID, PAD_ID, PAD_ID],
+                         [7, EOS_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID],
+                         [4, 5, 6, 7, EOS_ID, PAD_ID]])
+    b = teacher_forced(rows)
+    assert b.inputs.tolist() == [[BOS_ID, 5, 6, EOS_ID, PAD_ID],  # cut to the longest row (5)
+                                 [BOS_ID, 7, EOS_ID, PAD_ID, PAD_ID],
+                                 [BOS_ID, 4, 5, 6, 7]]
+    assert b.targets.tolist() == [5, 6, EOS_ID, 7, EOS_ID, 4, 5, 6, 7, EOS_ID]
+    assert b.index.tolist() == [0, 1, 2, 5, 6, 10, 11, 12, 13, 14]
+    assert b.count == 10 and b.to("cpu") is b
+    assert mle._rows_of(b).tolist() == rows[:, :5].tolist()
+    p = teacher_forced(rows, multiple=8)  # padded to 16 entries the loss skips
+    assert p.count == 10 and p.inputs.equal(b.inputs)
+    assert p.index.tolist() == b.index.tolist() + [0] * 6
+    assert p.targets.tolist() == b.targets.tolist() + [mle.IGNORE_TARGET] * 6
+    assert mle._rows_of(p).tolist() == rows[:, :5].tolist()
+
+
+def test_batch_nll_equals_the_generator_nll_with_gradients():
+    corpus = tiny_corpus()
+    gen, _ = tiny_cfgs()
+    torch.manual_seed(0)
+    model = build_generator(mle.generator_spec(corpus, gen)).eval()
+    rows = corpus.train[:16]
+    fast = mle.batch_nll(model, mle.teacher_forced(rows))
+    fast.backward()
+    g_fast = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    ref, count = model.nll(rows)
+    ref.backward()
+    assert count == mle.teacher_forced(rows).count
+    assert torch.allclose(fast, ref, rtol=1e-5)
+    padded = mle.batch_nll(model, mle.teacher_forced(rows, multiple=64))
+    assert torch.equal(padded.detach(), fast.detach())  # skipped entries add exactly nothing
+    for a, b in zip(g_fast, (p.grad for p in model.parameters())):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_default_generator_takes_the_fast_path():
+    """A generator class missing from HEAD_FEATURES would silently train through its slower
+    nll: the default architecture must be listed."""
+    model = build_generator(mle.generator_spec(tiny_corpus(), tiny_cfgs()[0]))
+    assert type(model) in mle.HEAD_FEATURES
+
+
+def test_bf16_training_is_reproducible_and_close_to_fp32():
+    a, b = _run(precision="bf16"), _run(precision="bf16")
+    _assert_same(a, b)
+    ref = _run()
+    assert a.history != ref.history  # the precision is really applied
+    assert a.summary["valid_nll"] == pytest.approx(ref.summary["valid_nll"], rel=0.02)
+
+
+def test_resume_state_is_keyed_by_precision():
+    corpus = tiny_corpus()
+    gen, cfg = tiny_cfgs()
+    assert (mle.resume_fingerprint(corpus, gen, cfg, 3, "cpu", "fp32")
+            != mle.resume_fingerprint(corpus, gen, cfg, 3, "cpu", "bf16"))

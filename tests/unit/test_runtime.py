@@ -1,0 +1,124 @@
+"""gantext.runtime and the `runtime` params section: threads only on CPU, determinism as a param,
+the heap kept (no per-step page faults), bf16 autocast with a finite <pad>/<bos> logit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from gantext.config import ConfigError, RuntimeConfig, params_from_dict
+from gantext.runtime import (autocast, autocast_dtype, configure, seed_everything,
+                             set_deterministic, single_threaded)
+
+
+@pytest.fixture
+def restore_runtime():
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    set_deterministic(det)
+
+
+# ----------------------------------------------------------------------------- config
+def test_runtime_section_defaults_and_values() -> None:
+    assert params_from_dict({}).runtime == RuntimeConfig()
+    p = params_from_dict({"runtime": {"precision": "fp32", "deterministic": False}})
+    assert p.runtime == RuntimeConfig(precision="fp32", deterministic=False)
+
+
+@pytest.mark.parametrize("section, needle", [
+    ({"precision": "fp16"}, "runtime.precision"),
+    ({"precision": "bfloat16"}, "runtime.precision"),
+    ({"deterministic": "yes"}, "runtime.deterministic"),
+    ({"threads": 2}, "unknown params key 'runtime.threads'"),
+])
+def test_runtime_section_is_validated(section, needle) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        params_from_dict({"runtime": section})
+
+
+# ----------------------------------------------------------------------------- threads, determinism
+def test_single_threaded_only_on_cpu(restore_runtime) -> None:
+    torch.set_num_threads(2)
+    single_threaded(torch.device("cuda"))  # a device object needs no GPU
+    assert torch.get_num_threads() == 2
+    single_threaded("cpu")
+    assert torch.get_num_threads() == 1
+
+
+def test_deterministic_is_a_parameter_not_forced(restore_runtime) -> None:
+    seed_everything(0, deterministic=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    torch.set_num_threads(2)
+    configure(RuntimeConfig(deterministic=False), torch.device("cuda"))
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == 2  # a CUDA stage keeps its host threads
+    configure(RuntimeConfig(deterministic=True), "cpu")
+    assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+    assert torch.get_num_threads() == 1
+    seed_everything(0)  # the default stays deterministic (the house guarantee on CPU)
+    assert torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc only")
+def test_retained_heap_stops_per_step_page_faults() -> None:
+    """A 64 MiB tensor allocated and freed per 'step' page-faults all of it in every time under
+    glibc's default (mmap above 32 MiB); after retain_freed_memory() the heap is reused."""
+    script = textwrap.dedent("""
+        import resource, sys, torch
+        from gantext.runtime import retain_freed_memory
+        if sys.argv[1] == "retain":
+            assert retain_freed_memory()
+        def step():
+            torch.ones(16 * 2**20).sum()   # 64 MiB
+        for _ in range(3):  # warm-up: small allocations may split the first freed block
+            step()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(5):
+            step()
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    """)
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", script, mode], check=True,
+                             capture_output=True, text=True)
+        return int(out.stdout.strip())
+
+    pages = 64 * 2**20 // 4096
+    assert faults("default") > 3 * pages   # the churn this removes (16k faults a step)
+    assert faults("retain") < pages // 2  # less than half of ONE step's pages in 5 steps
+
+
+# ----------------------------------------------------------------------------- precision
+def test_autocast_precisions() -> None:
+    x, w = torch.randn(3, 8), torch.randn(5, 8)
+    with autocast("bf16", "cpu"):
+        assert torch.nn.functional.linear(x, w).dtype == torch.bfloat16
+    with autocast("fp32", "cpu"):
+        assert torch.nn.functional.linear(x, w).dtype == torch.float32
+    assert autocast_dtype("fp32") is None
+    with pytest.raises(ConfigError, match="runtime.precision"):
+        autocast_dtype("fp16")
+
+
+def test_never_logit_stays_finite_under_bf16() -> None:
+    """<pad>/<bos> get the generator's -1e9 logit: finite in bf16 (fp32's exponent range), so
+    their probability is exactly 0 and no 0 * inf NaN appears; fp16 (not offered) would overflow."""
+    from gantext.models.generator import GeneratorSpec, build_generator
+    from gantext.text.vocab import BOS_ID, PAD_ID
+
+    torch.manual_seed(0)
+    model = build_generator(GeneratorSpec(vocab_size=12, embed_dim=4, hidden_dim=8, max_len=5))
+    inputs = torch.randint(3, 12, (2, 5))
+    with autocast("bf16", "cpu"):
+        logits, _ = model(inputs)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
+    probs = torch.softmax(logits.float(), dim=-1)
+    assert (probs[..., [PAD_ID, BOS_ID]] == 0).all()
+    assert torch.isfinite((probs * torch.log_softmax(logits.float(), -1)).sum(-1)).all()
+    assert torch.isinf(logits.float().min().to(torch.float16))  # why fp16 is not a precision
