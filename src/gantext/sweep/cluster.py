@@ -137,8 +137,10 @@ def _step(exp: Experiment, args: list[str], cwd: Path, env: dict[str, str], log:
         rc = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-2500:]
-        raise TaskFailed(f"{exp.name} on {socket.gethostname()}: `{' '.join(args)}` exited with "
-                         f"{rc} (log: {log})\n{tail}")
+        # the first line is what the driver prints: DVC's last ERROR line says which stage died
+        why = [ln.strip() for ln in tail.splitlines() if ln.startswith("ERROR")][-1:]
+        raise TaskFailed(f"{exp.name} on {socket.gethostname()}: `{' '.join(args[:3])} ...` "
+                         f"exited with {rc}{': ' + why[0] if why else ''} (log: {log})\n{tail}")
 
 
 def run_task(exp: Experiment, spec: TaskSpec, attempt: int) -> dict[str, Any]:
@@ -225,7 +227,6 @@ def run_ray(repo: Path, experiments: list[Experiment], options: SweepOptions) ->
               f"commit {baseline[:10]} from the remote):\n{dirty}", file=sys.stderr, flush=True)
     user = (git(repo, "config", "user.name", check=False) or "gantext sweep",
             git(repo, "config", "user.email", check=False) or "sweep@gantext.local")
-    spec = TaskSpec(url, baseline, options.dvc_remote, _task_env(repo), user, options.workdir)
     remote = ["-r", options.dvc_remote] if options.dvc_remote else []
 
     on_remote = remote_experiments(url, baseline)
@@ -240,6 +241,7 @@ def run_ray(repo: Path, experiments: list[Experiment], options: SweepOptions) ->
     if not todo:
         return [outcomes[e.name] for e in experiments]
 
+    spec = TaskSpec(url, baseline, options.dvc_remote, _task_env(repo), user, options.workdir)
     ray = _init_ray(options)
     try:
         task = ray.remote(run_task).options(num_cpus=options.num_cpus,
@@ -254,7 +256,7 @@ def run_ray(repo: Path, experiments: list[Experiment], options: SweepOptions) ->
                 result = ray.get(ready[0])
             except Exception as exc:  # the task raised, its worker died, its node was lost
                 errors[e.name].append(_error_text(exc))
-                head = errors[e.name][-1].strip().splitlines()[0][:200]
+                head = errors[e.name][-1].strip().splitlines()[0][:400]
                 if attempt <= options.retries:
                     print(f"[sweep] {e.name}: attempt {attempt} failed ({head}); retrying",
                           file=sys.stderr, flush=True)
