@@ -108,7 +108,8 @@ def _show(run_cmd, repo: Path) -> dict[str, dict]:
                 data = rev.get("data") or {}
                 out[rev.get("name")] = {
                     "params": data["params"]["params.yaml"]["data"],
-                    "metrics": (data.get("metrics") or {}).get("metrics/evaluate.json", {})}
+                    "metrics": ((data.get("metrics") or {}).get("metrics/evaluate.json")
+                                or {}).get("data", {})}
     return out
 
 

@@ -198,19 +198,13 @@ def report(outcomes: Sequence[Outcome]) -> str:
 
 
 # ----------------------------------------------------------------------------- command line
-def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of `gantext sweep` (see the module docstring)."""
-    p.add_argument("-n", "--name", default="sweep",
-                   help="experiment name prefix (default: %(default)s)")
-    p.add_argument("-S", "--set-param", dest="grid", action="append", default=[],
-                   metavar="KEY=V1[,V2...]", help="a params.yaml key and its values; the sweep "
-                   "is the product of all -S (like `dvc exp run -S`)")
-    p.add_argument("--target", action="append", default=[], help="stage(s) to reproduce "
-                   "(default: the whole pipeline)")
+def add_engine_arguments(p: argparse.ArgumentParser, queue_flags: bool = True) -> None:
+    """--engine and the engines' flags (``queue_flags=False``: the caller has its own --jobs)."""
     p.add_argument("--engine", choices=list(ENGINES), default="queue",
                    help="queue: DVC's queue on this machine (default); ray: a Ray cluster")
-    p.add_argument("--jobs", type=int, default=2, help="queue: workers (default: 2)")
-    p.add_argument("--no-wait", action="store_true", help="queue: queue, start and return")
+    if queue_flags:
+        p.add_argument("--jobs", type=int, default=2, help="queue: workers (default: 2)")
+        p.add_argument("--no-wait", action="store_true", help="queue: queue, start and return")
     p.add_argument("--address", default="auto", help="ray: the cluster (`auto` = the one `ray "
                    "start` runs here, HOST:PORT, or `local` = a new one in this process)")
     p.add_argument("--local-cpus", type=int, default=None,
@@ -226,16 +220,38 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                    help="ray: runs again of a failed task (default: 2)")
     p.add_argument("--workdir", default=None,
                    help="ray: where tasks clone on each node (default: the system tmp dir)")
+
+
+def options_from_args(args: argparse.Namespace) -> SweepOptions:
+    """SweepOptions from the flags of :func:`add_engine_arguments` (+ the caller's --jobs)."""
+    return SweepOptions(
+        engine=args.engine, jobs=getattr(args, "jobs", 2), wait=not getattr(args, "no_wait", False),
+        address=args.address, local_cpus=args.local_cpus, git_remote=args.git_remote,
+        dvc_remote=args.dvc_remote, num_cpus=args.cpus, num_gpus=args.gpus, retries=args.retries,
+        workdir=args.workdir)
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of `gantext sweep` (see the module docstring)."""
+    p.add_argument("-n", "--name", default="sweep",
+                   help="experiment name prefix (default: %(default)s)")
+    p.add_argument("-S", "--set-param", dest="grid", action="append", default=[],
+                   metavar="KEY=V1[,V2...]", help="a params.yaml key and its values; the sweep "
+                   "is the product of all -S (like `dvc exp run -S`)")
+    p.add_argument("--target", action="append", default=[], help="stage(s) to reproduce "
+                   "(default: the whole pipeline)")
     p.add_argument("--root", default=".", help="repository (default: current directory)")
+    add_engine_arguments(p)
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """1 when some experiment failed, else 0."""
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """`gantext sweep`: expand the grid, run it, print the report; 1 if any experiment failed."""
     experiments = expand(parse_grid(args.grid), args.name, args.target)
-    options = SweepOptions(
-        engine=args.engine, jobs=args.jobs, wait=not args.no_wait, address=args.address,
-        local_cpus=args.local_cpus, git_remote=args.git_remote, dvc_remote=args.dvc_remote,
-        num_cpus=args.cpus, num_gpus=args.gpus, retries=args.retries, workdir=args.workdir)
-    outcomes = run_sweep(args.root, experiments, options)
+    outcomes = run_sweep(args.root, experiments, options_from_args(args))
     sys.stdout.write(report(outcomes))
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return exit_code(outcomes)

@@ -217,7 +217,8 @@ def run_ray(repo: Path, experiments: list[Experiment], options: SweepOptions) ->
     url = remote_url(repo, options.git_remote)
     baseline = git(repo, "rev-parse", "HEAD")
     check_baseline_on_remote(repo, url, baseline)
-    if not options.dvc_remote and not dvc(repo, "remote", "default", check=False).stdout.strip():
+    default = dvc(repo, "remote", "default", check=False)  # "No default remote set", exit 1
+    if not options.dvc_remote and (default.returncode != 0 or not default.stdout.strip()):
         raise SweepError("no default DVC remote: the tasks pull inputs from and push outputs to "
                          "it; `dvc remote add -d NAME URL` (S3/GCS/SSH: one every node reaches), "
                          "commit .dvc/config and push, or pass --dvc-remote NAME")

@@ -19,15 +19,20 @@ from gantext.sweep import Experiment, Outcome, SweepOptions, dvc, local_experime
 POLL_S = 2.0
 
 
-def queue_states(repo: Path) -> dict[str, str]:
-    """Experiment name -> Queued | Running | Success | Failed | ... from ``dvc queue status``."""
+def parse_queue_status(text: str) -> dict[str, str]:
+    """Experiment name -> Queued | Running | Success | Failed from ``dvc queue status`` output."""
     states: dict[str, str] = {}
-    for line in dvc(repo, "queue", "status").stdout.splitlines():
+    for line in text.splitlines():
         parts = line.split()
         # rows: <task id> <name> <created (1-3 words)> <status>; the header and footer differ
         if len(parts) >= 4 and parts[-1] in ("Queued", "Running", "Success", "Failed"):
             states[parts[1]] = parts[-1]
     return states
+
+
+def queue_states(repo: Path) -> dict[str, str]:
+    """:func:`parse_queue_status` of `repo`'s queue now."""
+    return parse_queue_status(dvc(repo, "queue", "status").stdout)
 
 
 def _workers_running(repo: Path) -> bool:
