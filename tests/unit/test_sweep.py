@@ -191,3 +191,21 @@ def test_protocol_run_with_engine_ray_hands_over_its_experiments(tmp_path, monke
     expected = [(name, protocol.flag_list(protocol.overrides(coco, recipe, chosen, s, loss)))
                 for name, (s, loss) in protocol.run_names([0, 1], ["bce"]).items()]
     assert [(e.name, e.set_flags()) for e in seen["experiments"]] == expected
+
+
+def test_task_commands_run_the_clones_code_with_the_drivers_tracking(tmp_path):
+    spec = cluster.TaskSpec("url", "0" * 40, None, (("MLFLOW_TRACKING_URI", "http://h:5000"),),
+                            ("n", "e"), None, hide_gpus=True)
+    base = {"PATH": "/usr/bin", "PYTHONPATH": "/elsewhere", "DVC_ROOT": "/other/repo",
+            "GIT_DIR": "/other/.git", "MLFLOW_RUN_ID": "abc", "HOME": "/root",
+            "CUDA_VISIBLE_DEVICES": "0,1"}
+    env = cluster.command_env(spec, tmp_path / "clone", base)
+    assert env["PYTHONPATH"] == str(tmp_path / "clone" / "src")
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert env["MLFLOW_TRACKING_URI"] == "http://h:5000" and env["HOME"] == "/root"
+    assert not {"DVC_ROOT", "GIT_DIR", "MLFLOW_RUN_ID"} & set(env)
+    assert env["CUDA_VISIBLE_DEVICES"] == ""  # --gpus 0: device auto stays on CPU
+    with_gpu = cluster.command_env(
+        cluster.TaskSpec("url", "0" * 40, None, (), ("n", "e"), None, hide_gpus=False),
+        tmp_path / "clone", {**base, "CUDA_VISIBLE_DEVICES": "3"})  # what Ray gave the task
+    assert with_gpu["CUDA_VISIBLE_DEVICES"] == "3"

@@ -33,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from gantext.sweep import (Experiment, Outcome, SweepError, SweepOptions, dvc, git,
@@ -54,6 +54,7 @@ class TaskSpec:
     env: tuple[tuple[str, str], ...]
     git_user: tuple[str, str]
     workdir: str | None
+    hide_gpus: bool = True          # --gpus 0: the stages' `device: auto` must not grab a GPU
 
 
 class TaskFailed(RuntimeError):
@@ -143,6 +144,22 @@ def _step(exp: Experiment, args: list[str], cwd: Path, env: dict[str, str], log:
                          f"exited with {rc}{': ' + why[0] if why else ''} (log: {log})\n{tail}")
 
 
+def command_env(spec: TaskSpec, work: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a task's commands: the worker's `base` minus what would point git,
+    DVC or MLflow elsewhere, plus the driver's MLflow settings; `dvc`/`python` of this worker's
+    Python first on PATH; the clone's src/ as PYTHONPATH (the baseline's code, not the node's
+    installed gantext); no visible GPU unless the task asked for one (Ray sets
+    CUDA_VISIBLE_DEVICES to the GPUs it gave the task)."""
+    env = {k: v for k, v in base.items()
+           if not k.startswith(("DVC_", "GIT_", "MLFLOW_")) and k != "PYTHONPATH"}
+    env.update(dict(spec.env))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(work / "src")
+    if spec.hide_gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
 def run_task(exp: Experiment, spec: TaskSpec, attempt: int) -> dict[str, Any]:
     """Run one experiment in a fresh clone and push it (see the module docstring)."""
     start = time.monotonic()
@@ -154,12 +171,7 @@ def run_task(exp: Experiment, spec: TaskSpec, attempt: int) -> dict[str, Any]:
     work = root / f"{exp.name}-{attempt}-{uuid.uuid4().hex[:8]}"
     log = root / "logs" / f"{exp.name}-{attempt}.log"
     log.write_text("", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DVC_", "GIT_", "MLFLOW_")) and k != "PYTHONPATH"}
-    env.update(dict(spec.env))
-    # dvc and python of this worker's environment; the stages import the clone's src/
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(work / "src")
+    env = command_env(spec, work, os.environ)
     remote = ["-r", spec.dvc_remote] if spec.dvc_remote else []
     print(f"[{exp.name}] attempt {attempt} on {socket.gethostname()} in {work}", flush=True)
     try:
@@ -242,7 +254,8 @@ def run_ray(repo: Path, experiments: list[Experiment], options: SweepOptions) ->
     if not todo:
         return [outcomes[e.name] for e in experiments]
 
-    spec = TaskSpec(url, baseline, options.dvc_remote, _task_env(repo), user, options.workdir)
+    spec = TaskSpec(url, baseline, options.dvc_remote, _task_env(repo), user, options.workdir,
+                    hide_gpus=options.num_gpus == 0)
     ray = _init_ray(options)
     try:
         task = ray.remote(run_task).options(num_cpus=options.num_cpus,
