@@ -8,7 +8,8 @@ exp show`, one finished MLflow run per stage per experiment on the server (the k
 runs before it, none finished past the kill), `metrics/evaluate.json` byte-identical to the same
 grid run by the local `dvc queue` (`gantext sweep`'s default engine: nothing lost by the kill),
 and the outputs back with `dvc exp apply` + `dvc checkout`. An unreachable MLflow server costs a
-warning, not the sweep.
+warning, not the sweep; running the sweep again skips what the git remote has (and pulls back
+what this checkout lost).
 """
 
 from __future__ import annotations
@@ -240,6 +241,18 @@ def test_unreachable_mlflow_costs_a_warning_not_the_sweep(world, run_cmd):
     assert "rayd" in _show(run_cmd, driver)
     assert _file_at(driver, "rayd", "metrics/tokenize.json") == _file_at(
         driver, "ray-lossbce-seed0", "metrics/tokenize.json")
+
+
+def test_a_rerun_skips_what_the_remote_has_and_pulls_it_back(world, run_cmd):
+    driver = world["driver"]
+    run_cmd(["dvc", "exp", "remove", "ray-lossbce-seed1"], cwd=driver)  # gone here, not there
+    out = _sweep(run_cmd, driver, "ray", GRID, world["uri"])
+    text = out.stdout + out.stderr
+    for suffix in SUFFIXES:
+        assert any(line.split()[:2] == [f"ray-{suffix}", "skipped"]
+                   for line in text.splitlines()), text
+    assert "submitted to Ray" not in text, text
+    assert "ray-lossbce-seed1" in _show(run_cmd, driver)
 
 
 def test_outputs_come_back_with_exp_apply_and_checkout(world, run_cmd):
