@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install gantext with pinned dependencies (again only when pyproject.toml changes).
+# Create .venv (once) and install gantext with pinned dependencies, the test and cluster (ray)
+# extras included (again only when pyproject.toml or this file changes).
 # Sourced by scripts/pipeline.sh and scripts/test.sh; safe to run on its own.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,11 +15,11 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 stamp=".venv/.gantext-installed"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing gantext and its pinned dependencies (first run: a few minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet -e ".[test,cluster]"
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

@@ -4,6 +4,7 @@
     python bench/coco/protocol.py exp --seed 0 --loss bce -n NAME  # one `dvc exp run` with them
     python bench/coco/protocol.py sweep  [--jobs 2]   # choose hyperparameters on the valid split
     python bench/coco/protocol.py run    [--jobs 2]   # MLE + each loss x seeds 0 1 2 on test
+    python bench/coco/protocol.py run --engine ray --address auto --git-remote origin  # on Ray
     python bench/coco/protocol.py report              # results.json/.md + quality_diversity.png
 
 Everything goes through `dvc exp run --queue` + `dvc queue start --jobs N` in the repository
@@ -353,7 +354,27 @@ def cmd_run(args: argparse.Namespace) -> None:
     jobs = {name: (overrides(args.coco, recipe, chosen, s, loss), [])
             for name, (s, loss) in run_names(args.seeds, args.losses).items()}
     print(f"{len(jobs)} experiments on the test split (full protocol)")
+    if args.engine == "ray":
+        sys.exit(run_with_sweep(jobs, args))
     queue_and_wait(jobs, args.jobs, wait=not args.no_wait)
+
+
+def run_with_sweep(jobs: dict[str, tuple[dict[str, Any], list[str]]],
+                   args: argparse.Namespace) -> int:
+    """The same experiments through gantext.sweep (`--engine ray`: one Ray task each, results
+    pulled here); prints its report, returns 1 if any experiment failed."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from gantext.errors import GantextError
+    from gantext.sweep import Experiment, exit_code, options_from_args, report, run_sweep
+
+    exps = [Experiment(name, tuple((k, _fmt(v)) for k, v in ovr.items()), tuple(targets))
+            for name, (ovr, targets) in jobs.items()]
+    try:
+        outcomes = run_sweep(ROOT, exps, options_from_args(args))
+    except GantextError as exc:
+        sys.exit(f"error: {exc}")
+    print(report(outcomes), end="")
+    return exit_code(outcomes)
 
 
 def cmd_flags(args: argparse.Namespace) -> None:
@@ -436,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name == "run":
             p.add_argument("--no-wait", action="store_true",
                            help="queue and return (the queue workers go on in the background)")
+            sys.path.insert(0, str(ROOT / "src"))
+            from gantext.sweep import add_engine_arguments  # --engine ray: see gantext.sweep
+
+            add_engine_arguments(p, queue_flags=False)
     args = ap.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(HERE))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from gantext.errors import CheckpointError, DataError, GantextError
+from gantext.sweep import add_sweep_arguments, run_sweep_command
 
 
 class Command(NamedTuple):
@@ -284,6 +285,8 @@ COMMANDS: dict[str, Command] = {
                        _run_lineage),
     "summary": Command("print the headline evaluation metrics (MLE, GAN, delta, real data)",
                        _add_summary_args, _run_summary),
+    "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",
+                     add_sweep_arguments, run_sweep_command),
 }
 
 
