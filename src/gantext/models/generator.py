@@ -74,6 +74,15 @@ class Generator(nn.Module):
     def device(self) -> torch.device:
         return self.head.weight.device
 
+    def set_dropout(self, p: float) -> None:
+        """Set every dropout probability of the module (dropout layers and the LSTM's
+        inter-layer dropout) to `p`, keeping train mode (cuDNN's LSTM backward needs it)."""
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+            elif isinstance(m, nn.RNNBase):
+                m.dropout = p if m.num_layers > 1 else 0.0
+
     # ------------------------------------------------------------------ teacher forcing
     def forward(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """inputs: (B, T) ids -> logits (B, T, V) and the final LSTM state."""

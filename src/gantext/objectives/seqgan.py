@@ -3,8 +3,9 @@
 G samples discrete sequences. The reward of the action at position j is Q(prefix[:j+1]) = the mean
 over ``n_rollouts`` completions of the prefix by a delayed copy of G (``rollout_update_rate`` 0.8:
 rollout <- 0.8 * rollout + 0.2 * G after every G step) of sigmoid(D(completion)); the last action's
-reward is D's score of the full sequence. G follows REINFORCE with a per-position batch-mean
-baseline. D is pretrained for ``d_pretrain_steps`` and takes ``d_steps`` steps per round.
+reward is D's score of the full sequence. G follows REINFORCE with a per-position leave-one-out
+baseline (the mean reward at that position over the *other* rows of the batch, so a row's own
+reward does not shrink its advantage; no baseline where no other row reaches the position). D is pretrained for ``d_pretrain_steps`` and takes ``d_steps`` steps per round.
 
 The rollouts are batched tensor work: one teacher-forced pass of the rollout policy gives its LSTM
 state after every prefix; all (prefix x rollout) rows are then completed together in ONE time
@@ -15,15 +16,32 @@ rows so memory stays bounded (TextGAN-PyTorch's nested loops run out of memory h
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
 
+from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
-from gantext.objectives.base import Objective, eval_mode
+from gantext.objectives.base import Objective, bce_accuracies, eval_mode
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass(frozen=True)
+class SeqGANObjectiveConfig:
+    """Policy gradient with Monte-Carlo rollout rewards."""
+
+    n_rollouts: int = param(4, ge=1)
+    rollout_update_rate: float = param(0.8, ge=0.0, le=1.0)
+    rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
+    d_pretrain_steps: int = param(500, ge=0)
+    d_steps: int = param(2, ge=1)
+    g_lr: float = param(1e-4, gt=0.0)
+    d_lr: float = param(1e-3, gt=0.0)
+    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 def _categorical(logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
@@ -111,10 +129,20 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
     return rewards
 
 
+def leave_one_out_baseline(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per (row, position): the mean reward at that position over the other rows that reach it
+    (0 where none does). Unbiased for REINFORCE, unlike a batch mean that includes the row."""
+    total = (rewards * mask).sum(0, keepdim=True) - rewards * mask
+    others = mask.sum(0, keepdim=True) - mask
+    return total / others.clamp_min(1.0)
+
+
 class SeqGANObjective(Objective):
     """D: BCE on real vs sampled ids; G: REINFORCE with rollout rewards and a baseline."""
 
     section = "seqgan"
+    config = SeqGANObjectiveConfig
+    log_keys = ("d_acc_real", "d_acc_fake", "mean_reward")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,7 +160,8 @@ class SeqGANObjective(Objective):
             logs.append(self.discriminator_step(real, 0))
         if not logs:
             return {}
-        return {f"pretrain_{k}": sum(d[k] for d in logs[-10:]) / len(logs[-10:]) for k in logs[0]}
+        tail = logs[-10:]
+        return {f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]}
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         fake = self._sample(len(real))
@@ -141,8 +170,7 @@ class SeqGANObjective(Objective):
         loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
-        return {"d_loss": loss.item(), "d_acc_real": float((d_real > 0).float().mean()),
-                "d_acc_fake": float((d_fake < 0).float().mean()), "d_grad_norm": norm}
+        return {"d_loss": loss.detach(), **bce_accuracies(d_real, d_fake), "d_grad_norm": norm}
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg
@@ -151,14 +179,12 @@ class SeqGANObjective(Objective):
             rewards = rollout_rewards(self.rollout, self.D, samples, c.n_rollouts, c.rollout_batch,
                                       self.rng)
         mask = (samples != PAD_ID).float()
-        # Baseline: the mean reward at the same position over the batch (variance reduction).
-        baseline = (rewards * mask).sum(0) / mask.sum(0).clamp_min(1.0)
-        advantage = (rewards - baseline) * mask
+        advantage = (rewards - leave_one_out_baseline(rewards, mask)) * mask
         logp = -self.G.token_nll(samples)  # (B, W), 0 at padding
         loss = -(logp * advantage).sum() / mask.sum()
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         self._update_rollout()
-        return {"g_loss": loss.item(), "mean_reward": float((rewards * mask).sum() / mask.sum()),
+        return {"g_loss": loss.detach(), "mean_reward": (rewards * mask).sum() / mask.sum(),
                 "g_grad_norm": norm}
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ stops training with a :class:`TrainingError` naming the step; the last good chec
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -29,7 +30,7 @@ from gantext.errors import TrainingError
 from gantext.io import atomic_path, md5_file, write_csv, write_json
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
-from gantext.objectives import OBJECTIVES
+from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
 from gantext.runtime import resolve_device, seed_everything
@@ -91,22 +92,23 @@ class AdversarialResult:
     wall_seconds: float = 0.0
 
 
-def build_objective(name: str, generator: Generator, discriminator: Discriminator,
-                    cfg: AdversarialConfig, max_len: int, device: torch.device,
-                    rng: torch.Generator) -> Objective:
+def objective_class(name: str) -> type[Objective]:
     """The registry lookup (the only place a loss name turns into behaviour)."""
     try:
-        cls = OBJECTIVES[name]
+        return OBJECTIVES[name]
     except KeyError:
         raise TrainingError(f"unknown adversarial loss {name!r}; valid losses: "
                             f"{', '.join(sorted(OBJECTIVES))}") from None
-    return cls(generator, discriminator, cfg, max_len, device, rng)
 
 
-def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int) -> DiscriminatorSpec:
-    return DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
+def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
+                       objective: type[Objective] | None = None) -> DiscriminatorSpec:
+    """D's spec from ``model.discriminator``, with the objective's own overrides applied (the
+    WGAN-GP critic has no dropout)."""
+    spec = DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
                              kernel_sizes=tuple(cfg.kernel_sizes), num_filters=cfg.num_filters,
                              dropout=cfg.dropout, spectral_norm=cfg.spectral_norm)
+    return dataclasses.replace(spec, **objective.discriminator_settings) if objective else spec
 
 
 def resume_fingerprint(params: Params, *inputs: str | Path) -> str:
@@ -128,8 +130,24 @@ def _finite_or_raise(logs: dict[str, float]) -> None:
             raise NonFiniteLoss(k, v)
 
 
-def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+def _mean_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Key-wise mean of log rows; 0-d tensors stay on the device (no host sync) and are summed
+    in float64, in order, like the Python floats they replace (same logged figures)."""
+    def f64(v: Any) -> Any:
+        return v.detach().double() if isinstance(v, torch.Tensor) else v
+    return {k: sum(f64(r[k]) for r in rows) / len(rows) for k in rows[0]}
+
+
+def _to_floats(row: dict[str, Any]) -> dict[str, float]:
+    """The one host sync of a log window: every value to a Python float."""
+    keys = list(row)
+    vals = [row[k] for k in keys]
+    tensors = [i for i, v in enumerate(vals) if isinstance(v, torch.Tensor)]
+    if tensors:
+        stacked = torch.stack([vals[i].detach().double().reshape(()) for i in tensors]).cpu()
+        for i, v in zip(tensors, stacked.tolist()):
+            vals[i] = v
+    return {k: float(v) for k, v in zip(keys, vals)}
 
 
 def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConfig,
@@ -143,12 +161,19 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     `on_step(step)` is called after every completed step (tests use it to kill the process).
     """
     t0 = time.perf_counter()
-    rng = seed_everything(seed)  # the objectives' noise stream (Gumbel, sampling, GP alphas)
+    seed_everything(seed)
     device = resolve_device(cfg.device)
+    # the objectives' noise stream (Gumbel, sampling, GP alphas), drawn on the model's device
+    rng = torch.Generator(device=device).manual_seed(seed)
     G = generator.to(device).train()
     nll_start = valid_nll(G, corpus.valid)
-    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab))).to(device).train()
-    objective = build_objective(cfg.loss, G, D, cfg, corpus.max_len, device, rng)
+    # Train mode (cuDNN's LSTM backward needs it) but no dropout: the adversarial losses must see
+    # the distribution that evaluation samples, and SeqGAN's samples, log-probs and rollouts one
+    # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
+    G.set_dropout(0.0)
+    cls = objective_class(cfg.loss)
+    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
+    objective = cls(G, D, cfg, corpus.max_len, device, rng)
     stream = RealStream(corpus.train, cfg.batch_size, seed + 1)
     history: list[dict[str, float]] = []
     samples: list[str] = []
@@ -200,17 +225,19 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                       for _ in range(objective.d_steps_per_g_step)]
             logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
                     "beta": objective.temperature(step)}
-            _finite_or_raise(logs)
+            window.append(logs)
+            done = step + 1
+            row = None
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                row = {"step": done, **_to_floats(_mean_rows(window))}
+                _finite_or_raise(row)
         except NonFiniteLoss as exc:
             where = (f"the last good checkpoint (step {last_saved}) is kept in {resume_file}"
                      if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
             raise TrainingError(
                 f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
                 f"Lower adversarial.{objective.section}.g_lr / d_lr or adversarial.grad_clip") from None
-        window.append(logs)
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, **_mean_rows(window)}
+        if row is not None:
             window = []
             history.append(row)
             if tracker is not None:
@@ -222,6 +249,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             for s in shown:
                 tqdm.write(f"  [{done}] {s}", file=sys.stderr)
         if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
         if on_step is not None:
@@ -279,11 +307,12 @@ def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -
     return total / max(count, 1)
 
 
-#: Columns of metrics/plots/adversarial.csv for every loss (nan where a loss has no such
-#: signal): dvc.yaml's plots name them, and `dvc plots diff` compares experiments with different
-#: losses on one chart (a column missing in one revision would fail the whole plot).
-PLOT_COLUMNS = ("step", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "wasserstein",
-                "gradient_penalty", "mean_reward", "beta", "d_grad_norm", "g_grad_norm")
+def plot_columns() -> tuple[str, ...]:
+    """Columns of metrics/plots/adversarial.csv for every loss (nan where a loss has no such
+    signal), derived from the registry's log keys: dvc.yaml's plots name them, and `dvc plots
+    diff` compares experiments with different losses on one chart (a column missing in one
+    revision would fail the whole plot)."""
+    return ("step", *log_columns())
 
 
 def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss: str) -> None:
@@ -297,7 +326,7 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
                     metrics=result.metrics, extra={"loss": loss})
     write_json(paths.metrics_json("adversarial"), result.metrics)
     write_csv(paths.plot_csv("adversarial"),
-              [{**{c: row.get(c, float("nan")) for c in PLOT_COLUMNS}, **row}
+              [{**{c: row.get(c, float("nan")) for c in plot_columns()}, **row}
                for row in result.history])
 
 
