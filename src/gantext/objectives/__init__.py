@@ -2,28 +2,31 @@
 
 Everything else is derived from this dict: the ``adversarial.<section>`` params sections and their
 validation (:mod:`gantext.config`), the lineage report's sections, the adversarial plot columns.
+Each entry names ``module:Class`` under ``gantext.objectives``, so a new loss is exactly one line.
 """
 
-from gantext.objectives.base import Objective
-from gantext.objectives.bce import BCEObjective
-from gantext.objectives.seqgan import SeqGANObjective
-from gantext.objectives.wgan_gp import WGANGPObjective
+from importlib import import_module
 
-OBJECTIVES: dict[str, type[Objective]] = {
-    "bce": BCEObjective,
-    "wgan-gp": WGANGPObjective,
-    "seqgan": SeqGANObjective,
+from gantext.objectives.base import Objective
+
+_REGISTRY = {
+    "bce": "bce:BCEObjective",
+    "wgan-gp": "wgan_gp:WGANGPObjective",
+    "seqgan": "seqgan:SeqGANObjective",
 }
+
+
+def _load(entry: str) -> type[Objective]:
+    module, cls = entry.split(":")
+    return getattr(import_module(f"{__name__}.{module}"), cls)
+
+
+OBJECTIVES: dict[str, type[Objective]] = {name: _load(e) for name, e in _REGISTRY.items()}
 
 
 def objective_sections() -> dict[str, type]:
     """``adversarial.<section>`` name -> its config dataclass, in registry order."""
     return {cls.section: cls.config for cls in OBJECTIVES.values()}
-
-
-def section_of(loss: str) -> str:
-    """The params section of the loss named `loss` (e.g. ``wgan-gp`` -> ``wgan_gp``)."""
-    return OBJECTIVES[loss].section
 
 
 def log_columns() -> tuple[str, ...]:
