@@ -13,6 +13,7 @@ _REGISTRY = {
     "bce": "bce:BCEObjective",
     "wgan-gp": "wgan_gp:WGANGPObjective",
     "seqgan": "seqgan:SeqGANObjective",
+    "rsgan": "rsgan:RSGANObjective",
 }
 
 
