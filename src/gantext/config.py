@@ -77,13 +77,33 @@ class TokenizeConfig:
 
 # ----------------------------------------------------------------------------- model
 @dataclass(frozen=True)
-class GeneratorConfig:
-    """LSTM language model."""
+class _GeneratorShared:
+    """The generator; `arch` picks the architecture from gantext.models.generator.GENERATORS."""
 
+    arch: str = _f("lstm", help="a name in gantext.models.generator.GENERATORS")
     embed_dim: int = _f(64, ge=1)
-    hidden_dim: int = _f(128, ge=1)
-    num_layers: int = _f(1, ge=1)
-    dropout: float = _f(0.0, ge=0.0, lt=1.0)
+    hidden_dim: int = _f(128, ge=1, help="lstm: units per layer")
+    num_layers: int = _f(1, ge=1, help="lstm: stacked layers")
+    dropout: float = _f(0.0, ge=0.0, lt=1.0, help="pretraining only (0 in the adversarial phase)")
+
+
+def _with_sections(name: str, shared: type, sections: dict[str, type]) -> type:
+    """A frozen config class: the `shared` keys plus one sub-section per registry entry that
+    declares a config dataclass (so a new objective or architecture needs no edit here)."""
+    cls = dataclasses.make_dataclass(name, [(k, c, _sub(c)) for k, c in sections.items()],
+                                     bases=(shared,), frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = shared.__doc__
+    return cls
+
+
+def _generator_config() -> type:
+    from gantext.models.generator import generator_sections  # imports torch
+
+    return _with_sections("GeneratorConfig", _GeneratorShared, generator_sections())
+
+
+GeneratorConfig = _generator_config()
 
 
 @dataclass(frozen=True)
@@ -135,15 +155,10 @@ class _AdversarialLoop:
 def _adversarial_config() -> type:
     """The loop's keys plus one section per registered objective, each the objective's own
     config dataclass (its knobs and Adam settings, tuned per loss: switching `adversarial.loss`
-    alone gives a working run). Built from the registry, so a new loss needs no edit here."""
+    alone gives a working run)."""
     from gantext.objectives import objective_sections  # imports torch
 
-    cls = dataclasses.make_dataclass(
-        "AdversarialConfig", [(name, c, _sub(c)) for name, c in objective_sections().items()],
-        bases=(_AdversarialLoop,), frozen=True)
-    cls.__module__ = __name__
-    cls.__doc__ = _AdversarialLoop.__doc__
-    return cls
+    return _with_sections("AdversarialConfig", _AdversarialLoop, objective_sections())
 
 
 AdversarialConfig = _adversarial_config()
@@ -317,8 +332,12 @@ def params_from_dict(data: dict | None) -> Params:
     if not isinstance(data, dict):
         raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
     params = _build(Params, data, "")
+    from gantext.models.generator import GENERATORS
     from gantext.objectives import OBJECTIVES
 
+    if params.model.generator.arch not in GENERATORS:
+        raise ConfigError(f"params key 'model.generator.arch': unknown architecture "
+                          f"{params.model.generator.arch!r}; valid: {', '.join(sorted(GENERATORS))}")
     if params.adversarial.loss not in OBJECTIVES:
         raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
                           f"valid losses: {', '.join(sorted(OBJECTIVES))}")

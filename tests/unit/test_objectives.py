@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from gantext.config import AdversarialConfig, ConfigError, params_from_dict
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec
-from gantext.models.generator import Generator, GeneratorSpec
+from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.objectives import OBJECTIVES
 from gantext.objectives.base import NonFiniteLoss, anneal
 from gantext.objectives.seqgan import rollout_rewards
@@ -21,7 +21,7 @@ V, MAX_LEN = 10, 6
 
 def models(seed: int = 0) -> tuple[Generator, Discriminator]:
     torch.manual_seed(seed)
-    g = Generator(GeneratorSpec(vocab_size=V, embed_dim=8, hidden_dim=16))
+    g = build_generator(GeneratorSpec(vocab_size=V, embed_dim=8, hidden_dim=16))
     d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=8, kernel_sizes=(2, 3), num_filters=6))
     return g, d
 

@@ -5,9 +5,8 @@ validation (:mod:`gantext.config`), the lineage report's sections, the adversari
 Each entry names ``module:Class`` under ``gantext.objectives``, so a new loss is exactly one line.
 """
 
-from importlib import import_module
-
 from gantext.objectives.base import Objective
+from gantext.registry import load_entries
 
 _REGISTRY = {
     "bce": "bce:BCEObjective",
@@ -16,13 +15,7 @@ _REGISTRY = {
     "rsgan": "rsgan:RSGANObjective",
 }
 
-
-def _load(entry: str) -> type[Objective]:
-    module, cls = entry.split(":")
-    return getattr(import_module(f"{__name__}.{module}"), cls)
-
-
-OBJECTIVES: dict[str, type[Objective]] = {name: _load(e) for name, e in _REGISTRY.items()}
+OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)
 
 
 def objective_sections() -> dict[str, type]:

@@ -14,12 +14,14 @@ columns) and :attr:`Objective.discriminator_settings` (D spec overrides).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 
@@ -137,6 +139,18 @@ class Objective:
 def bce_accuracies(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
     """Fractions of real rows D scores real (logit > 0) and of fakes it scores fake."""
     return {"d_acc_real": (d_real > 0).float().mean(), "d_acc_fake": (d_fake < 0).float().mean()}
+
+
+@dataclass(frozen=True)
+class RelaxedConfig:
+    """Settings every relaxed objective has: the Gumbel-softmax schedule and Adam."""
+
+    beta_max: float = param(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
+    anneal: Literal["exp", "linear", "constant"] = param("exp")
+    g_lr: float = param(1e-4, gt=0.0)
+    d_lr: float = param(1e-4, gt=0.0)
+    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 class RelaxedObjective(Objective):

@@ -10,26 +10,18 @@ smoothing (real target 0.9, fake target 0: Salimans et al., 2016, smooth only th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
 from gantext.configfields import param
-from gantext.objectives.base import RelaxedObjective, bce_accuracies
+from gantext.objectives.base import RelaxedConfig, RelaxedObjective, bce_accuracies
 
 
 @dataclass(frozen=True)
-class BCEObjectiveConfig:
+class BCEObjectiveConfig(RelaxedConfig):
     """Non-saturating GAN loss with Gumbel-softmax relaxation (RelGAN style)."""
 
-    beta_max: float = param(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
-    anneal: Literal["exp", "linear", "constant"] = param("exp")
     label_smoothing: bool = param(False, help="one-sided: D's real target 0.9 (fakes stay 0)")
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-4, gt=0.0)
-    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 class BCEObjective(RelaxedObjective):

@@ -8,33 +8,17 @@ follow RelGAN: Adam 1e-4 for both, betas (0.9, 0.999), exponential temperature a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
-from gantext.configfields import param
-from gantext.objectives.base import RelaxedObjective
-
-
-@dataclass(frozen=True)
-class RSGANObjectiveConfig:
-    """Relativistic standard GAN loss with Gumbel-softmax relaxation."""
-
-    beta_max: float = param(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
-    anneal: Literal["exp", "linear", "constant"] = param("exp")
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-4, gt=0.0)
-    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
+from gantext.objectives.base import RelaxedConfig, RelaxedObjective
 
 
 class RSGANObjective(RelaxedObjective):
     """D: softplus(D(fake) - D(real)); G: softplus(D(real) - D(fake)), paired rows."""
 
     section = "rsgan"
-    config = RSGANObjectiveConfig
+    config = RelaxedConfig  # RelGAN's defaults: Adam 1e-4, betas (0.9, 0.999), beta_max 100
     log_keys = ("d_acc_pair",)
     g_uses_real = True
 

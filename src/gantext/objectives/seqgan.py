@@ -7,10 +7,11 @@ reward is D's score of the full sequence. G follows REINFORCE with a per-positio
 baseline (the mean reward at that position over the *other* rows of the batch, so a row's own
 reward does not shrink its advantage; no baseline where no other row reaches the position). D is pretrained for ``d_pretrain_steps`` and takes ``d_steps`` steps per round.
 
-The rollouts are batched tensor work: one teacher-forced pass of the rollout policy gives its LSTM
-state after every prefix; all (prefix x rollout) rows are then completed together in ONE time
-loop, rows leaving the batch as soon as they emit <eos>, in chunks of at most ``rollout_batch``
-rows so memory stays bounded (TextGAN-PyTorch's nested loops run out of memory here).
+The rollouts are batched tensor work: one pass of the rollout policy gives its decoding state
+after every prefix; all (prefix x rollout) rows are then completed together by the shared decoding
+loop (:func:`gantext.models.sampling.decode`), rows leaving the batch as soon as they emit <eos>,
+in chunks of at most ``rollout_batch`` rows so memory stays bounded (TextGAN-PyTorch's nested
+loops run out of memory here).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import torch.nn.functional as F
 from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
+from gantext.models.sampling import categorical, decode, start, uniform
 from gantext.objectives.base import Objective, bce_accuracies, eval_mode
-from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
+from gantext.text.vocab import PAD_ID
 
 
 @dataclass(frozen=True)
@@ -42,38 +44,6 @@ class SeqGANObjectiveConfig:
     d_lr: float = param(1e-3, gt=0.0)
     adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
     adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
-
-
-def _categorical(logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
-    """One sample per row of softmax(logits) by inverse CDF: a single uniform per row instead
-    of Gumbel-max's V uniforms and 2V logarithms (the rollouts' hottest loop)."""
-    cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
-    dev = rng.device if rng is not None else logits.device
-    u = torch.rand(len(logits), 1, generator=rng, device=dev).to(cdf.device) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
-
-
-def _complete(policy: Generator, rows: torch.Tensor, last: torch.Tensor, state: tuple,
-              logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
-    """Complete rows whose prefix ends at position `last` (N,), given the policy's state and
-    next-token logits after that prefix; returns the filled rows (N, W) in the encoding layout."""
-    n, width = rows.shape
-    dev = rows.device
-    positions = torch.arange(width, device=dev)
-    out = rows.masked_fill(positions[None, :] > last[:, None], PAD_ID)
-    alive = torch.arange(n, device=dev)
-    pos = last + 1
-    h, c = state
-    while True:
-        tok = _categorical(logits, rng)
-        tok = torch.where(pos == width - 1, torch.full_like(tok, EOS_ID), tok)
-        out[alive, pos] = tok
-        keep = tok != EOS_ID
-        if not bool(keep.any()):
-            return out
-        # finished rows leave the batch: later steps cost only what is still being written
-        alive, pos, tok = alive[keep], pos[keep] + 1, tok[keep]
-        logits, (h, c) = policy.step(tok, (h[:, keep], c[:, keep]))
 
 
 _SCORE_BATCH = 512  # rows per discriminator call when scoring rollouts
@@ -96,7 +66,8 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
                     rng: torch.Generator | None = None) -> torch.Tensor:
     """Per-action rewards (B, W) in [0, 1] for encoded samples (B, W); 0 after <eos>.
 
-    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time.
+    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time,
+    through the shared decoding loop (any architecture: its state is indexed, never unpacked).
     Call with both modules in eval mode (no dropout)."""
     dev = policy.device
     samples = samples.to(dev).long()
@@ -104,26 +75,35 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
     lengths = (samples != PAD_ID).sum(dim=1) - 1  # index of <eos> in each row
     rewards = torch.zeros(b, width, device=dev)
     rewards[torch.arange(b, device=dev), lengths] = torch.sigmoid(discriminator(samples)).float()
-    if width < 2 or int(lengths.max()) == 0:
+    longest = int(lengths.max()) if b else 0
+    if width < 2 or longest == 0:
         return rewards
-    # The policy's state and next-token logits after every prefix samples[:, :j+1].
-    logits, state = policy.step(torch.full((b,), BOS_ID, dtype=torch.long, device=dev), None)
-    hs, cs, ls = [], [], []
-    for j in range(int(lengths.max())):
+    # The policy's state and next-token logits after every prefix samples[:, :j+1], as one
+    # batch of longest * b rows (row j * b + i: prefix j of sample i).
+    logits, state = start(policy, b)
+    states, ls = [], []
+    for j in range(longest):
         logits, state = policy.step(samples[:, j], state)
-        hs.append(state[0])
-        cs.append(state[1])
+        states.append(state)
         ls.append(logits)
-    hs_t, cs_t, ls_t = torch.stack(hs, 2), torch.stack(cs, 2), torch.stack(ls, 1)
+    states, ls = policy.cat_states(states), torch.cat(ls)
     # Prefixes that end before <eos> need rollouts; their R rollouts are contiguous rows.
-    js = torch.arange(len(hs), device=dev)
+    js = torch.arange(longest, device=dev)
     pb, pj = (js[None, :] < lengths[:, None]).nonzero(as_tuple=True)
     total = len(pb) * n_rollouts
     sums = torch.zeros(len(pb), device=dev)
-    for start in range(0, total, rollout_batch):
-        p = torch.arange(start, min(total, start + rollout_batch), device=dev) // n_rollouts
+    positions = torch.arange(width, device=dev)
+    for first in range(0, total, rollout_batch):
+        p = torch.arange(first, min(total, first + rollout_batch), device=dev) // n_rollouts
         bi, ji = pb[p], pj[p]
-        done = _complete(policy, samples[bi], ji, (hs_t[:, bi, ji], cs_t[:, bi, ji]), ls_t[bi, ji], rng)
+        flat = ji * b + bi
+        u = uniform((len(p), width), rng, dev)
+
+        def pick(logits, alive, pos, done, u=u):
+            return categorical(logits, u[alive, pos.clamp(max=width - 1)])
+
+        rows = samples[bi].masked_fill(positions[None, :] > ji[:, None], PAD_ID)
+        done = decode(policy, rows, ji + 1, policy.index_state(states, flat), ls[flat], pick)
         sums.index_add_(0, p, _score(discriminator, done))
     rewards[pb, pj] = sums / n_rollouts
     return rewards
@@ -148,6 +128,7 @@ class SeqGANObjective(Objective):
         super().__init__(*args, **kwargs)
         self.d_steps_per_g_step = self.ocfg.d_steps
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.rollout.after_copy()  # cuDNN: re-pack the copied LSTM weights (one contiguous block)
 
     def _sample(self, n: int) -> torch.Tensor:
         rows, _ = self.G.sample(n, self.max_len, 1.0, self.rng)

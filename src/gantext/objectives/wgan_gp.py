@@ -10,24 +10,20 @@ would each see a different sub-network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
 
 import torch
 
 from gantext.configfields import param
-from gantext.objectives.base import RelaxedObjective, one_hot
+from gantext.objectives.base import RelaxedConfig, RelaxedObjective, one_hot
 
 
 @dataclass(frozen=True)
-class WGANGPObjectiveConfig:
+class WGANGPObjectiveConfig(RelaxedConfig):
     """WGAN with gradient penalty on real/soft-fake interpolates."""
 
     gp_lambda: float = param(10.0, ge=0.0)
     n_critic: int = param(3, ge=1, help="critic steps per generator step")
-    beta_max: float = param(100.0, ge=1.0)
-    anneal: Literal["exp", "linear", "constant"] = param("exp")
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-4, gt=0.0)
     adam_beta1: float = param(0.5, ge=0.0, lt=1.0, help="paper: 0.5, 0.9")
     adam_beta2: float = param(0.9, ge=0.0, lt=1.0)
 

@@ -33,6 +33,7 @@ from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
+from gantext.registry import lookup
 from gantext.runtime import resolve_device, seed_everything
 from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
 
@@ -94,11 +95,7 @@ class AdversarialResult:
 
 def objective_class(name: str) -> type[Objective]:
     """The registry lookup (the only place a loss name turns into behaviour)."""
-    try:
-        return OBJECTIVES[name]
-    except KeyError:
-        raise TrainingError(f"unknown adversarial loss {name!r}; valid losses: "
-                            f"{', '.join(sorted(OBJECTIVES))}") from None
+    return lookup(OBJECTIVES, name, "adversarial loss", TrainingError)
 
 
 def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
@@ -267,7 +264,7 @@ def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> l
     """`n` decoded samples from their own seeded stream (does not disturb training's RNG)."""
     was = generator.training
     generator.eval()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=generator.device).manual_seed(seed)
     rows, _ = generator.sample(n, corpus.max_len, 1.0, g)
     generator.train(was)
     return [corpus.vocab.decode(r.tolist()) for r in rows.cpu()]

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -29,7 +29,8 @@ from gantext.config import GeneratorConfig, PretrainConfig, to_dict
 from gantext.data import Corpus, iterate_batches
 from gantext.errors import CheckpointError, DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
-from gantext.models.generator import Generator, GeneratorSpec, build_generator
+from gantext.models.generator import Generator, build_generator
+from gantext.models.generator import generator_spec as spec_for
 from gantext.training.checkpoint import load_checkpoint, save_checkpoint
 
 RESUME_KIND = "pretrain-resume"
@@ -104,10 +105,9 @@ def resume_fingerprint(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainCo
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> GeneratorSpec:
-    return GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=gen_cfg.embed_dim,
-                         hidden_dim=gen_cfg.hidden_dim, num_layers=gen_cfg.num_layers,
-                         dropout=gen_cfg.dropout, max_len=corpus.max_len)
+def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> Any:
+    """The spec of ``model.generator.arch`` for this corpus (vocabulary size, row width)."""
+    return spec_for(len(corpus.vocab), corpus.max_len, gen_cfg)
 
 
 def _cpu_copy(state_dict: dict) -> dict:
