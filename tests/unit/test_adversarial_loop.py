@@ -145,7 +145,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(mod, tmp_pat
     # shows in the logs is found when its log window (log_every = 2: steps 3-4) is read back.
     with pytest.raises(TrainingError, match=r"diverged at step 4 .*g_loss is nan.*step 2"):
         mod["run"]("bce", resume)
-    assert torch.load(resume, weights_only=True)["step"] == 2
+    assert torch.load(resume, weights_only=True)["state"]["step"] == 2
 
 
 def test_stale_resume_file_is_ignored(mod, tmp_path, capsys):

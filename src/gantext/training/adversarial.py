@@ -12,8 +12,6 @@ stops training with a :class:`TrainingError` naming the step; the last good chec
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import sys
 import time
@@ -27,17 +25,17 @@ from tqdm import tqdm
 from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
 from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
-from gantext.io import atomic_path, md5_file, write_csv, write_json
+from gantext.io import md5_file, write_csv, write_json
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
 from gantext.registry import lookup
-from gantext.runtime import resolve_device, seed_everything
-from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
+from gantext.runtime import derive_seed, resolve_device, seed_everything
+from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
+                                         save_generator, save_resume)
 
-RESUME_FORMAT = 1
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
 
 
@@ -108,16 +106,12 @@ def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
     return dataclasses.replace(spec, **objective.discriminator_settings) if objective else spec
 
 
-def resume_fingerprint(params: Params, *inputs: str | Path) -> str:
-    """Hash of what the adversarial run depends on (its params sections and the md5 of each input
-    file): a resume file with another fingerprint is stale and ignored."""
-    h = hashlib.sha256()
-    relevant = {"seed": params.seed, "model": to_dict(params.model),
-                "adversarial": to_dict(params.adversarial)}
-    h.update(json.dumps(relevant, sort_keys=True).encode())
-    for f in inputs:
-        h.update(md5_file(f).encode())
-    return h.hexdigest()
+def resume_fingerprint(params: Params, device: str | torch.device, *inputs: str | Path) -> str:
+    """Identity of the adversarial run (its params sections, the device and the md5 of each
+    input file): a resume state with another fingerprint is stale and ignored."""
+    return run_fingerprint("adversarial", device, seed=params.seed, model=to_dict(params.model),
+                           adversarial=to_dict(params.adversarial),
+                           inputs=[md5_file(f) for f in inputs])
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -159,9 +153,10 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     """
     t0 = time.perf_counter()
     seed_everything(seed)
+    torch.manual_seed(derive_seed(seed, "adversarial", "dropout"))  # D's dropout masks
     device = resolve_device(cfg.device)
     # the objectives' noise stream (Gumbel, sampling, GP alphas), drawn on the model's device
-    rng = torch.Generator(device=device).manual_seed(seed)
+    rng = torch.Generator(device=device).manual_seed(derive_seed(seed, "adversarial", "noise"))
     G = generator.to(device).train()
     nll_start = valid_nll(G, corpus.valid)
     # Train mode (cuDNN's LSTM backward needs it) but no dropout: the adversarial losses must see
@@ -171,14 +166,14 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     cls = objective_class(cfg.loss)
     D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
     objective = cls(G, D, cfg, corpus.max_len, device, rng)
-    stream = RealStream(corpus.train, cfg.batch_size, seed + 1)
+    stream = RealStream(corpus.train, cfg.batch_size, derive_seed(seed, "adversarial", "batches"))
     history: list[dict[str, float]] = []
     samples: list[str] = []
     window: list[dict[str, float]] = []
     start = 0
     prepared: dict[str, float] = {}
 
-    state = _load_resume(resume_file, fingerprint)
+    state = load_resume(resume_file, "adversarial", fingerprint, _stderr)
     if state is not None:
         G.load_state_dict(state["generator"])
         D.load_state_dict(state["discriminator"])
@@ -202,16 +197,13 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     def save(step: int) -> None:
         if resume_file is None:
             return
-        payload = {
-            "format": RESUME_FORMAT, "fingerprint": fingerprint, "step": step,
-            "generator": G.state_dict(), "discriminator": D.state_dict(),
+        save_resume(resume_file, "adversarial", fingerprint, {
+            "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
             "objective": objective.state_dict(), "stream": stream.state_dict(),
             "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "samples": samples, "window": window, "prepared": prepared,
-        }
-        with atomic_path(resume_file) as tmp:
-            torch.save(payload, tmp)
+        })
 
     last_saved = start
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"adversarial ({cfg.loss})",
@@ -241,7 +233,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                 tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=done)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row})
         if done % cfg.sample_every == 0 or done == cfg.steps:
-            shown = decode_samples(G, corpus, SAMPLES_SHOWN, seed * 1_000_003 + done)
+            shown = decode_samples(G, corpus, SAMPLES_SHOWN,
+                                   derive_seed(seed, "adversarial", "samples", done))
             samples.extend(f"step {done}: {s}" for s in shown)
             for s in shown:
                 tqdm.write(f"  [{done}] {s}", file=sys.stderr)
@@ -270,22 +263,8 @@ def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> l
     return [corpus.vocab.decode(r.tolist()) for r in rows.cpu()]
 
 
-def _load_resume(path: Path | None, fingerprint: str) -> dict[str, Any] | None:
-    """The resume payload if `path` holds one for this fingerprint, else None (stale: ignored)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        print(f"adversarial: ignoring unreadable resume file {path}: {str(exc).splitlines()[0]}",
-              file=sys.stderr)
-        return None
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT \
-            or state.get("fingerprint") != fingerprint:
-        print(f"adversarial: ignoring stale resume file {path} (params, data or pretrained "
-              "generator changed)", file=sys.stderr)
-        return None
-    return state
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -15,7 +15,6 @@ other data is ignored, never half-reused.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import sys
 import time
@@ -27,14 +26,14 @@ import torch
 
 from gantext.config import GeneratorConfig, PretrainConfig, to_dict
 from gantext.data import Corpus, iterate_batches
-from gantext.errors import CheckpointError, DataError, TrainingError
+from gantext.errors import DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
 from gantext.models.generator import Generator, build_generator
 from gantext.models.generator import generator_spec as spec_for
-from gantext.training.checkpoint import load_checkpoint, save_checkpoint
+from gantext.runtime import derive_seed
+from gantext.training.checkpoint import (discard_resume, load_resume, run_fingerprint,
+                                         save_resume)
 
-RESUME_KIND = "pretrain-resume"
-RESUME_FORMAT = 1
 #: batch size for validation/test NLL (memory only: the figures do not depend on it beyond
 #: float summation order, and it is fixed here so they are repeatable)
 EVAL_BATCH_SIZE = 512
@@ -75,12 +74,6 @@ class MLEResult:
     timings: dict = field(default_factory=dict)  # wall_seconds, train_tokens_per_s (this call only)
 
 
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed for one random stream, e.g. ``derive_seed(0, "batches", 3)``."""
-    digest = hashlib.sha256(json.dumps([seed, *keys]).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
 def tensor_hash(t: torch.Tensor) -> str:
     """sha256 of a tensor's dtype, shape and bytes."""
     t = t.detach().cpu().contiguous()
@@ -92,17 +85,10 @@ def tensor_hash(t: torch.Tensor) -> str:
 def resume_fingerprint(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, seed: int,
                        device: torch.device | str) -> str:
     """Identity of a training run: a resume state is reused only when this matches exactly."""
-    payload = {
-        "format": RESUME_FORMAT,
-        "generator": to_dict(gen_cfg),
-        "pretrain": to_dict(cfg),
-        "seed": seed,
-        "device": str(torch.device(device)),
-        "vocab": corpus.vocab.hash,
-        "data": {s: tensor_hash(getattr(corpus, s)) for s in ("train", "valid", "test")},
-        "eval_batch_size": EVAL_BATCH_SIZE,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return run_fingerprint(
+        "pretrain", device, generator=to_dict(gen_cfg), pretrain=to_dict(cfg), seed=seed,
+        vocab=corpus.vocab.hash, eval_batch_size=EVAL_BATCH_SIZE,
+        data={s: tensor_hash(getattr(corpus, s)) for s in ("train", "valid", "test")})
 
 
 def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> Any:
@@ -114,43 +100,15 @@ def _cpu_copy(state_dict: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
 
 
-def _load_resume(path: Path | None, fingerprint: str, vocab_hash: str, log: Log) -> dict | None:
-    """The saved training state if it belongs to this exact run, else None (with a log line why)."""
-    if path is None or not Path(path).is_file():
-        return None
-    try:
-        payload = load_checkpoint(path, kind=RESUME_KIND, vocab_hash=vocab_hash)
-    except CheckpointError as exc:
-        log(f"pretrain: ignoring resume state: {exc}")
-        return None
-    extra = payload.get("extra", {})
-    if extra.get("fingerprint") != fingerprint:
-        log(f"pretrain: ignoring stale resume state {path} (params, seed or data changed)")
-        return None
-    return payload
+def _resume_state(model: Generator, optimizer: torch.optim.Optimizer, epoch: int,
+                  finished: bool, best: dict, history: list[dict]) -> dict:
+    """Everything the next epoch depends on (see the module docstring)."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+            "finished": finished, "best": best, "history": history}
 
 
-def _save_resume(path: Path, model: Generator, optimizer: torch.optim.Optimizer, vocab_hash: str,
-                 fingerprint: str, epoch: int, finished: bool, best: dict, history: list[dict]
-                 ) -> None:
-    save_checkpoint(path, kind=RESUME_KIND, state_dict=model.state_dict(), spec=model.spec_dict,
-                    vocab_hash=vocab_hash, extra={
-                        "fingerprint": fingerprint,
-                        "epoch": epoch,
-                        "finished": finished,
-                        "optimizer": optimizer.state_dict(),
-                        "best_state": best["state"],
-                        "best_nll": best["nll"],
-                        "best_epoch": best["epoch"],
-                        "bad_epochs": best["bad"],
-                        "history": history,
-                    })
-
-
-def discard_resume_state(path: Path | None) -> None:
-    """Remove the resume state once the stage's outputs are safely written."""
-    if path is not None:
-        Path(path).unlink(missing_ok=True)
+#: the resume state is removed by the stage once its outputs are written
+discard_resume_state = discard_resume
 
 
 def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
@@ -206,7 +164,6 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
                         "checkpoint, but it is empty: set ingest.valid_fraction > 0 in params.yaml")
     device = torch.device(device)
     resume_path = Path(resume_path) if resume_path is not None else None
-    vocab_hash = corpus.vocab.hash
     fingerprint = resume_fingerprint(corpus, gen_cfg, cfg, seed, device)
 
     torch.manual_seed(derive_seed(seed, "init"))
@@ -216,15 +173,13 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
     history: list[dict] = []
     best = {"state": _cpu_copy(model.state_dict()), "nll": math.inf, "epoch": 0, "bad": 0}
     epoch, finished = 0, False
-    state = _load_resume(resume_path, fingerprint, vocab_hash, log)
+    state = load_resume(resume_path, "pretrain", fingerprint, log)
     if state is not None:
-        extra = state["extra"]
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(extra["optimizer"])
-        best = {"state": extra["best_state"], "nll": extra["best_nll"],
-                "epoch": extra["best_epoch"], "bad": extra["bad_epochs"]}
-        history = list(extra["history"])
-        epoch, finished = int(extra["epoch"]), bool(extra["finished"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best = dict(state["best"])
+        history = list(state["history"])
+        epoch, finished = int(state["epoch"]), bool(state["finished"])
         log(f"pretrain: resuming at epoch {epoch + 1} (epochs 1..{epoch} restored from {resume_path})"
             if not finished else f"pretrain: training already finished in {resume_path}; "
             "evaluating the best epoch")
@@ -259,8 +214,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
             f"valid_nll {valid['nll']:.4f} (anchor {valid['nll_anchor']:.4f}, ppl {valid['ppl']:.2f})"
             f"{' *' if improved else ''}  {seconds:.1f}s")
         if resume_path is not None:
-            _save_resume(resume_path, model, optimizer, vocab_hash, fingerprint, epoch, finished,
-                         best, history)
+            save_resume(resume_path, "pretrain", fingerprint,
+                        _resume_state(model, optimizer, epoch, finished, best, history))
         if on_epoch_end is not None:
             on_epoch_end(EpochReport(row=dict(row), improved=improved, seconds=seconds,
                                      train_tokens_per_s=train_count / max(seconds, 1e-9)))
