@@ -21,11 +21,17 @@ from pathlib import Path
 import torch
 
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec
-from gantext.models.generator import Generator, GeneratorSpec, gumbel_like
+from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.objectives.seqgan import rollout_rewards
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def gumbel_like(logits: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Gumbel noise shaped like `logits` (the reference loop's Gumbel-max sampler)."""
+    u = torch.rand(logits.shape, generator=rng).clamp_(torch.finfo(torch.float32).tiny, 1 - 1e-7)
+    return -torch.log(-torch.log(u)).to(logits.device)
 
 
 @torch.no_grad()
@@ -45,7 +51,7 @@ def nested_rollout_rewards(policy: Generator, discriminator: Discriminator, samp
             seq[:, t + 1:] = PAD_ID
             done = (seq[:, :t + 1] == EOS_ID).any(1)
             for p in range(t + 1, width):
-                lg = policy._masked(logits.float())
+                lg = policy.masked(logits.float())
                 tok = torch.argmax(lg + gumbel_like(lg, rng), -1)
                 if p == width - 1:
                     tok = torch.full_like(tok, EOS_ID)
@@ -69,7 +75,7 @@ def setup(device: str, batch: int) -> tuple[Generator, Discriminator, torch.Tens
         max_len = 32
         source = f"pretrained generator {ckpt.relative_to(ROOT)}"
     else:
-        g = Generator(GeneratorSpec(vocab_size=200, embed_dim=64, hidden_dim=128))
+        g = build_generator(GeneratorSpec(vocab_size=200, embed_dim=64, hidden_dim=128))
         with torch.no_grad():
             g.head.bias[EOS_ID] += 3.0  # ~12-token sentences, like the grammar corpus
         max_len = 32

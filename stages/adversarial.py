@@ -15,7 +15,7 @@ from gantext.paths import repo_paths
 from gantext.runtime import configure, resolve_device
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
-from gantext.training.checkpoint import load_generator
+from gantext.training.checkpoint import discard_resume, load_generator
 from stages._common import run
 
 
@@ -27,15 +27,15 @@ def main() -> None:
     corpus = load_corpus(paths)
     generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
     resume = paths.resume_file("adversarial")
-    fingerprint = resume_fingerprint(params, paths.pretrain_generator, paths.vocab,
-                                     paths.encoded("train"), paths.encoded("valid"))
+    fingerprint = resume_fingerprint(params, resolve_device(cfg.device), paths.pretrain_generator,
+                                     paths.vocab, paths.encoded("train"), paths.encoded("valid"))
     with stage_run("adversarial", params, paths) as tracker:
         result = train_adversarial(generator, corpus, cfg, params.model.discriminator, params.seed,
                                    resume_file=resume, fingerprint=fingerprint, tracker=tracker)
         write_outputs(result, paths, corpus.vocab.hash, cfg.loss)
         tracker.log_metrics({**result.metrics, "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))
-    resume.unlink(missing_ok=True)  # finished: the outputs are the record now
+    discard_resume(resume)  # finished: the outputs are the record now
     print(f"adversarial ({cfg.loss}): {cfg.steps} steps in {result.wall_seconds:.1f}s; "
           f"valid NLL {result.metrics['valid_nll_start']:.4f} -> {result.metrics['valid_nll']:.4f}",
           file=sys.stderr)

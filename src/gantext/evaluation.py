@@ -168,9 +168,10 @@ def load_eval_data(paths: Paths, split: str = "test") -> EvalData:
 # ---------------------------------------------------------------------- sampling
 def draw_samples(model: Generator, vocab: Vocab, n: int, max_len: int, temperature: float,
                  seed: int, batch_size: int) -> list[list[str]]:
-    """`n` samples (token lists, without <eos>) from a seeded CPU torch.Generator: batched
-    ancestral sampling, so the result depends only on (model, n, temperature, seed, batch_size)."""
-    g = torch.Generator()
+    """`n` samples (token lists, without <eos>) from a seeded torch.Generator on the model's
+    device: the shared sampler (:mod:`gantext.models.sampling`), so the result depends only on
+    (model, n, temperature, seed, batch_size) and the device."""
+    g = torch.Generator(device=model.device)  # noise drawn where the model runs
     g.manual_seed(seed)
     was_training = model.training
     model.eval()

@@ -277,11 +277,13 @@ def _ingest_section(lines: list[str], rec: StageRecord, paths: Paths) -> None:
 
 def _adversarial_keys(params: dict[str, Any]) -> list[str]:
     """The loss's own sub-section and the shared keys; other objectives' settings are noise."""
+    from gantext.objectives import OBJECTIVES, objective_sections
+
     loss = str(params.get("adversarial.loss", ""))
-    own = "adversarial." + loss.replace("-", "_") + "."
-    sections = {"adversarial.bce.", "adversarial.wgan_gp.", "adversarial.seqgan."}
+    own = f"adversarial.{OBJECTIVES[loss].section}." if loss in OBJECTIVES else None
+    sections = {f"adversarial.{name}." for name in objective_sections()}
     return [k for k in params
-            if not any(k.startswith(s) for s in sections) or k.startswith(own)]
+            if not any(k.startswith(s) for s in sections) or (own and k.startswith(own))]
 
 
 def _eval_table(lines: list[str], metrics: dict[str, Any]) -> None:

@@ -190,3 +190,17 @@ def test_compare_on_a_dvc_repo(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["Experiment", "rev", "Created", "gan.bleu5"]
     assert out[1].split() == ["workspace", "0.12346"] and len(out) == 2
+
+
+def test_sample_rebuilds_a_relational_memory_checkpoint(tmp_path, capsys):
+    """The checkpoint records the architecture: `gantext sample` needs nothing else."""
+    vocab = Vocab(("<pad>", "<bos>", "<eos>", "<unk>", *WORDS))
+    vocab_path = tmp_path / "vocab.json"
+    vocab_path.write_text(json.dumps(vocab.to_json()))
+    torch.manual_seed(0)
+    model = build_generator(dict(arch="relational-memory", vocab_size=len(vocab), embed_dim=4,
+                                 mem_slots=1, num_heads=2, head_size=4, max_len=6))
+    save_generator(tmp_path / "g.pt", model, vocab.hash)
+    code, lines, err = _sample(capsys, tmp_path / "g.pt", vocab_path, "-n", "5", "--seed", "1")
+    assert code == 0 and err == "" and len(lines) == 5
+    assert all(set(line.split()) <= set(WORDS) | {"<unk>"} for line in lines)

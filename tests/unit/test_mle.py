@@ -235,7 +235,7 @@ def test_empty_validation_split_is_a_clear_error():
 def test_lr_decays_per_epoch(tmp_path):
     state = tmp_path / "s.pt"
     _run(resume_path=state, epochs=3, lr=0.01, lr_decay=0.5)
-    opt = torch.load(state, weights_only=True)["extra"]["optimizer"]
+    opt = torch.load(state, weights_only=True)["state"]["optimizer"]
     assert opt["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
 
 

@@ -1,11 +1,30 @@
-"""Adversarial objectives behind a registry: adding a loss = one file + one line here."""
+"""Adversarial objectives behind a registry: adding a loss = one file + one line here.
 
-from gantext.objectives.bce import BCEObjective
-from gantext.objectives.seqgan import SeqGANObjective
-from gantext.objectives.wgan_gp import WGANGPObjective
+Everything else is derived from this dict: the ``adversarial.<section>`` params sections and their
+validation (:mod:`gantext.config`), the lineage report's sections, the adversarial plot columns.
+Each entry names ``module:Class`` under ``gantext.objectives``, so a new loss is exactly one line.
+"""
 
-OBJECTIVES = {
-    "bce": BCEObjective,
-    "wgan-gp": WGANGPObjective,
-    "seqgan": SeqGANObjective,
+from gantext.objectives.base import Objective
+from gantext.registry import load_entries
+
+_REGISTRY = {
+    "bce": "bce:BCEObjective",
+    "wgan-gp": "wgan_gp:WGANGPObjective",
+    "seqgan": "seqgan:SeqGANObjective",
+    "rsgan": "rsgan:RSGANObjective",
 }
+
+OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)
+
+
+def objective_sections() -> dict[str, type]:
+    """``adversarial.<section>`` name -> its config dataclass, in registry order."""
+    return {cls.section: cls.config for cls in OBJECTIVES.values()}
+
+
+def log_columns() -> tuple[str, ...]:
+    """Every key an objective logs, in a fixed order: the shared losses, each objective's own
+    keys (registry order, first occurrence), the temperature and the gradient norms."""
+    own = dict.fromkeys(k for cls in OBJECTIVES.values() for k in cls.log_keys)
+    return ("d_loss", "g_loss", *own, "beta", "d_grad_norm", "g_grad_norm")

@@ -2,22 +2,31 @@
 
 An objective owns the two optimizers and whatever state its loss needs (a rollout copy of G,
 ...). Per generator step the loop calls ``discriminator_step`` ``d_steps_per_g_step`` times, then
-``generator_step`` once, each with a fresh real batch; both return plain floats to log. Adding a
-loss = one file subclassing :class:`Objective` + one line in the registry (``objectives/__init__``).
+``generator_step`` once, each with a fresh real batch; both return 0-d tensors to log (the loop
+averages them on the device and reads them back once per ``log_every`` window). Adding a loss =
+one file subclassing :class:`Objective` (or, for the Gumbel-softmax family, :class:`RelaxedObjective`
+with its ``d_loss``/``g_loss`` hooks) + one line in the registry (``objectives/__init__``). The
+file declares everything else derived from the registry: :attr:`Objective.section` and
+:attr:`Objective.config` (its ``adversarial.<section>`` params), :attr:`Objective.log_keys` (plot
+columns) and :attr:`Objective.discriminator_settings` (D spec overrides).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gantext.config import AdversarialConfig
+from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
+
+if TYPE_CHECKING:  # config.py builds AdversarialConfig from this registry: no runtime import
+    from gantext.config import AdversarialConfig
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -51,13 +60,20 @@ class Objective:
     """Base class: optimizers, clipped updates with a NaN/inf guard, checkpointable state.
 
     Subclasses implement :meth:`discriminator_step` and :meth:`generator_step` and may override
-    :meth:`prepare` (runs once before step 0), :meth:`temperature`, :meth:`after_generator_step`,
-    :attr:`d_steps_per_g_step`; they set :attr:`section`, the name of their config section in
-    :class:`AdversarialConfig` (which holds their g_lr, d_lr and Adam betas).
+    :meth:`prepare` (runs once before step 0), :meth:`temperature`, :attr:`d_steps_per_g_step`;
+    they set :attr:`section` and :attr:`config`, their own section of ``adversarial`` in
+    params.yaml (which holds their g_lr, d_lr and Adam betas).
     """
 
     #: the objective's own section of ``adversarial`` (its knobs and Adam settings)
-    section: str = ""
+    section: ClassVar[str] = ""
+    #: the frozen dataclass of that section (validated by ``load_params``, unknown keys named)
+    config: ClassVar[type]
+    #: what the D and G steps log besides ``d_loss``, ``g_loss`` and the gradient norms (the
+    #: adversarial plot's columns are the union over the registry)
+    log_keys: ClassVar[tuple[str, ...]] = ()
+    #: overrides of ``model.discriminator`` for this objective (e.g. no dropout in a critic)
+    discriminator_settings: ClassVar[dict[str, Any]] = {}
     #: discriminator (critic) steps before each generator step
     d_steps_per_g_step: int = 1
 
@@ -85,30 +101,31 @@ class Objective:
         """One-off work before the first step (e.g. discriminator pretraining)."""
         return {}
 
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
+    def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared mechanics
     def update(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor,
-               what: str) -> float:
+               what: str) -> torch.Tensor:
         """Backward, clip to ``grad_clip``, step; returns the gradient norm before clipping.
 
         Raises :class:`NonFiniteLoss` before touching the weights if the loss (or the gradient)
-        is NaN/inf, so the last good state is the one the loop checkpointed."""
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(what, value)
+        is NaN/inf, so the last good state is the one the loop checkpointed. One host sync per
+        update (loss and norm are checked together): the weights must not take a NaN step."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        norm = float(nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip))
-        if not math.isfinite(norm):
+        norm = nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(norm)):
             opt.zero_grad(set_to_none=True)
-            raise NonFiniteLoss(f"gradient norm of {what}", norm)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise NonFiniteLoss(what, value)
+            raise NonFiniteLoss(f"gradient norm of {what}", float(norm))
         opt.step()
-        return norm
+        return norm.detach()
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
@@ -119,9 +136,33 @@ class Objective:
         self.d_opt.load_state_dict(state["d_opt"])
 
 
+def bce_accuracies(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Fractions of real rows D scores real (logit > 0) and of fakes it scores fake."""
+    return {"d_acc_real": (d_real > 0).float().mean(), "d_acc_fake": (d_fake < 0).float().mean()}
+
+
+@dataclass(frozen=True)
+class RelaxedConfig:
+    """Settings every relaxed objective has: the Gumbel-softmax schedule and Adam."""
+
+    beta_max: float = param(100.0, ge=1.0, help="final inverse temperature of the Gumbel-softmax")
+    anneal: Literal["exp", "linear", "constant"] = param("exp")
+    g_lr: float = param(1e-4, gt=0.0)
+    d_lr: float = param(1e-4, gt=0.0)
+    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
+
+
 class RelaxedObjective(Objective):
-    """Objectives that train G through Gumbel-softmax relaxed sequences (bce, wgan-gp): the
-    inverse temperature follows the section's ``beta_max``/``anneal`` schedule over the run."""
+    """Objectives that train G through Gumbel-softmax relaxed sequences (bce, wgan-gp, ...).
+
+    The steps are shared; a loss is its two hooks :meth:`d_loss` and :meth:`g_loss` over D's raw
+    scores. The inverse temperature follows the section's ``beta_max``/``anneal`` schedule, so
+    the section's config must have those two keys.
+    """
+
+    #: whether :meth:`g_loss` needs D's scores of the real batch (relativistic losses)
+    g_uses_real: ClassVar[bool] = False
 
     def temperature(self, step: int) -> float:
         return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
@@ -130,6 +171,35 @@ class RelaxedObjective(Objective):
         """Soft one-hot sequences (n, W, V) carrying gradients into G."""
         soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
         return soft
+
+    def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor, real: torch.Tensor,
+               fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's loss from its scores of real ids and soft fakes (and those inputs), plus logs."""
+        raise NotImplementedError
+
+    def g_loss(self, d_fake: torch.Tensor, d_real: torch.Tensor | None) -> torch.Tensor:
+        """G's loss from D's scores of soft fakes (and of reals when :attr:`g_uses_real`)."""
+        raise NotImplementedError
+
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self._fake(len(real), step)
+        real = real.to(self.device)
+        d_real = self.D(real)  # ids: the same score as one-hots, without the V-wide matmul
+        d_fake = self.D(fake)
+        loss, logs = self.d_loss(d_real, d_fake, real, fake)
+        norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
+        return {"d_loss": loss.detach(), **logs, "d_grad_norm": norm}
+
+    def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        with frozen(self.D):
+            d_real = None
+            if self.g_uses_real:
+                with torch.no_grad():
+                    d_real = self.D(real.to(self.device))
+            loss = self.g_loss(self.D(self._fake(len(real), step)), d_real)
+            norm = self.update(self.g_opt, self.G, loss, "generator loss")
+        return {"g_loss": loss.detach(), "g_grad_norm": norm}
 
 
 class frozen:

@@ -3,60 +3,48 @@
 G samples discrete sequences. The reward of the action at position j is Q(prefix[:j+1]) = the mean
 over ``n_rollouts`` completions of the prefix by a delayed copy of G (``rollout_update_rate`` 0.8:
 rollout <- 0.8 * rollout + 0.2 * G after every G step) of sigmoid(D(completion)); the last action's
-reward is D's score of the full sequence. G follows REINFORCE with a per-position batch-mean
-baseline. D is pretrained for ``d_pretrain_steps`` and takes ``d_steps`` steps per round.
+reward is D's score of the full sequence. G follows REINFORCE with a per-position leave-one-out
+baseline (the mean reward at that position over the *other* rows of the batch, so a row's own
+reward does not shrink its advantage; no baseline where no other row reaches the position). D is pretrained for ``d_pretrain_steps`` and takes ``d_steps`` steps per round.
 
-The rollouts are batched tensor work: one teacher-forced pass of the rollout policy gives its LSTM
-state after every prefix; all (prefix x rollout) rows are then completed together in ONE time
-loop, rows leaving the batch as soon as they emit <eos>, in chunks of at most ``rollout_batch``
-rows so memory stays bounded (TextGAN-PyTorch's nested loops run out of memory here).
+The rollouts are batched tensor work: one pass of the rollout policy gives its decoding state
+after every prefix; all (prefix x rollout) rows are then completed together by the shared decoding
+loop (:func:`gantext.models.sampling.decode`), rows leaving the batch as soon as they emit <eos>,
+in chunks of at most ``rollout_batch`` rows so memory stays bounded (TextGAN-PyTorch's nested
+loops run out of memory here).
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
 
+from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
-from gantext.objectives.base import Objective, eval_mode
+from gantext.models.sampling import categorical, decode, start, uniform
+from gantext.objectives.base import Objective, bce_accuracies, eval_mode
 from gantext.progress import progress
-from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
+from gantext.text.vocab import PAD_ID
 
 
-def _categorical(logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
-    """One sample per row of softmax(logits) by inverse CDF: a single uniform per row instead
-    of Gumbel-max's V uniforms and 2V logarithms (the rollouts' hottest loop)."""
-    cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
-    dev = rng.device if rng is not None else logits.device
-    u = torch.rand(len(logits), 1, generator=rng, device=dev).to(cdf.device) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
+@dataclass(frozen=True)
+class SeqGANObjectiveConfig:
+    """Policy gradient with Monte-Carlo rollout rewards."""
 
-
-def _complete(policy: Generator, rows: torch.Tensor, last: torch.Tensor, state: tuple,
-              logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
-    """Complete rows whose prefix ends at position `last` (N,), given the policy's state and
-    next-token logits after that prefix; returns the filled rows (N, W) in the encoding layout."""
-    n, width = rows.shape
-    dev = rows.device
-    positions = torch.arange(width, device=dev)
-    out = rows.masked_fill(positions[None, :] > last[:, None], PAD_ID)
-    alive = torch.arange(n, device=dev)
-    pos = last + 1
-    h, c = state
-    while True:
-        tok = _categorical(logits, rng)
-        tok = torch.where(pos == width - 1, torch.full_like(tok, EOS_ID), tok)
-        out[alive, pos] = tok
-        keep = tok != EOS_ID
-        if not bool(keep.any()):
-            return out
-        # finished rows leave the batch: later steps cost only what is still being written
-        alive, pos, tok = alive[keep], pos[keep] + 1, tok[keep]
-        logits, (h, c) = policy.step(tok, (h[:, keep], c[:, keep]))
+    n_rollouts: int = param(4, ge=1)
+    rollout_update_rate: float = param(0.8, ge=0.0, le=1.0)
+    rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
+    d_pretrain_steps: int = param(500, ge=0)
+    d_steps: int = param(2, ge=1)
+    g_lr: float = param(1e-4, gt=0.0)
+    d_lr: float = param(1e-3, gt=0.0)
+    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 _SCORE_BATCH = 512  # rows per discriminator call when scoring rollouts
@@ -67,8 +55,8 @@ def _score(discriminator: Discriminator, rows: torch.Tensor) -> torch.Tensor:
     tail, so sorting by length cuts the convolution work to roughly the real tokens."""
     order = torch.argsort((rows != PAD_ID).sum(dim=1), stable=True)
     out = torch.empty(len(rows), device=rows.device)
-    for start in range(0, len(rows), _SCORE_BATCH):
-        idx = order[start:start + _SCORE_BATCH]
+    for lo in range(0, len(rows), _SCORE_BATCH):
+        idx = order[lo:lo + _SCORE_BATCH]
         out[idx] = torch.sigmoid(discriminator(rows[idx])).float()
     return out
 
@@ -79,7 +67,8 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
                     rng: torch.Generator | None = None) -> torch.Tensor:
     """Per-action rewards (B, W) in [0, 1] for encoded samples (B, W); 0 after <eos>.
 
-    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time.
+    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time,
+    through the shared decoding loop (any architecture: its state is indexed, never unpacked).
     Call with both modules in eval mode (no dropout)."""
     dev = policy.device
     samples = samples.to(dev).long()
@@ -87,40 +76,60 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
     lengths = (samples != PAD_ID).sum(dim=1) - 1  # index of <eos> in each row
     rewards = torch.zeros(b, width, device=dev)
     rewards[torch.arange(b, device=dev), lengths] = torch.sigmoid(discriminator(samples)).float()
-    if width < 2 or int(lengths.max()) == 0:
+    longest = int(lengths.max()) if b else 0
+    if width < 2 or longest == 0:
         return rewards
-    # The policy's state and next-token logits after every prefix samples[:, :j+1].
-    logits, state = policy.step(torch.full((b,), BOS_ID, dtype=torch.long, device=dev), None)
-    hs, cs, ls = [], [], []
-    for j in range(int(lengths.max())):
+    # The policy's state and next-token logits after every prefix samples[:, :j+1], as one
+    # batch of longest * b rows (row j * b + i: prefix j of sample i).
+    logits, state = start(policy, b)
+    states, ls = [], []
+    for j in range(longest):
         logits, state = policy.step(samples[:, j], state)
-        hs.append(state[0])
-        cs.append(state[1])
+        states.append(state)
         ls.append(logits)
-    hs_t, cs_t, ls_t = torch.stack(hs, 2), torch.stack(cs, 2), torch.stack(ls, 1)
+    states, ls = policy.cat_states(states), torch.cat(ls)
     # Prefixes that end before <eos> need rollouts; their R rollouts are contiguous rows.
-    js = torch.arange(len(hs), device=dev)
+    js = torch.arange(longest, device=dev)
     pb, pj = (js[None, :] < lengths[:, None]).nonzero(as_tuple=True)
     total = len(pb) * n_rollouts
     sums = torch.zeros(len(pb), device=dev)
-    for start in range(0, total, rollout_batch):
-        p = torch.arange(start, min(total, start + rollout_batch), device=dev) // n_rollouts
+    positions = torch.arange(width, device=dev)
+    for first in range(0, total, rollout_batch):
+        p = torch.arange(first, min(total, first + rollout_batch), device=dev) // n_rollouts
         bi, ji = pb[p], pj[p]
-        done = _complete(policy, samples[bi], ji, (hs_t[:, bi, ji], cs_t[:, bi, ji]), ls_t[bi, ji], rng)
+        flat = ji * b + bi
+        u = uniform((len(p), width), rng, dev)
+
+        def pick(logits, alive, pos, done, u=u):
+            return categorical(logits, u[alive, pos.clamp(max=width - 1)])
+
+        rows = samples[bi].masked_fill(positions[None, :] > ji[:, None], PAD_ID)
+        done = decode(policy, rows, ji + 1, policy.index_state(states, flat), ls[flat], pick)
         sums.index_add_(0, p, _score(discriminator, done))
     rewards[pb, pj] = sums / n_rollouts
     return rewards
+
+
+def leave_one_out_baseline(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per (row, position): the mean reward at that position over the other rows that reach it
+    (0 where none does). Unbiased for REINFORCE, unlike a batch mean that includes the row."""
+    total = (rewards * mask).sum(0, keepdim=True) - rewards * mask
+    others = mask.sum(0, keepdim=True) - mask
+    return total / others.clamp_min(1.0)
 
 
 class SeqGANObjective(Objective):
     """D: BCE on real vs sampled ids; G: REINFORCE with rollout rewards and a baseline."""
 
     section = "seqgan"
+    config = SeqGANObjectiveConfig
+    log_keys = ("d_acc_real", "d_acc_fake", "mean_reward")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.d_steps_per_g_step = self.ocfg.d_steps
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.rollout.after_copy()  # cuDNN: re-pack the copied LSTM weights (one contiguous block)
 
     def _sample(self, n: int) -> torch.Tensor:
         rows, _ = self.G.sample(n, self.max_len, 1.0, self.rng)
@@ -135,7 +144,8 @@ class SeqGANObjective(Objective):
             logs.append(self.discriminator_step(real, 0))
         if not logs:
             return {}
-        return {f"pretrain_{k}": sum(d[k] for d in logs[-10:]) / len(logs[-10:]) for k in logs[0]}
+        tail = logs[-10:]
+        return {f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]}
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         fake = self._sample(len(real))
@@ -144,8 +154,7 @@ class SeqGANObjective(Objective):
         loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
-        return {"d_loss": loss.item(), "d_acc_real": float((d_real > 0).float().mean()),
-                "d_acc_fake": float((d_fake < 0).float().mean()), "d_grad_norm": norm}
+        return {"d_loss": loss.detach(), **bce_accuracies(d_real, d_fake), "d_grad_norm": norm}
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg
@@ -154,14 +163,12 @@ class SeqGANObjective(Objective):
             rewards = rollout_rewards(self.rollout, self.D, samples, c.n_rollouts, c.rollout_batch,
                                       self.rng)
         mask = (samples != PAD_ID).float()
-        # Baseline: the mean reward at the same position over the batch (variance reduction).
-        baseline = (rewards * mask).sum(0) / mask.sum(0).clamp_min(1.0)
-        advantage = (rewards - baseline) * mask
+        advantage = (rewards - leave_one_out_baseline(rewards, mask)) * mask
         logp = -self.G.token_nll(samples)  # (B, W), 0 at padding
         loss = -(logp * advantage).sum() / mask.sum()
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         self._update_rollout()
-        return {"g_loss": loss.item(), "mean_reward": float((rewards * mask).sum() / mask.sum()),
+        return {"g_loss": loss.detach(), "mean_reward": (rewards * mask).sum() / mask.sum(),
                 "g_grad_norm": norm}
 
     @torch.no_grad()

@@ -11,8 +11,7 @@ stops training with a :class:`TrainingError` naming the step; the last good chec
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import math
 import sys
 import time
@@ -25,19 +24,20 @@ import torch
 from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
 from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
-from gantext.io import atomic_path, md5_file, write_csv, write_json
+from gantext.io import md5_file, write_csv, write_json
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
-from gantext.objectives import OBJECTIVES
+from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
 from gantext.paths import Paths
 from gantext.progress import progress
 from gantext.progress import write as progress_write
-from gantext.runtime import resolve_device, seed_everything
-from gantext.training.checkpoint import load_module, save_checkpoint, save_generator
+from gantext.registry import lookup
+from gantext.runtime import derive_seed, resolve_device, seed_everything
+from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
+                                         save_generator, save_resume)
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
 
-RESUME_FORMAT = 1
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
 
 
@@ -93,34 +93,27 @@ class AdversarialResult:
     wall_seconds: float = 0.0
 
 
-def build_objective(name: str, generator: Generator, discriminator: Discriminator,
-                    cfg: AdversarialConfig, max_len: int, device: torch.device,
-                    rng: torch.Generator) -> Objective:
+def objective_class(name: str) -> type[Objective]:
     """The registry lookup (the only place a loss name turns into behaviour)."""
-    try:
-        cls = OBJECTIVES[name]
-    except KeyError:
-        raise TrainingError(f"unknown adversarial loss {name!r}; valid losses: "
-                            f"{', '.join(sorted(OBJECTIVES))}") from None
-    return cls(generator, discriminator, cfg, max_len, device, rng)
+    return lookup(OBJECTIVES, name, "adversarial loss", TrainingError)
 
 
-def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int) -> DiscriminatorSpec:
-    return DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
+def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
+                       objective: type[Objective] | None = None) -> DiscriminatorSpec:
+    """D's spec from ``model.discriminator``, with the objective's own overrides applied (the
+    WGAN-GP critic has no dropout)."""
+    spec = DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
                              kernel_sizes=tuple(cfg.kernel_sizes), num_filters=cfg.num_filters,
                              dropout=cfg.dropout, spectral_norm=cfg.spectral_norm)
+    return dataclasses.replace(spec, **objective.discriminator_settings) if objective else spec
 
 
-def resume_fingerprint(params: Params, *inputs: str | Path) -> str:
-    """Hash of what the adversarial run depends on (its params sections and the md5 of each input
-    file): a resume file with another fingerprint is stale and ignored."""
-    h = hashlib.sha256()
-    relevant = {"seed": params.seed, "model": to_dict(params.model),
-                "adversarial": to_dict(params.adversarial)}
-    h.update(json.dumps(relevant, sort_keys=True).encode())
-    for f in inputs:
-        h.update(md5_file(f).encode())
-    return h.hexdigest()
+def resume_fingerprint(params: Params, device: str | torch.device, *inputs: str | Path) -> str:
+    """Identity of the adversarial run (its params sections, the device and the md5 of each
+    input file): a resume state with another fingerprint is stale and ignored."""
+    return run_fingerprint("adversarial", device, seed=params.seed, model=to_dict(params.model),
+                           adversarial=to_dict(params.adversarial),
+                           inputs=[md5_file(f) for f in inputs])
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -130,8 +123,24 @@ def _finite_or_raise(logs: dict[str, float]) -> None:
             raise NonFiniteLoss(k, v)
 
 
-def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+def _mean_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Key-wise mean of log rows; 0-d tensors stay on the device (no host sync) and are summed
+    in float64, in order, like the Python floats they replace (same logged figures)."""
+    def f64(v: Any) -> Any:
+        return v.detach().double() if isinstance(v, torch.Tensor) else v
+    return {k: sum(f64(r[k]) for r in rows) / len(rows) for k in rows[0]}
+
+
+def _to_floats(row: dict[str, Any]) -> dict[str, float]:
+    """The one host sync of a log window: every value to a Python float."""
+    keys = list(row)
+    vals = [row[k] for k in keys]
+    tensors = [i for i, v in enumerate(vals) if isinstance(v, torch.Tensor)]
+    if tensors:
+        stacked = torch.stack([vals[i].detach().double().reshape(()) for i in tensors]).cpu()
+        for i, v in zip(tensors, stacked.tolist()):
+            vals[i] = v
+    return {k: float(v) for k, v in zip(keys, vals)}
 
 
 def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConfig,
@@ -145,23 +154,34 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     `on_step(step)` is called after every completed step (tests use it to kill the process).
     """
     t0 = time.perf_counter()
-    rng = seed_everything(seed)  # the objectives' noise stream (Gumbel, sampling, GP alphas)
+    # keep runtime.deterministic as the stage configured it (runtime.configure)
+    seed_everything(seed, deterministic=torch.are_deterministic_algorithms_enabled())
+    torch.manual_seed(derive_seed(seed, "adversarial", "dropout"))  # D's dropout masks
     device = resolve_device(cfg.device)
+    # the objectives' noise stream (Gumbel, sampling, GP alphas), drawn on the model's device
+    rng = torch.Generator(device=device).manual_seed(derive_seed(seed, "adversarial", "noise"))
     G = generator.to(device).train()
     nll_start = valid_nll(G, corpus.valid)
-    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab))).to(device).train()
-    objective = build_objective(cfg.loss, G, D, cfg, corpus.max_len, device, rng)
+    # Train mode (cuDNN's LSTM backward needs it) but no dropout: the adversarial losses must see
+    # the distribution that evaluation samples, and SeqGAN's samples, log-probs and rollouts one
+    # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
+    G.set_dropout(0.0)
+    cls = objective_class(cfg.loss)
+    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
+    objective = cls(G, D, cfg, corpus.max_len, device, rng)
     guard = DivergenceGuard.for_run(f"adversarial training ({cfg.loss})",
                                     f"adversarial.{objective.section}.g_lr (or "
                                     "adversarial.grad_clip)", len(corpus.vocab), start=nll_start)
-    stream = RealStream(corpus.train, cfg.batch_size, seed + 1)
+    # the real rows move to the device once (batches are then indexed there, not copied per step)
+    stream = RealStream(corpus.train.to(device), cfg.batch_size,
+                        derive_seed(seed, "adversarial", "batches"))
     history: list[dict[str, float]] = []
     samples: list[str] = []
     window: list[dict[str, float]] = []
     start = 0
     prepared: dict[str, float] = {}
 
-    state = _load_resume(resume_file, fingerprint)
+    state = load_resume(resume_file, "adversarial", fingerprint, _stderr)
     if state is not None:
         G.load_state_dict(state["generator"])
         D.load_state_dict(state["discriminator"])
@@ -185,16 +205,13 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     def save(step: int) -> None:
         if resume_file is None:
             return
-        payload = {
-            "format": RESUME_FORMAT, "fingerprint": fingerprint, "step": step,
-            "generator": G.state_dict(), "discriminator": D.state_dict(),
+        save_resume(resume_file, "adversarial", fingerprint, {
+            "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
             "objective": objective.state_dict(), "stream": stream.state_dict(),
             "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "samples": samples, "window": window, "prepared": prepared,
-        }
-        with atomic_path(resume_file) as tmp:
-            torch.save(payload, tmp)
+        })
 
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
@@ -205,30 +222,34 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                       for _ in range(objective.d_steps_per_g_step)]
             logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
                     "beta": objective.temperature(step)}
-            _finite_or_raise(logs)
+            window.append(logs)
+            done = step + 1
+            row = None
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                row = {"step": done, **_to_floats(_mean_rows(window))}
+                _finite_or_raise(row)
         except NonFiniteLoss as exc:
             where = (f"the last good checkpoint (step {last_saved}) is kept in {resume_file}"
                      if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
             raise TrainingError(
                 f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
                 f"Lower adversarial.{objective.section}.g_lr / d_lr or adversarial.grad_clip") from None
-        window.append(logs)
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, **_mean_rows(window)}
+        if row is not None:
             window = []
             history.append(row)
             if tracker is not None:
                 tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=done)
             bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row})
         if done % cfg.sample_every == 0 or done == cfg.steps:
-            shown = decode_samples(G, corpus, SAMPLES_SHOWN, seed * 1_000_003 + done)
+            shown = decode_samples(G, corpus, SAMPLES_SHOWN,
+                                   derive_seed(seed, "adversarial", "samples", done))
             samples.extend(f"step {done}: {s}" for s in shown)
             for s in shown:
                 progress_write(f"  [{done}] {s}")
         if done % cfg.checkpoint_every == 0 and done < cfg.steps:
             guard.check({"valid NLL": valid_nll(G, corpus.valid)}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+            window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
         if on_step is not None:
@@ -248,28 +269,14 @@ def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> l
     """`n` decoded samples from their own seeded stream (does not disturb training's RNG)."""
     was = generator.training
     generator.eval()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=generator.device).manual_seed(seed)
     rows, _ = generator.sample(n, corpus.max_len, 1.0, g)
     generator.train(was)
     return [corpus.vocab.decode(r.tolist()) for r in rows.cpu()]
 
 
-def _load_resume(path: Path | None, fingerprint: str) -> dict[str, Any] | None:
-    """The resume payload if `path` holds one for this fingerprint, else None (stale: ignored)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        print(f"adversarial: ignoring unreadable resume file {path}: {str(exc).splitlines()[0]}",
-              file=sys.stderr)
-        return None
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT \
-            or state.get("fingerprint") != fingerprint:
-        print(f"adversarial: ignoring stale resume file {path} (params, data or pretrained "
-              "generator changed)", file=sys.stderr)
-        return None
-    return state
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -288,11 +295,12 @@ def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -
     return total / max(count, 1)
 
 
-#: Columns of metrics/plots/adversarial.csv for every loss (nan where a loss has no such
-#: signal): dvc.yaml's plots name them, and `dvc plots diff` compares experiments with different
-#: losses on one chart (a column missing in one revision would fail the whole plot).
-PLOT_COLUMNS = ("step", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "wasserstein",
-                "gradient_penalty", "mean_reward", "beta", "d_grad_norm", "g_grad_norm")
+def plot_columns() -> tuple[str, ...]:
+    """Columns of metrics/plots/adversarial.csv for every loss (nan where a loss has no such
+    signal), derived from the registry's log keys: dvc.yaml's plots name them, and `dvc plots
+    diff` compares experiments with different losses on one chart (a column missing in one
+    revision would fail the whole plot)."""
+    return ("step", *log_columns())
 
 
 def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss: str) -> None:
@@ -306,7 +314,7 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
                     metrics=result.metrics, extra={"loss": loss})
     write_json(paths.metrics_json("adversarial"), result.metrics)
     write_csv(paths.plot_csv("adversarial"),
-              [{**{c: row.get(c, float("nan")) for c in PLOT_COLUMNS}, **row}
+              [{**{c: row.get(c, float("nan")) for c in plot_columns()}, **row}
                for row in result.history])
 
 

@@ -7,6 +7,8 @@ refused by torch's weights-only unpickler instead of being executed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -86,3 +88,54 @@ def load_generator(path: str | Path, vocab_hash: str | None = None,
                    device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
     """Rebuild a :class:`Generator` from a checkpoint (in eval mode) and return it with the payload."""
     return load_module(path, "generator", build_generator, vocab_hash, device)
+
+
+# ----------------------------------------------------------------------------- resume states
+# ONE resume mechanism for every training stage (pretrain, adversarial): a stage saves whatever
+# its loop needs under a fingerprint of everything that shapes the result, the device included;
+# a state with another fingerprint (other params, data, seed or device) is ignored, never reused.
+RESUME_FORMAT = 2
+Log = Callable[[str], None]
+
+
+def run_fingerprint(stage: str, device: str | torch.device, **parts: Any) -> str:
+    """sha256 identity of a training run: the stage, the device and the JSON-able `parts`
+    (params sections, seed, hashes of the inputs)."""
+    payload = {"format": RESUME_FORMAT, "stage": stage, "device": str(torch.device(device)), **parts}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def save_resume(path: str | Path, stage: str, fingerprint: str, state: dict[str, Any]) -> None:
+    """Atomically write a stage's resume state (tensors and plain values: weights-only loadable)."""
+    payload = {"format": RESUME_FORMAT, "kind": "resume", "stage": stage,
+               "fingerprint": fingerprint, "state": state}
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
+
+
+def load_resume(path: str | Path | None, stage: str, fingerprint: str, log: Log
+                ) -> dict[str, Any] | None:
+    """The state saved at `path` by this exact run (same fingerprint), else None with a log line
+    saying why (unreadable, another format or stage, stale)."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        log(f"{stage}: ignoring unreadable resume state {path}: {str(exc).splitlines()[0]}")
+        return None
+    if not isinstance(payload, dict) or payload.get("format") != RESUME_FORMAT \
+            or payload.get("kind") != "resume" or payload.get("stage") != stage:
+        log(f"{stage}: ignoring resume state {path}: not a resume state of stage {stage!r} "
+            f"(format {RESUME_FORMAT})")
+        return None
+    if payload.get("fingerprint") != fingerprint:
+        log(f"{stage}: ignoring stale resume state {path} (params, seed, data or device changed)")
+        return None
+    return payload["state"]
+
+
+def discard_resume(path: str | Path | None) -> None:
+    """Remove a resume state once the stage's outputs are safely written."""
+    if path is not None:
+        Path(path).unlink(missing_ok=True)

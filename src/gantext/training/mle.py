@@ -15,29 +15,29 @@ other data is ignored, never half-reused.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from gantext.config import GeneratorConfig, PretrainConfig, to_dict
 from gantext.data import IGNORE_TARGET, Corpus, TeacherForced, iterate_batches, teacher_forced
-from gantext.errors import CheckpointError, DataError, TrainingError
+from gantext.errors import DataError, TrainingError
 from gantext.metrics.nll import count_tokens, nll_metrics
-from gantext.models.generator import Generator, GeneratorSpec, build_generator
-from gantext.runtime import autocast
+from gantext.models.generator import Generator, build_generator
+from gantext.models.generator import generator_spec as spec_for
+from gantext.models.lstm import LSTMGenerator
+from gantext.runtime import autocast, derive_seed
 from gantext.text.vocab import PAD_ID
-from gantext.training.checkpoint import load_checkpoint, save_checkpoint
+from gantext.training.checkpoint import (discard_resume, load_resume, run_fingerprint,
+                                         save_resume)
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
 
-RESUME_KIND = "pretrain-resume"
-RESUME_FORMAT = 1
 #: batch size for validation/test NLL (memory only: the figures do not depend on it beyond
 #: float summation order, and it is fixed here so they are repeatable)
 EVAL_BATCH_SIZE = 512
@@ -78,12 +78,6 @@ class MLEResult:
     timings: dict = field(default_factory=dict)  # wall_seconds, train_tokens_per_s (this call only)
 
 
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed for one random stream, e.g. ``derive_seed(0, "batches", 3)``."""
-    digest = hashlib.sha256(json.dumps([seed, *keys]).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
 def tensor_hash(t: torch.Tensor) -> str:
     """sha256 of a tensor's dtype, shape and bytes."""
     t = t.detach().cpu().contiguous()
@@ -95,67 +89,30 @@ def tensor_hash(t: torch.Tensor) -> str:
 def resume_fingerprint(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, seed: int,
                        device: torch.device | str, precision: str = "fp32") -> str:
     """Identity of a training run: a resume state is reused only when this matches exactly."""
-    payload = {
-        "format": RESUME_FORMAT,
-        "generator": to_dict(gen_cfg),
-        "pretrain": to_dict(cfg),
-        "seed": seed,
-        "device": str(torch.device(device)),
-        "vocab": corpus.vocab.hash,
-        "data": {s: tensor_hash(getattr(corpus, s)) for s in ("train", "valid", "test")},
-        "eval_batch_size": EVAL_BATCH_SIZE,
-        "precision": precision,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return run_fingerprint(
+        "pretrain", device, generator=to_dict(gen_cfg), pretrain=to_dict(cfg), seed=seed,
+        vocab=corpus.vocab.hash, eval_batch_size=EVAL_BATCH_SIZE, precision=precision,
+        data={s: tensor_hash(getattr(corpus, s)) for s in ("train", "valid", "test")})
 
 
-def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> GeneratorSpec:
-    return GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=gen_cfg.embed_dim,
-                         hidden_dim=gen_cfg.hidden_dim, num_layers=gen_cfg.num_layers,
-                         dropout=gen_cfg.dropout, max_len=corpus.max_len)
+def generator_spec(corpus: Corpus, gen_cfg: GeneratorConfig) -> Any:
+    """The spec of ``model.generator.arch`` for this corpus (vocabulary size, row width)."""
+    return spec_for(len(corpus.vocab), corpus.max_len, gen_cfg)
 
 
 def _cpu_copy(state_dict: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
 
 
-def _load_resume(path: Path | None, fingerprint: str, vocab_hash: str, log: Log) -> dict | None:
-    """The saved training state if it belongs to this exact run, else None (with a log line why)."""
-    if path is None or not Path(path).is_file():
-        return None
-    try:
-        payload = load_checkpoint(path, kind=RESUME_KIND, vocab_hash=vocab_hash)
-    except CheckpointError as exc:
-        log(f"pretrain: ignoring resume state: {exc}")
-        return None
-    extra = payload.get("extra", {})
-    if extra.get("fingerprint") != fingerprint:
-        log(f"pretrain: ignoring stale resume state {path} (params, seed or data changed)")
-        return None
-    return payload
+def _resume_state(model: Generator, optimizer: torch.optim.Optimizer, epoch: int,
+                  finished: bool, best: dict, history: list[dict]) -> dict:
+    """Everything the next epoch depends on (see the module docstring)."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+            "finished": finished, "best": best, "history": history}
 
 
-def _save_resume(path: Path, model: Generator, optimizer: torch.optim.Optimizer, vocab_hash: str,
-                 fingerprint: str, epoch: int, finished: bool, best: dict, history: list[dict]
-                 ) -> None:
-    save_checkpoint(path, kind=RESUME_KIND, state_dict=model.state_dict(), spec=model.spec_dict,
-                    vocab_hash=vocab_hash, extra={
-                        "fingerprint": fingerprint,
-                        "epoch": epoch,
-                        "finished": finished,
-                        "optimizer": optimizer.state_dict(),
-                        "best_state": best["state"],
-                        "best_nll": best["nll"],
-                        "best_epoch": best["epoch"],
-                        "bad_epochs": best["bad"],
-                        "history": history,
-                    })
-
-
-def discard_resume_state(path: Path | None) -> None:
-    """Remove the resume state once the stage's outputs are safely written."""
-    if path is not None:
-        Path(path).unlink(missing_ok=True)
+#: the resume state is removed by the stage once its outputs are written
+discard_resume_state = discard_resume
 
 
 # ----------------------------------------------------------------------------- the training loss
@@ -171,7 +128,7 @@ HEAD_ROWS_MULTIPLE = 64
 #: (an nn.Linear with bias) in teacher forcing; a class not listed trains through its own
 #: ``nll`` (correct, only without this layout's savings)
 HEAD_FEATURES: dict[type, Callable[[Generator, torch.Tensor], torch.Tensor]] = {
-    Generator: _lstm_features}
+    LSTMGenerator: _lstm_features}
 
 
 def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
@@ -193,11 +150,11 @@ def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
     h = features(model, batch.inputs)
     # dropout after the gather: same distribution, half the mask draws (no masks for <pad>)
     h = model.drop(h.reshape(-1, h.shape[-1]).index_select(0, batch.index))
-    # The <pad>/<bos> mask folded into the head's bias (the generator's own _masked on a (V,)
+    # The <pad>/<bos> mask folded into the head's bias (the generator's own masked() on a (V,)
     # vector): those logits are -1e9 + O(1) = -1e9 after rounding and get probability exactly 0
     # either way, while two N x V passes forward and two backward disappear (bf16: 11 % faster
     # per COCO batch, bit-identical losses over 40 steps).
-    logits = F.linear(h, model.head.weight, model._masked(model.head.bias))
+    logits = F.linear(h, model.head.weight, model.masked(model.head.bias))
     return F.cross_entropy(logits, batch.targets, reduction="sum", ignore_index=IGNORE_TARGET)
 
 
@@ -267,7 +224,6 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
                         "checkpoint, but it is empty: set ingest.valid_fraction > 0 in params.yaml")
     device = torch.device(device)
     resume_path = Path(resume_path) if resume_path is not None else None
-    vocab_hash = corpus.vocab.hash
     fingerprint = resume_fingerprint(corpus, gen_cfg, cfg, seed, device, precision)
 
     torch.manual_seed(derive_seed(seed, "init"))
@@ -277,15 +233,13 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
     history: list[dict] = []
     best = {"state": _cpu_copy(model.state_dict()), "nll": math.inf, "epoch": 0, "bad": 0}
     epoch, finished = 0, False
-    state = _load_resume(resume_path, fingerprint, vocab_hash, log)
+    state = load_resume(resume_path, "pretrain", fingerprint, log)
     if state is not None:
-        extra = state["extra"]
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(extra["optimizer"])
-        best = {"state": extra["best_state"], "nll": extra["best_nll"],
-                "epoch": extra["best_epoch"], "bad": extra["bad_epochs"]}
-        history = list(extra["history"])
-        epoch, finished = int(extra["epoch"]), bool(extra["finished"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best = dict(state["best"])
+        history = list(state["history"])
+        epoch, finished = int(state["epoch"]), bool(state["finished"])
         log(f"pretrain: resuming at epoch {epoch + 1} (epochs 1..{epoch} restored from {resume_path})"
             if not finished else f"pretrain: training already finished in {resume_path}; "
             "evaluating the best epoch")
@@ -323,8 +277,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
             f"valid_nll {valid['nll']:.4f} (anchor {valid['nll_anchor']:.4f}, ppl {valid['ppl']:.2f})"
             f"{' *' if improved else ''}  {seconds:.1f}s")
         if resume_path is not None:
-            _save_resume(resume_path, model, optimizer, vocab_hash, fingerprint, epoch, finished,
-                         best, history)
+            save_resume(resume_path, "pretrain", fingerprint,
+                        _resume_state(model, optimizer, epoch, finished, best, history))
         if on_epoch_end is not None:
             on_epoch_end(EpochReport(row=dict(row), improved=improved, seconds=seconds,
                                      train_tokens_per_s=train_count / max(seconds, 1e-9)))

@@ -1,0 +1,159 @@
+"""The generator protocol: what every architecture implements and what they all share.
+
+An architecture (``models/lstm.py``, ``models/relational_memory.py``, ...) is one file with a
+:class:`Generator` subclass registered in :data:`gantext.models.generator.GENERATORS`. It provides
+
+- ``Spec``: a frozen dataclass with ``vocab_size``, ``embed_dim``, ``dropout``, ``max_len`` and its
+  own settings (stored in checkpoints as a plain dict plus ``arch``, so any saved model rebuilds);
+- :meth:`Generator.spec_from_config` (and optionally ``config``, its own ``model.generator``
+  params section);
+- :meth:`Generator.forward` (teacher-forced logits) and :meth:`Generator.step` (one decoding step
+  with an opaque state; ``None`` is the initial state);
+- state indexing for rollouts: states are tuples of tensors whose batch dimension is
+  :attr:`Generator.state_batch_dim` (override :meth:`index_state`/:meth:`cat_states` otherwise).
+
+Everything else (NLL, the one sampler and decoding loop, the Gumbel-softmax relaxation, dropout
+control) is shared here and in :mod:`gantext.models.sampling`. Rows follow the encoding contract
+of :mod:`gantext.text.vocab`: tokens, ``<eos>``, ``<pad>``... in a fixed width ``max_len + 1``;
+``<bos>`` is prepended here and never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gantext.text.vocab import BOS_ID, PAD_ID
+
+State = Any  # opaque to callers: a tuple of tensors, batch along ``state_batch_dim``
+
+# Logit given to <pad>/<bos>, which are never valid outputs. Finite on purpose: -inf would turn
+# `probs * log_probs` style expressions (entropies, relaxed objectives) into NaN via 0 * -inf,
+# while exp(-1e9) is exactly 0 in float32, so the masked distribution is exact.
+NEVER_LOGIT = -1e9
+
+
+class Generator(nn.Module):
+    """Base class of every generator architecture (see the module docstring for the protocol).
+
+    The head's logits for ``<pad>`` and ``<bos>`` are pinned to a huge negative value everywhere
+    (training, NLL, sampling), so the distribution whose NLL we report is exactly the one we sample.
+    """
+
+    #: registry key (``model.generator.arch``), stored in checkpoints
+    arch: ClassVar[str] = ""
+    #: the frozen dataclass that rebuilds the module
+    Spec: ClassVar[type]
+    #: the architecture's own params section under ``model.generator`` (None: shared keys only)
+    config: ClassVar[type | None] = None
+    #: batch dimension of every tensor in a decoding state
+    state_batch_dim: ClassVar[int] = 0
+
+    def __init__(self, spec: Any):
+        super().__init__()
+        self.spec = spec
+        never = torch.zeros(spec.vocab_size, dtype=torch.bool)
+        never[[PAD_ID, BOS_ID]] = True
+        self.register_buffer("_never", never, persistent=False)
+
+    @classmethod
+    def spec_from_config(cls, vocab_size: int, max_len: int, cfg: Any) -> Any:
+        """The spec for a vocabulary, a row width and the ``model.generator`` config."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the protocol
+    def forward(self, inputs: torch.Tensor, state: State | None = None
+                ) -> tuple[torch.Tensor, State]:
+        """Teacher forcing: inputs (B, T) ids -> logits (B, T, V) and the final state."""
+        raise NotImplementedError
+
+    def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """One decoding step: tokens (B,) -> logits (B, V) and the new state."""
+        raise NotImplementedError
+
+    def index_state(self, state: State, idx: torch.Tensor) -> State:
+        """The state of the rows `idx` (a long index or boolean mask over the batch)."""
+        if idx.dtype == torch.bool:
+            idx = idx.nonzero().squeeze(1)
+        return tuple(s.index_select(self.state_batch_dim, idx) for s in state)
+
+    def cat_states(self, states: list[State]) -> State:
+        """One state holding the rows of `states` one after the other."""
+        return tuple(torch.cat(parts, dim=self.state_batch_dim) for parts in zip(*states))
+
+    def after_copy(self) -> None:
+        """Called on a deep copy (SeqGAN's rollout policy): re-pack weights a kernel needs
+        contiguous (cuDNN's LSTM)."""
+
+    # ------------------------------------------------------------------ shared
+    @property
+    def spec_dict(self) -> dict:
+        return {"arch": self.arch, **asdict(self.spec)}
+
+    @property
+    def device(self) -> torch.device:
+        return self._never.device
+
+    def set_dropout(self, p: float) -> None:
+        """Set every dropout probability of the module (dropout layers and a recurrent layer's
+        inter-layer dropout) to `p`, keeping train mode (cuDNN's LSTM backward needs it)."""
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+            elif isinstance(m, nn.RNNBase):
+                m.dropout = p if m.num_layers > 1 else 0.0
+
+    def masked(self, logits: torch.Tensor) -> torch.Tensor:
+        """Pin <pad>/<bos> logits to a huge negative value (idempotent)."""
+        return logits.masked_fill(self._never, NEVER_LOGIT)
+
+    def shift_right(self, targets: torch.Tensor) -> torch.Tensor:
+        """Model inputs for targets: <bos> followed by targets[:, :-1]."""
+        bos = torch.full_like(targets[:, :1], BOS_ID)
+        return torch.cat([bos, targets[:, :-1]], dim=1)
+
+    def token_nll(self, targets: torch.Tensor) -> torch.Tensor:
+        """Per-position NLL (B, W) of encoded rows; 0 at padding (the mask is ``targets != <pad>``)."""
+        logits, _ = self(self.shift_right(targets))
+        return F.cross_entropy(logits.transpose(1, 2), targets.long(), ignore_index=PAD_ID,
+                               reduction="none")
+
+    def nll(self, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(sum of NLL over real tokens incl. <eos>, number of those tokens); columns past the
+        longest row are not computed (real tokens form a prefix of each row)."""
+        real = targets != PAD_ID
+        count = int(real.sum())
+        if count == 0:
+            return torch.zeros((), device=targets.device), 0
+        width = int(real.any(dim=0).nonzero().max()) + 1
+        return self.token_nll(targets[:, :width]).sum(), count
+
+    def max_len_or(self, max_len: int | None) -> int:
+        """`max_len`, or the spec's when None (an error when neither is known)."""
+        if max_len is None:
+            max_len = self.spec.max_len
+        if max_len is None or max_len < 1:
+            raise ValueError("max_len must be given (>= 1): this generator's spec does not record it")
+        return int(max_len)
+
+    @torch.no_grad()
+    def sample(self, n: int, max_len: int | None = None, temperature: float = 1.0,
+               generator: torch.Generator | None = None, batch_size: int = 1024
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` rows (n, max_len + 1) in the encoding layout and their lengths: the shared
+        sampler (:func:`gantext.models.sampling.sample`). Call ``eval()`` first for no dropout."""
+        from gantext.models.sampling import sample
+
+        return sample(self, n, self.max_len_or(max_len), temperature, generator, batch_size)
+
+    def sample_relaxed(self, n: int, max_len: int | None, beta: float,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gumbel-softmax sequences (soft (n, W, V) with gradients, hard (n, W) ids) for the
+        relaxed objectives: :func:`gantext.models.sampling.sample_relaxed`."""
+        from gantext.models.sampling import sample_relaxed
+
+        return sample_relaxed(self, n, self.max_len_or(max_len), beta, generator)
