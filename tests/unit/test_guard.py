@@ -74,8 +74,8 @@ def test_pretrain_divergence_keeps_the_last_good_epoch(tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match=rf"after epoch 3: valid NLL .*last good checkpoint "
                                             rf"\(epoch 2\) is kept in {resume}"):
         mle_tests._run(resume_path=resume, epochs=4)
-    state = torch.load(resume, weights_only=True)
-    assert state["extra"]["epoch"] == 2 and len(state["extra"]["history"]) == 2
+    state = torch.load(resume, weights_only=True)["state"]
+    assert state["epoch"] == 2 and len(state["history"]) == 2
 
 
 # ----------------------------------------------------------------------------- adversarial
@@ -109,7 +109,7 @@ def test_adversarial_divergence_keeps_the_last_good_checkpoint(adv, tmp_path, mo
     with pytest.raises(TrainingError, match=rf"diverged at step 4: .*last good checkpoint \(step "
                                             rf"2\) is kept in {resume}"):
         adv["run"]("bce", resume)
-    assert torch.load(resume, weights_only=True)["step"] == 2
+    assert torch.load(resume, weights_only=True)["state"]["step"] == 2
 
 
 def test_adversarial_divergence_at_the_last_step_is_caught(adv, monkeypatch):
