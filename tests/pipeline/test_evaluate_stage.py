@@ -52,7 +52,10 @@ def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
     assert "quality_diversity" in plots
     assert "metrics/plots/quality_diversity.csv" not in plots
     spec = plots["quality_diversity"][0]["content"]
-    assert spec["encoding"]["color"]["field"] == "model"
+    # colour = model in `dvc plots show` (one revision), revision in `dvc plots diff`
+    assert spec["encoding"]["color"]["field"] == "colour"
+    assert any(t.get("calculate") == "datum.n_revs > 1 ? datum.rev : datum.model"
+               for t in spec.get("transform", []))
     assert spec["encoding"]["x"]["field"] == "self_bleu5" and spec["encoding"]["y"]["field"] == "bleu5"
 
     # MLflow: the evaluate run holds the metrics and the artifacts
