@@ -217,8 +217,9 @@ def generator_metrics(model: Generator, samples: Sequence[Sequence[str]], data: 
     out.update(_bleu_block(samples, data.test))
     out.update(_sbleu_block(samples))
     out["fid"] = fid(extractor, data.test, samples)
-    nll = nll_metrics(model, data.test_encoded, cfg.batch_size, device)
-    out["nll"], out["nll_anchor"] = _finite(nll["nll"]), _finite(nll["nll_anchor"])
+    if getattr(model, "exact_likelihood", True):  # d_resample (metrics/resample.py) has none
+        nll = nll_metrics(model, data.test_encoded, cfg.batch_size, device)
+        out["nll"], out["nll_anchor"] = _finite(nll["nll"]), _finite(nll["nll_anchor"])
     out.update(diversity_metrics(samples, data.train))
     out["len"] = float(np.mean([len(s) for s in samples]))
     modes = None
