@@ -160,7 +160,7 @@ def straight_through(soft: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
     """One-hot rows of `hard` (B, W) in the forward pass, the gradient of `soft` (B, W, V) in the
     backward pass: D sees discrete fakes, like the reals, and G still gets a gradient."""
     hot = F.one_hot(hard.long(), soft.shape[-1]).to(soft)
-    return hot + soft - soft.detach()
+    return hot + (soft - soft.detach())  # exactly the one-hots forward (x - x == 0)
 
 
 #: what every relaxed objective logs besides its own keys (defect 3 of issue 15: how much of D's
