@@ -23,4 +23,6 @@ def test_one_informative_window_is_not_chance():
 def test_pair_accuracy_wins_and_no_accuracy_means_no_report():
     assert chance_report([{"d_acc_pair": 0.9, "d_acc_real": 0.5, "d_acc_fake": 0.5}])["d_at_chance"] is False
     assert chance_report([{"wasserstein": 0.1}]) == {}
+    # the WGAN-GP critic: its pairwise rank of real over fake
+    assert chance_report([{"wasserstein": 0.1, "d_rank_soft": 0.51}])["d_at_chance"] is True
     assert chance_report([]) == {}

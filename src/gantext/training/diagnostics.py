@@ -9,7 +9,9 @@ D's accuracy per log window, from whatever the objective logs (the first that ap
 
 - ``d_acc_pair``: how often D scores the real row of a (real, fake) pair above the fake one
   (relativistic and relaxed objectives);
-- the mean of ``d_acc_real`` and ``d_acc_fake`` (thresholded classifiers: bce, seqgan, coldgan).
+- the mean of ``d_acc_real`` and ``d_acc_fake`` (thresholded classifiers: bce, seqgan, coldgan);
+- ``d_rank_soft``: the same pairwise rank for any relaxed objective (the WGAN-GP critic, whose
+  scores have no threshold).
 
 "At chance for the whole run" = every logged window's accuracy within :data:`CHANCE_TOLERANCE` of
 0.5. A window averages ``log_every`` steps of ``batch_size`` rows each (640 rows by default), so
@@ -32,17 +34,18 @@ def window_accuracy(row: Mapping[str, Any]) -> float | None:
     if pair is not None and math.isfinite(float(pair)):
         return float(pair)
     real, fake = row.get("d_acc_real"), row.get("d_acc_fake")
-    if real is None or fake is None:
-        return None
-    acc = 0.5 * (float(real) + float(fake))
-    return acc if math.isfinite(acc) else None
+    if real is not None and fake is not None:
+        acc = 0.5 * (float(real) + float(fake))
+        return acc if math.isfinite(acc) else None
+    rank = row.get("d_rank_soft")
+    return float(rank) if rank is not None and math.isfinite(float(rank)) else None
 
 
 def chance_report(history: Sequence[Mapping[str, Any]],
                   tolerance: float = CHANCE_TOLERANCE) -> dict[str, Any]:
     """``d_at_chance`` (bool) with the accuracy figures it rests on: mean, min and max over the
     logged windows (``d_acc_mean``, ``d_acc_min``, ``d_acc_max``). An objective that logs no
-    accuracy (wgan-gp's critic) gets an empty dict: there is no chance level to compare with."""
+    accuracy gets an empty dict: there is no chance level to compare with."""
     accs = [a for a in (window_accuracy(r) for r in history) if a is not None]
     if not accs:
         return {}
