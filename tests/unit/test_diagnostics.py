@@ -12,6 +12,7 @@ def test_bce_style_history_at_chance():
     assert r["d_acc_mean"] == pytest.approx((0.495 + 0.52) / 2)
     assert r["d_acc_min"] == pytest.approx(0.495) and r["d_acc_max"] == pytest.approx(0.52)
     assert "chance" in chance_message(r, "bce")
+    assert "adversarial.wgan_gp.d_lr" in chance_message(r, "wgan-gp", "wgan_gp")
 
 
 def test_one_informative_window_is_not_chance():

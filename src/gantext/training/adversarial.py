@@ -251,7 +251,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid),
                **chance_report(history)}
-    if (warning := chance_message(metrics, cfg.loss)) is not None:
+    if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
         _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)

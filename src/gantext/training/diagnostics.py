@@ -53,12 +53,12 @@ def chance_report(history: Sequence[Mapping[str, Any]],
             "d_acc_mean": sum(accs) / len(accs), "d_acc_min": min(accs), "d_acc_max": max(accs)}
 
 
-def chance_message(report: Mapping[str, Any], loss: str) -> str | None:
+def chance_message(report: Mapping[str, Any], loss: str, section: str | None = None) -> str | None:
     """The stage's warning line when D was at chance for the whole run (None otherwise)."""
     if not report.get("d_at_chance"):
         return None
     return (f"adversarial ({loss}): WARNING the discriminator stayed at chance for the whole run "
             f"(accuracy {report['d_acc_min']:.3f}..{report['d_acc_max']:.3f}, mean "
             f"{report['d_acc_mean']:.3f}): the generator got no usable signal and only drifted "
-            f"from the MLE model; raise adversarial.<loss>.d_lr or the discriminator's size, or "
+            f"from the MLE model; raise adversarial.{section or loss}.d_lr or the discriminator's size, or "
             f"keep the MLE model")
