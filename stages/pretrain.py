@@ -20,8 +20,8 @@ def main() -> None:
     from gantext.paths import repo_paths
     from gantext.runtime import resolve_device, seed_everything
     from gantext.tracking import stage_run
-    from gantext.training.checkpoint import save_generator
-    from gantext.training.mle import EpochReport, discard_resume_state, train_mle
+    from gantext.training.checkpoint import discard_resume, save_generator
+    from gantext.training.mle import EpochReport, train_mle
 
     paths = repo_paths()
     params = load_params(paths.params)
@@ -48,7 +48,7 @@ def main() -> None:
         tracker.log_metrics({f"final_{k}": v for k, v in result.summary.items()})
         tracker.log_metrics(result.timings)  # timings vary run to run: MLflow only, not the JSON
         tracker.log_artifact(paths.plot_csv("pretrain"))
-    discard_resume_state(resume)
+    discard_resume(resume)
     print(f"pretrain: best epoch {result.summary['best_epoch']}, test NLL "
           f"{result.summary['test_nll']} per token ({result.summary['test_nll_anchor']} anchor); "
           f"{result.timings['wall_seconds']:.1f}s, "

@@ -110,3 +110,17 @@ def test_summary_prints_headline_metrics(tmp_path, capsys) -> None:
     assert out[1].split() == ["bleu5", "0.5000", "0.6000", "0.7000"]
     assert ["fid_floor", "-", "-", "0.0010"] in [line.split() for line in out]
     assert main(["summary", "--metrics", str(tmp_path / "missing.json")]) == 1
+
+
+def test_sample_rebuilds_a_relational_memory_checkpoint(tmp_path, capsys):
+    """The checkpoint records the architecture: `gantext sample` needs nothing else."""
+    vocab = Vocab(("<pad>", "<bos>", "<eos>", "<unk>", *WORDS))
+    vocab_path = tmp_path / "vocab.json"
+    vocab_path.write_text(json.dumps(vocab.to_json()))
+    torch.manual_seed(0)
+    model = build_generator(dict(arch="relational-memory", vocab_size=len(vocab), embed_dim=4,
+                                 mem_slots=1, num_heads=2, head_size=4, max_len=6))
+    save_generator(tmp_path / "g.pt", model, vocab.hash)
+    code, lines, err = _sample(capsys, tmp_path / "g.pt", vocab_path, "-n", "5", "--seed", "1")
+    assert code == 0 and err == "" and len(lines) == 5
+    assert all(set(line.split()) <= set(WORDS) | {"<unk>"} for line in lines)

@@ -167,7 +167,9 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     cls = objective_class(cfg.loss)
     D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
     objective = cls(G, D, cfg, corpus.max_len, device, rng)
-    stream = RealStream(corpus.train, cfg.batch_size, derive_seed(seed, "adversarial", "batches"))
+    # the real rows move to the device once (batches are then indexed there, not copied per step)
+    stream = RealStream(corpus.train.to(device), cfg.batch_size,
+                        derive_seed(seed, "adversarial", "batches"))
     history: list[dict[str, float]] = []
     samples: list[str] = []
     window: list[dict[str, float]] = []
