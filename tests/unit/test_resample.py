@@ -89,3 +89,25 @@ def test_params_section():
     assert p.evaluate.d_resample.method == "mh" and p.evaluate.d_resample.pool_factor == 10
     with pytest.raises(Exception, match="pool_factor"):
         params_from_dict({"evaluate": {"d_resample": {"pool_factor": 0}}})
+
+
+def test_evaluation_reports_a_d_resample_row_and_curve_without_nll(tmp_path):
+    from gantext.config import EvaluateConfig, FIDConfig
+    from gantext.evaluation import evaluate, load_eval_data
+    from tests.unit.test_evaluation import make_repo, tiny_generator
+
+    paths, vocab = make_repo(tmp_path, n_train=60, n_test=8)
+    data = load_eval_data(paths)
+    cfg = EvaluateConfig(num_samples=6, sweep_temperatures=(1.0,), sweep_samples=4, batch_size=8,
+                         fid=FIDConfig(svd_dim=3))
+    gan = tiny_generator(vocab, 1)
+    d = Discriminator(DiscriminatorSpec(vocab_size=len(vocab), embed_dim=8, kernel_sizes=(2, 3),
+                                        num_filters=6))
+    gens = {"mle": tiny_generator(vocab, 0), "gan": gan,
+            "d_resample": DResampled(gan, d, DResampleConfig(enabled=True, pool_factor=3))}
+    res = evaluate(gens, data, cfg, seed=0, log=lambda m: None)
+    row = res.metrics["d_resample"]
+    assert {"bleu5", "sbleu5", "fid"} <= set(row) and "nll" not in row
+    assert "nll" in res.metrics["gan"]
+    assert [r["model"] for r in res.qd_rows] == ["mle", "gan", "d_resample", "real"]
+    assert len(res.samples["d_resample"]) == 6
