@@ -43,6 +43,12 @@ def main() -> None:
     data = load_eval_data(paths, params.evaluate.split)
     generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
                   for name, path in checkpoints.items()}
+    if params.evaluate.d_resample.enabled:  # the GAN's samples reweighted by its D: own row
+        from gantext.metrics.resample import DResampled
+        from gantext.training.adversarial import load_discriminator
+
+        d = load_discriminator(paths.adversarial_discriminator, data.vocab.hash, device)
+        generators["d_resample"] = DResampled(generators["gan"], d, params.evaluate.d_resample)
     oracle, modes = None, ()
     if params.ingest.source == "builtin":
         from gantext.corpus.grammar import MODES, default_grammar
@@ -71,6 +77,9 @@ def main() -> None:
           f"gan {m['gan']['sbleu5']:.4f}; FID mle {m['mle']['fid']:.4g} gan {m['gan']['fid']:.4g} "
           f"floor {m['real']['fid_floor']:.4g} (all at n = {m['mle']['n_samples']}, "
           f"{m['mle']['n_refs']} references); {time.perf_counter() - start:.1f} s")
+    if "d_resample" in m:
+        print(f"evaluate: d_resample BLEU-5 {m['d_resample']['bleu5']:.4f} self-BLEU-5 "
+              f"{m['d_resample']['sbleu5']:.4f} FID {m['d_resample']['fid']:.4g}")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,8 @@ AdversarialConfig = _adversarial_config()
 
 
 # ----------------------------------------------------------------------------- evaluate
+from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
+
 @dataclass(frozen=True)
 class FIDConfig:
     """Frozen feature extractor for the simplified FID."""
@@ -191,6 +193,8 @@ class EvaluateConfig:
     # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
     split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
     fid: FIDConfig = _sub(FIDConfig)
+    # discriminator-guided resampling of the GAN generator's samples (gantext.metrics.resample)
+    d_resample: DResampleConfig = _sub(DResampleConfig)
     device: str = _f("auto")
 
 

@@ -48,7 +48,8 @@ SCRIPT = textwrap.dedent('''
                                 checkpoint_every=2, device="cpu", **kw)
         return dataclasses.replace(
             cfg, wgan_gp=dataclasses.replace(cfg.wgan_gp, n_critic=2),
-            seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16))
+            seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16),
+            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2))
 
     def run(loss, resume_file=None, fingerprint="fp", on_step=None, **kw):
         corpus = tiny_corpus()
@@ -120,6 +121,8 @@ def test_two_steps_per_objective(mod, loss, tmp_path):
     metrics = json.loads(paths.metrics_json("adversarial").read_text())
     assert metrics["steps"] == 2 and "final_g_loss" in metrics
     assert not any("second" in k or "time" in k for k in metrics)  # no wall-clock: reruns identical
+    if {"d_acc_pair", "d_acc_real", "d_rank_soft"} & keys:  # D accuracy logged: chance report written
+        assert isinstance(metrics["d_at_chance"], bool) and 0 <= metrics["d_acc_mean"] <= 1
     with open(paths.plot_csv("adversarial")) as fh:
         assert [int(row["step"]) for row in csv.DictReader(fh)] == [1, 2]
 

@@ -13,6 +13,7 @@ _REGISTRY = {
     "wgan-gp": "wgan_gp:WGANGPObjective",
     "seqgan": "seqgan:SeqGANObjective",
     "rsgan": "rsgan:RSGANObjective",
+    "coldgan": "coldgan:ColdGANObjective",
 }
 
 OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)

@@ -151,6 +151,21 @@ class RelaxedConfig:
     d_lr: float = param(1e-4, gt=0.0)
     adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
     adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
+    d_input: Literal["soft", "straight_through"] = param(
+        "soft", help="what D sees of a fake: soft (the Gumbel-softmax rows) | straight_through "
+                     "(their argmax one-hots; G's gradient still flows through the soft rows)")
+
+
+def straight_through(soft: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+    """One-hot rows of `hard` (B, W) in the forward pass, the gradient of `soft` (B, W, V) in the
+    backward pass: D sees discrete fakes, like the reals, and G still gets a gradient."""
+    hot = F.one_hot(hard.long(), soft.shape[-1]).to(soft)
+    return hot + (soft - soft.detach())  # exactly the one-hots forward (x - x == 0)
+
+
+#: what every relaxed objective logs besides its own keys (defect 3 of issue 15: how much of D's
+#: accuracy comes from the softness of the fakes alone)
+RELAXED_LOG_KEYS = ("d_rank_soft", "d_rank_hard")
 
 
 class RelaxedObjective(Objective):
@@ -164,13 +179,27 @@ class RelaxedObjective(Objective):
     #: whether :meth:`g_loss` needs D's scores of the real batch (relativistic losses)
     g_uses_real: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every relaxed loss logs the softness measurement: its plot columns come from log_keys
+        super().__init_subclass__(**kwargs)
+        cls.log_keys = (*cls.log_keys, *(k for k in RELAXED_LOG_KEYS if k not in cls.log_keys))
+
     def temperature(self, step: int) -> float:
         return anneal(self.ocfg.beta_max, self.ocfg.anneal, step, self.cfg.steps)
 
+    def _relaxed(self, n: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what D sees of n fakes (n, W, V), carrying gradients into G; their hard ids (n, W)).
+
+        ``d_input: soft`` gives D the Gumbel-softmax rows, which differ from one-hot reals by their
+        softness alone while beta is small; ``straight_through`` gives it the argmax one-hots."""
+        soft, hard = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
+        if getattr(self.ocfg, "d_input", "soft") == "straight_through":
+            soft = straight_through(soft, hard)
+        return soft, hard
+
     def _fake(self, n: int, step: int) -> torch.Tensor:
-        """Soft one-hot sequences (n, W, V) carrying gradients into G."""
-        soft, _ = self.G.sample_relaxed(n, self.max_len, self.temperature(step), self.rng)
-        return soft
+        """Fake rows (n, W, V) for D, carrying gradients into G (see :meth:`_relaxed`)."""
+        return self._relaxed(n, step)[0]
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor, real: torch.Tensor,
                fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -183,13 +212,14 @@ class RelaxedObjective(Objective):
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            fake = self._fake(len(real), step)
+            fake, hard = self._relaxed(len(real), step)
         real = real.to(self.device)
         d_real = self.D(real)  # ids: the same score as one-hots, without the V-wide matmul
         d_fake = self.D(fake)
         loss, logs = self.d_loss(d_real, d_fake, real, fake)
+        softness = softness_ranks(self.D, d_real, d_fake, hard)
         norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
-        return {"d_loss": loss.detach(), **logs, "d_grad_norm": norm}
+        return {"d_loss": loss.detach(), **logs, **softness, "d_grad_norm": norm}
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         with frozen(self.D):
@@ -200,6 +230,22 @@ class RelaxedObjective(Objective):
             loss = self.g_loss(self.D(self._fake(len(real), step)), d_real)
             norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "g_grad_norm": norm}
+
+
+def softness_ranks(discriminator: nn.Module, d_real: torch.Tensor, d_fake: torch.Tensor,
+                   hard: torch.Tensor) -> dict[str, torch.Tensor]:
+    """How often D scores the real row of a (real, fake) pair above the fake, for the fakes as D
+    saw them (``d_rank_soft``) and for the same samples hardened to their argmax one-hots
+    (``d_rank_hard``, scored with D's current weights, no gradient). Pairwise ranks work for any
+    loss's scale (logits, critic values). ``d_rank_soft - d_rank_hard`` is the part of D's
+    accuracy that comes from the fakes' softness alone: D cannot use it on discrete text."""
+    dev = d_real.device
+    # its own copy of the RNG streams (D's dropout): measuring does not change the training run
+    with torch.no_grad(), torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        d_hard = discriminator(hard)
+    d_real = d_real.detach()
+    return {"d_rank_soft": (d_real > d_fake.detach()).float().mean(),
+            "d_rank_hard": (d_real > d_hard).float().mean()}
 
 
 class frozen:

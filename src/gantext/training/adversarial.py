@@ -37,6 +37,7 @@ from gantext.runtime import derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
+from gantext.training.diagnostics import chance_message, chance_report
 
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
 
@@ -258,9 +259,12 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
 
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
-               "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid)}
+               "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid),
+               **chance_report(history)}
     guard.check({"valid NLL": metrics["valid_nll"]}, f"by step {cfg.steps}",
                 kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+    if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
+        _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)
 

@@ -1,0 +1,90 @@
+"""ColdGAN: the clipped importance-weighted surrogate, the leave-one-out advantage, the G step."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from gantext.config import AdversarialConfig, params_from_dict
+from gantext.models.discriminator import Discriminator, DiscriminatorSpec
+from gantext.models.generator import GeneratorSpec, build_generator
+from gantext.objectives import OBJECTIVES
+from gantext.objectives.coldgan import clipped_surrogate, leave_one_out
+from gantext.text.vocab import EOS_ID, PAD_ID
+
+V, MAX_LEN = 10, 6
+
+
+def _objective(**kw):
+    torch.manual_seed(0)
+    g = build_generator(GeneratorSpec(vocab_size=V, embed_dim=8, hidden_dim=16, max_len=MAX_LEN))
+    d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=8, kernel_sizes=(2, 3), num_filters=6))
+    cfg = AdversarialConfig(loss="coldgan", steps=10, device="cpu")
+    cfg = dataclasses.replace(cfg, coldgan=dataclasses.replace(cfg.coldgan, **kw))
+    return OBJECTIVES["coldgan"](g, d, cfg, MAX_LEN, torch.device("cpu"),
+                                 torch.Generator().manual_seed(0))
+
+
+def _real(n):
+    rows = torch.full((n, MAX_LEN + 1), PAD_ID, dtype=torch.long)
+    for i in range(n):
+        k = 1 + i % MAX_LEN
+        rows[i, :k] = 4 + (i + torch.arange(k)) % (V - 4)
+        rows[i, k] = EOS_ID
+    return rows
+
+
+def test_surrogate_is_ppo_clip_of_the_ratio_pi_over_q():
+    logq = torch.log(torch.tensor([[0.5, 0.5, 0.5]]))
+    logp = torch.log(torch.tensor([[0.5, 0.9, 0.1]])).requires_grad_(True)  # ratios 1, 1.8, 0.2
+    mask = torch.tensor([[1.0, 1.0, 1.0]])
+    loss, logs = clipped_surrogate(logp, logq, torch.tensor([1.0]), mask, eps=0.2)
+    # A > 0: min(r, clip(r)) = 1, 1.2, 0.2
+    assert float(loss) == pytest.approx(-(1.0 + 1.2 + 0.2) / 3)
+    loss.backward()
+    # the clipped token (r = 1.8 > 1.2 with A > 0) gets no gradient; the others r * A / 3
+    torch.testing.assert_close(logp.grad, torch.tensor([[-1 / 3, 0.0, -0.2 / 3]]))
+    assert float(logs["clip_frac"]) == pytest.approx(2 / 3)
+    neg, _ = clipped_surrogate(logp.detach(), logq, torch.tensor([-1.0]), mask, eps=0.2)
+    assert float(neg) == pytest.approx((1.0 + 1.8 + 0.8) / 3)  # A < 0: max(r, clip(r))
+
+
+def test_padding_positions_do_not_overflow_the_ratio():
+    big = torch.tensor([[-1e9, 0.0]])
+    loss, logs = clipped_surrogate(big, big / 0.2, torch.tensor([1.0]), torch.tensor([[0.0, 1.0]]), 0.2)
+    assert torch.isfinite(loss) and float(logs["is_ratio"]) == pytest.approx(1.0)
+
+
+def test_leave_one_out_advantage():
+    r = torch.tensor([1.0, 0.0, 0.5])
+    torch.testing.assert_close(leave_one_out(r), torch.tensor([0.75, -0.75, 0.0]))
+    assert float(leave_one_out(torch.tensor([0.3]))[0]) == 0.0
+
+
+def test_generator_step_samples_cold_and_moves_only_g():
+    obj = _objective(sample_temperature=0.5)
+    seen = []
+    sample = obj.G.sample
+    obj.G.sample = lambda n, m, t, rng: seen.append(t) or sample(n, m, t, rng)
+    d_before = [p.clone() for p in obj.D.parameters()]
+    logs = obj.generator_step(_real(8), step=0)
+    assert seen == [0.5]
+    assert torch.isfinite(logs["g_loss"]) and logs["g_grad_norm"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(d_before, obj.D.parameters()))
+    d_logs = obj.discriminator_step(_real(8), step=0)
+    assert seen == [0.5, 1.0] and {"d_acc_real", "d_acc_fake"} <= set(d_logs)
+
+
+def test_mle_weight_adds_the_mle_loss():
+    a = _objective(mle_weight=0.0).generator_step(_real(8), 0)["g_loss"]
+    obj = _objective(mle_weight=2.0)
+    s, n = obj.G.nll(_real(8))
+    b = obj.generator_step(_real(8), 0)["g_loss"]
+    assert float(b) == pytest.approx(float(a) + 2.0 * float(s) / n, rel=1e-4)
+
+
+def test_params_section():
+    p = params_from_dict({"adversarial": {"loss": "coldgan", "coldgan": {"sample_temperature": 0.3}}})
+    assert p.adversarial.coldgan.sample_temperature == 0.3
+    with pytest.raises(Exception, match="sample_temperature"):
+        params_from_dict({"adversarial": {"coldgan": {"sample_temperature": 0.0}}})
