@@ -16,7 +16,12 @@ from typing import Any, Mapping, Sequence
 
 NS = (2, 3, 4, 5)
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
-MODELS = ("mle", "bce", "wgan-gp", "seqgan")
+try:  # every registered objective can have rows (protocol.py --losses ...)
+    from gantext.objectives import OBJECTIVES
+
+    MODELS = ("mle", *OBJECTIVES)
+except ImportError:  # read without the package on the path: the three published losses
+    MODELS = ("mle", "bce", "wgan-gp", "seqgan")
 # data/benchmarks/coco/README.md (RelGAN 2019 Table 2; self-BLEU from the Texygen README)
 PUBLISHED = {
     "MLE": {"bleu": (.731, .497, .305, .189), "nll": .718, "sbleu": (.916, .769, .583, .408)},
@@ -242,7 +247,8 @@ def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"mle": "black", "bce": "tab:blue", "wgan-gp": "tab:orange", "seqgan": "tab:green"}
+    cycle = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+    colours = {"mle": "black", **{m: cycle[i % len(cycle)] for i, m in enumerate(MODELS[1:])}}
     curves: dict[str, dict[int, list]] = {m: {} for m in MODELS}
     real_pts = []
     for r in results.values():
