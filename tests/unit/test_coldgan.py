@@ -10,7 +10,7 @@ from gantext.models.discriminator import Discriminator, DiscriminatorSpec
 from gantext.models.generator import GeneratorSpec, build_generator
 from gantext.objectives import OBJECTIVES
 from gantext.objectives.coldgan import clipped_surrogate, leave_one_out
-from gantext.text.vocab import EOS_ID, PAD_ID
+from _toy import toy_rows
 
 V, MAX_LEN = 10, 6
 
@@ -26,12 +26,7 @@ def _objective(**kw):
 
 
 def _real(n):
-    rows = torch.full((n, MAX_LEN + 1), PAD_ID, dtype=torch.long)
-    for i in range(n):
-        k = 1 + i % MAX_LEN
-        rows[i, :k] = 4 + (i + torch.arange(k)) % (V - 4)
-        rows[i, k] = EOS_ID
-    return rows
+    return toy_rows(n, MAX_LEN, V)
 
 
 def test_surrogate_is_ppo_clip_of_the_ratio_pi_over_q():

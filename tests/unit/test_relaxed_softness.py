@@ -15,7 +15,7 @@ from gantext.config import AdversarialConfig, params_from_dict
 from gantext.models.generator import GeneratorSpec, build_generator
 from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import RelaxedObjective, straight_through
-from gantext.text.vocab import EOS_ID, PAD_ID
+from _toy import toy_rows
 
 V, MAX_LEN = 10, 6
 
@@ -38,12 +38,7 @@ class SoftnessD(nn.Module):
 
 
 def _real(n):
-    rows = torch.full((n, MAX_LEN + 1), PAD_ID, dtype=torch.long)
-    for i in range(n):
-        k = 1 + i % MAX_LEN
-        rows[i, :k] = 4 + (i + torch.arange(k)) % (V - 4)
-        rows[i, k] = EOS_ID
-    return rows
+    return toy_rows(n, MAX_LEN, V)
 
 
 def _objective(name, d_input="soft"):

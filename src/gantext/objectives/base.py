@@ -108,6 +108,30 @@ class Objective:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared mechanics
+    def bce_discriminator_update(self, real: torch.Tensor, fake: torch.Tensor
+                                 ) -> dict[str, torch.Tensor]:
+        """One D update of the discrete-sample objectives (seqgan, coldgan): binary
+        cross-entropy, real rows -> 1 and sampled rows -> 0; returns the step's logs."""
+        d_real = self.D(real.to(self.device))
+        d_fake = self.D(fake)
+        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
+        return {"d_loss": loss.detach(), **bce_accuracies(d_real, d_fake), "d_grad_norm": norm}
+
+    def pretrain_discriminator(self, real_batches: Iterable[torch.Tensor], steps: int,
+                               desc: str) -> dict[str, float]:
+        """`steps` D steps on real vs generator samples before training (so the first rewards
+        carry signal); returns the last ten steps' mean logs as ``pretrain_<key>``."""
+        from gantext.progress import progress
+
+        logs = [self.discriminator_step(real, 0)
+                for _, real in zip(progress(range(steps), desc=desc, unit="step", leave=False),
+                                   real_batches)]
+        tail = logs[-10:]
+        return ({f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]}
+                if logs else {})
+
     def update(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor,
                what: str) -> torch.Tensor:
         """Backward, clip to ``grad_clip``, step; returns the gradient norm before clipping.

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import torch
-import torch.nn.functional as F
 
 from gantext.configfields import param
-from gantext.objectives.base import Objective, bce_accuracies, eval_mode
+from gantext.objectives.base import Objective, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
@@ -100,19 +99,11 @@ class ColdGANObjective(Objective):
 
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
-        logs = [self.discriminator_step(real, 0)
-                for _, real in zip(range(self.ocfg.d_pretrain_steps), real_batches)]
-        tail = logs[-10:]
-        return {f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]} if logs else {}
+        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
+                                           "coldgan: D pretraining")
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        fake = self._sample(len(real), self.ocfg.d_temperature)
-        d_real = self.D(real.to(self.device))
-        d_fake = self.D(fake)
-        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
-        return {"d_loss": loss.detach(), **bce_accuracies(d_real, d_fake), "d_grad_norm": norm}
+        return self.bce_discriminator_update(real, self._sample(len(real), self.ocfg.d_temperature))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         c = self.ocfg

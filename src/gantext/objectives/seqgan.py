@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
-import torch.nn.functional as F
 
 from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, start, uniform
-from gantext.objectives.base import Objective, bce_accuracies, eval_mode
-from gantext.progress import progress
+from gantext.objectives.base import Objective, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
@@ -137,24 +135,11 @@ class SeqGANObjective(Objective):
 
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
-        logs: list[dict[str, float]] = []
-        steps = progress(range(self.ocfg.d_pretrain_steps), desc="seqgan: D pretraining",
-                         unit="step", leave=False)
-        for _, real in zip(steps, real_batches):
-            logs.append(self.discriminator_step(real, 0))
-        if not logs:
-            return {}
-        tail = logs[-10:]
-        return {f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]}
+        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
+                                           "seqgan: D pretraining")
 
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
-        fake = self._sample(len(real))
-        d_real = self.D(real.to(self.device))
-        d_fake = self.D(fake)
-        loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        norm = self.update(self.d_opt, self.D, loss, "discriminator loss")
-        return {"d_loss": loss.detach(), **bce_accuracies(d_real, d_fake), "d_grad_norm": norm}
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        return self.bce_discriminator_update(real, self._sample(len(real)))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg
