@@ -239,6 +239,14 @@ def _short(cell: str) -> str:
         return cell
 
 
+def shorten_numbers(rows: list[list[str]]) -> list[list[str]]:
+    """Header + rows with numbers cut to 5 significant digits; the identifier columns stay text
+    (a commit such as ``61629e2`` is not the number 6.1629e+06)."""
+    text_cols = {i for i, c in enumerate(rows[0]) if c in ("Experiment", "rev", "Created")}
+    return [rows[0]] + [[c if i in text_cols else _short(c) for i, c in enumerate(r)]
+                        for r in rows[1:]]
+
+
 def _run_compare(args: argparse.Namespace) -> int:
     import csv
     import subprocess
@@ -260,7 +268,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.csv:
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
         return 0
-    rows = [rows[0]] + [[_short(c) for c in r] for r in rows[1:]]
+    rows = shorten_numbers(rows)
     if args.md:
         for i, r in enumerate(rows):
             sys.stdout.write("| " + " | ".join(r) + " |\n")

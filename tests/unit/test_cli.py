@@ -166,6 +166,13 @@ def test_compare_filters_rows_by_experiment_name_or_rev():
     assert len(cli.filter_rows(text, [])) == 4
 
 
+def test_compare_keeps_commit_ids_that_look_like_numbers():
+    rows = [["Experiment", "rev", "gan.bleu5"], ["", "61629e2", "0.123456789"],
+            ["e1", "1234567", "7"]]
+    assert cli.shorten_numbers(rows) == [["Experiment", "rev", "gan.bleu5"],
+                                         ["", "61629e2", "0.12346"], ["e1", "1234567", "7"]]
+
+
 def test_compare_on_a_dvc_repo(tmp_path, monkeypatch, capsys):
     """End to end on a real (small) DVC repo: the headline columns, in a table, names filtered."""
     import subprocess
