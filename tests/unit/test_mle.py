@@ -17,8 +17,8 @@ from gantext.metrics.nll import nll_metrics
 from gantext.models.generator import build_generator
 from gantext.text.vocab import EOS_ID, PAD_ID, Vocab, encode
 from gantext.training import mle
-from gantext.training.checkpoint import load_generator, save_generator
-from gantext.training.mle import discard_resume_state, train_mle
+from gantext.training.checkpoint import discard_resume, load_generator, save_generator
+from gantext.training.mle import train_mle
 
 HERE = Path(__file__).resolve().parent
 
@@ -169,7 +169,7 @@ def test_resume_in_process_and_finished_state(tmp_path):
     again = _run(resume_path=state, log=logs.append)
     assert any("already finished" in m for m in logs)
     _assert_same(full, again)
-    discard_resume_state(state)
+    discard_resume(state)
     assert not state.exists()
 
 

@@ -36,7 +36,7 @@ from gantext.text.vocab import PAD_ID
 #: Rows per NLL batch. The per-batch sums are float32, so the total depends (by ~1e-7) on how the
 #: rows are cut into batches: every NLL of the project (pretrain's valid/test/train figures and
 #: the evaluate stage's) is accumulated with this one batch size, so the same model on the same
-#: split gives the same bits everywhere. Equal to training.mle.EVAL_BATCH_SIZE.
+#: split gives the same bits everywhere. training.mle uses it too.
 NLL_BATCH_SIZE = 512
 
 

@@ -28,19 +28,18 @@ import torch.nn.functional as F
 from gantext.config import GeneratorConfig, PretrainConfig, to_dict
 from gantext.data import IGNORE_TARGET, Corpus, TeacherForced, iterate_batches, teacher_forced
 from gantext.errors import DataError, TrainingError
-from gantext.metrics.nll import count_tokens, nll_metrics
+from gantext.metrics.nll import NLL_BATCH_SIZE, count_tokens, nll_metrics
 from gantext.models.generator import Generator, build_generator
 from gantext.models.generator import generator_spec as spec_for
 from gantext.models.lstm import LSTMGenerator
 from gantext.runtime import autocast, derive_seed
 from gantext.text.vocab import PAD_ID
-from gantext.training.checkpoint import (discard_resume, load_resume, run_fingerprint,
-                                         save_resume)
+from gantext.training.checkpoint import load_resume, run_fingerprint, save_resume
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
 
 #: batch size for validation/test NLL (memory only: the figures do not depend on it beyond
 #: float summation order, and it is fixed here so they are repeatable)
-EVAL_BATCH_SIZE = 512
+EVAL_BATCH_SIZE = NLL_BATCH_SIZE
 
 Log = Callable[[str], None]
 
@@ -110,9 +109,6 @@ def _resume_state(model: Generator, optimizer: torch.optim.Optimizer, epoch: int
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
             "finished": finished, "best": best, "history": history}
 
-
-#: the resume state is removed by the stage once its outputs are written
-discard_resume_state = discard_resume
 
 
 # ----------------------------------------------------------------------------- the training loss
@@ -214,8 +210,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
 
     With `resume_path`, the state after every completed epoch is saved there and a matching state
     found there at the start is continued (see the module docstring); the caller deletes it with
-    :func:`discard_resume_state` once its outputs are written. Returns the best-valid-NLL model,
-    the per-epoch history and the summary (best epoch, valid/test NLL in both figures).
+    :func:`gantext.training.checkpoint.discard_resume` once its outputs are written. Returns
+    the best-valid-NLL model, the per-epoch history and the summary (best epoch, valid/test NLL in both figures).
     `precision` (``runtime.precision``) is that of the training passes; the NLL figures are
     always computed in fp32.
     """
