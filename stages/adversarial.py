@@ -31,7 +31,8 @@ def main() -> None:
                                      paths.vocab, paths.encoded("train"), paths.encoded("valid"))
     with stage_run("adversarial", params, paths) as tracker:
         result = train_adversarial(generator, corpus, cfg, params.model.discriminator, params.seed,
-                                   resume_file=resume, fingerprint=fingerprint, tracker=tracker)
+                                   resume_file=resume, fingerprint=fingerprint, tracker=tracker,
+                                   precision=params.runtime.precision)
         write_outputs(result, paths, corpus.vocab.hash, cfg.loss)
         tracker.log_metrics({**result.metrics, "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))

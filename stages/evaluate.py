@@ -22,7 +22,7 @@ def main() -> None:
     from gantext.lineage import build_lineage
     from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
-    from gantext.runtime import configure, resolve_device, seed_everything
+    from gantext.runtime import autocast_dtype, configure, resolve_device, seed_everything
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import load_generator
 
@@ -41,8 +41,10 @@ def main() -> None:
     configure(params.runtime, device)
     seed_everything(params.seed, params.runtime.deterministic)
     data = load_eval_data(paths, params.evaluate.split)
+    # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (see README)
+    head = autocast_dtype(params.runtime.precision)
     generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
-                  for name, path in checkpoints.items()}
+                  .set_decode_precision(head) for name, path in checkpoints.items()}
     if params.evaluate.d_resample.enabled:  # the GAN's samples reweighted by its D: own row
         from gantext.metrics.resample import DResampled
         from gantext.training.adversarial import load_discriminator

@@ -108,8 +108,37 @@ class Generator(nn.Module):
                 m.dropout = p if m.num_layers > 1 else 0.0
 
     def masked(self, logits: torch.Tensor) -> torch.Tensor:
-        """Pin <pad>/<bos> logits to a huge negative value (idempotent)."""
+        """Pin <pad>/<bos> logits to a huge negative value (idempotent); a new tensor."""
         return logits.masked_fill(self._never, NEVER_LOGIT)
+
+    #: dtype of the vocabulary head in :meth:`step` (decoding: sampling, rollouts, relaxed
+    #: sequences); None = the weights' own (fp32). Set by :meth:`set_decode_precision` from
+    #: ``runtime.precision``; never stored in checkpoints, never used by NLL/teacher forcing.
+    decode_dtype: torch.dtype | None = None
+
+    def set_decode_precision(self, dtype: torch.dtype | None) -> "Generator":
+        """Run the decoding head (the V-wide matmul, most of a decoding step) in `dtype`.
+
+        Only the head: the recurrent state stays in the weights' precision, so rounding does not
+        accumulate over the steps of a sentence. The bf16 logits are rounded to 3 significant
+        digits; :mod:`gantext.models.sampling` turns them into fp32 probabilities."""
+        self.decode_dtype = dtype
+        return self
+
+    def head_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Masked vocabulary logits of decoding features (B, H), at :attr:`decode_dtype`."""
+        head = self.head
+        if self.decode_dtype is None or self.decode_dtype == head.weight.dtype:
+            return self.masked_(head(features))
+        dt = self.decode_dtype
+        with torch.autocast(features.device.type, enabled=False):  # the dtype is chosen here
+            return self.masked_(F.linear(features.to(dt), head.weight.to(dt),
+                                         None if head.bias is None else head.bias.to(dt)))
+
+    def masked_(self, logits: torch.Tensor) -> torch.Tensor:
+        """:meth:`masked` in place, for the head's fresh output: no copy of a tokens x V tensor
+        per step (autograd allows it: a linear layer's backward does not read its output)."""
+        return logits.masked_fill_(self._never, NEVER_LOGIT)
 
     def shift_right(self, targets: torch.Tensor) -> torch.Tensor:
         """Model inputs for targets: <bos> followed by targets[:, :-1]."""

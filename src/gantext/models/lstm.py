@@ -55,11 +55,11 @@ class LSTMGenerator(Generator):
     def forward(self, inputs: torch.Tensor, state: State | None = None
                 ) -> tuple[torch.Tensor, State]:
         out, state = self.lstm(self.drop(self.embedding(inputs)), state)
-        return self.masked(self.head(self.drop(out))), state
+        return self.masked_(self.head(self.drop(out))), state
 
     def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         out, state = self.lstm(self.drop(self.embedding(tokens.unsqueeze(1))), state)
-        return self.masked(self.head(self.drop(out[:, 0]))), state
+        return self.head_logits(self.drop(out[:, 0])), state
 
     def after_copy(self) -> None:
         self.lstm.flatten_parameters()
@@ -83,6 +83,6 @@ class LSTMGenerator(Generator):
         emb = self.drop(self.embedding(self.shift_right(targets)))
         out, _ = self.lstm(pack_padded_sequence(emb, lengths, batch_first=True,
                                                 enforce_sorted=False))
-        logits = self.masked(self.head(self.drop(out.data)))
+        logits = self.masked_(self.head(self.drop(out.data)))
         gold = pack_padded_sequence(targets, lengths, batch_first=True, enforce_sorted=False).data
         return F.cross_entropy(logits, gold.long(), reduction="sum"), count

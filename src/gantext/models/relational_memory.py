@@ -104,7 +104,7 @@ class RelationalMemoryGenerator(Generator):
     def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         memory = self.initial_memory(len(tokens)) if state is None else state[0]
         memory = self._cell(self.input_proj(self.drop(self.embedding(tokens))), memory)
-        return self.masked(self.head(self.drop(memory.flatten(1)))), (memory,)
+        return self.head_logits(self.drop(memory.flatten(1))), (memory,)
 
     def forward(self, inputs: torch.Tensor, state: State | None = None
                 ) -> tuple[torch.Tensor, State]:
@@ -115,4 +115,4 @@ class RelationalMemoryGenerator(Generator):
         for t in range(inputs.shape[1]):
             memory = self._cell(x[:, t], memory)
             outs.append(memory.flatten(1))
-        return self.masked(self.head(self.drop(torch.stack(outs, dim=1)))), (memory,)
+        return self.masked_(self.head(self.drop(torch.stack(outs, dim=1)))), (memory,)

@@ -43,12 +43,41 @@ def uniform(shape: tuple[int, ...], rng: torch.Generator | None, device: torch.d
     return torch.rand(shape, generator=rng, device=dev).to(device)
 
 
-def categorical(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """One draw per row of softmax(logits) (N, V) by inverse CDF, given uniforms u (N,) in [0, 1).
-    Tokens with probability exactly 0 (masked <pad>/<bos>) are never returned."""
-    cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
+#: rows per softmax/cumsum pass of :func:`categorical` on CPU: a block of 512 x V floats stays in
+#: the core's caches between the passes, where one pass over all rows (tens of MB) streams
+#: through memory each time. Measured at V = 4,660, 4,096 rows, one core: 86 ms -> 29 ms.
+#: Every row is computed on its own either way, so the draws are bit-identical.
+CPU_ROW_BLOCK = 512
+
+
+def categorical(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """One draw per row of softmax(logits / temperature) (N, V) by inverse CDF, given uniforms
+    u (N,) in [0, 1). Logits of any float dtype; the probabilities are fp32. Tokens with
+    probability exactly 0 (masked <pad>/<bos>) are never returned."""
+    n = logits.shape[0]
+    if logits.device.type == "cpu" and n > CPU_ROW_BLOCK:
+        out = torch.empty(n, dtype=torch.long)
+        for lo in range(0, n, CPU_ROW_BLOCK):
+            out[lo:lo + CPU_ROW_BLOCK] = _categorical(logits[lo:lo + CPU_ROW_BLOCK],
+                                                      u[lo:lo + CPU_ROW_BLOCK], temperature)
+        return out
+    return _categorical(logits, u, temperature)
+
+
+def _categorical(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+    x = logits.float()
+    if temperature != 1.0:
+        x = x / temperature
+    cdf = torch.softmax(x, dim=-1).cumsum_(dim=-1)
     target = (u.to(cdf.dtype) * cdf[:, -1]).unsqueeze(1)
     return torch.searchsorted(cdf, target, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
+
+
+def recurrent_fp32(device: torch.device):
+    """Decoding runs outside autocast: under a training pass's bf16 autocast the recurrent state
+    would be rounded to bf16 at every step and the error would build up over a sentence. The
+    head's precision is the generator's own choice (:meth:`Generator.set_decode_precision`)."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def sync_every(device: torch.device) -> int:
@@ -106,18 +135,19 @@ def sample(model: Generator, n: int, max_len: int, temperature: float = 1.0,
         raise ValueError("temperature must be > 0")
     width, dev = max_len + 1, model.device
     rows, lens = [], []
-    for first in range(0, n, batch_size):
-        b = min(batch_size, n - first)
-        u = uniform((b, width), rng, dev)
+    with recurrent_fp32(dev):
+        for first in range(0, n, batch_size):
+            b = min(batch_size, n - first)
+            u = uniform((b, width), rng, dev)
 
-        def pick(logits, alive, pos, done, u=u):
-            return categorical(logits / temperature, u[alive, pos.clamp(max=width - 1)])
+            def pick(logits, alive, pos, done, u=u):
+                return categorical(logits, u[alive, pos.clamp(max=width - 1)], temperature)
 
-        logits, state = start(model, b)
-        out = torch.full((b, width), PAD_ID, dtype=torch.long, device=dev)
-        ids = decode(model, out, torch.zeros(b, dtype=torch.long, device=dev), state, logits, pick)
-        rows.append(ids)
-        lens.append(torch.argmax((ids == EOS_ID).int(), dim=1))
+            logits, state = start(model, b)
+            out = torch.full((b, width), PAD_ID, dtype=torch.long, device=dev)
+            ids = decode(model, out, torch.zeros(b, dtype=torch.long, device=dev), state, logits, pick)
+            rows.append(ids)
+            lens.append(torch.argmax((ids == EOS_ID).int(), dim=1))
     if not rows:
         return torch.zeros(0, width, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     return torch.cat(rows), torch.cat(lens)
@@ -148,9 +178,11 @@ def sample_relaxed(model: Generator, n: int, max_len: int, beta: float,
         writes.append(~done)
         return torch.argmax(y.detach(), dim=-1)
 
-    logits, state = start(model, n)
-    out = torch.full((n, width), PAD_ID, dtype=torch.long, device=dev)
-    hard = decode(model, out, torch.zeros(n, dtype=torch.long, device=dev), state, logits, pick)
+    with recurrent_fp32(dev):
+        logits, state = start(model, n)
+        out = torch.full((n, width), PAD_ID, dtype=torch.long, device=dev)
+        hard = decode(model, out, torch.zeros(n, dtype=torch.long, device=dev), state, logits,
+                      pick)
     keep = torch.cat(writes).nonzero().squeeze(1)
     base = F.one_hot(torch.tensor(PAD_ID, device=dev), V).float().expand(n * width, V)
     soft = base.index_copy(0, torch.cat(flat)[keep], torch.cat(softs)[keep].float())

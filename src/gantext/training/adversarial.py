@@ -33,7 +33,7 @@ from gantext.paths import Paths
 from gantext.progress import progress
 from gantext.progress import write as progress_write
 from gantext.registry import lookup
-from gantext.runtime import derive_seed, resolve_device, seed_everything
+from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
@@ -114,7 +114,7 @@ def resume_fingerprint(params: Params, device: str | torch.device, *inputs: str 
     input file): a resume state with another fingerprint is stale and ignored."""
     return run_fingerprint("adversarial", device, seed=params.seed, model=to_dict(params.model),
                            adversarial=to_dict(params.adversarial),
-                           inputs=[md5_file(f) for f in inputs])
+                           runtime=to_dict(params.runtime), inputs=[md5_file(f) for f in inputs])
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -147,12 +147,15 @@ def _to_floats(row: dict[str, Any]) -> dict[str, float]:
 def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConfig,
                       dcfg: DiscriminatorConfig, seed: int, *, resume_file: Path | None = None,
                       fingerprint: str = "", tracker: Any = None,
-                      on_step: Callable[[int], None] | None = None) -> AdversarialResult:
+                      on_step: Callable[[int], None] | None = None,
+                      precision: str = "fp32") -> AdversarialResult:
     """Adversarially fine-tune `generator` (usually the MLE one) with objective ``cfg.loss``.
 
     `resume_file` (optional) is read at start when its fingerprint matches and rewritten every
     ``cfg.checkpoint_every`` steps; `tracker` has ``log_metrics(dict, step=)`` (a StageRun);
     `on_step(step)` is called after every completed step (tests use it to kill the process).
+    `precision` (``runtime.precision``): D and G updates run under its autocast and decoding
+    (samples, rollouts, relaxed sequences) uses its head dtype; the valid NLL figures are fp32.
     """
     t0 = time.perf_counter()
     # keep runtime.deterministic as the stage configured it (runtime.configure)
@@ -167,6 +170,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     # the distribution that evaluation samples, and SeqGAN's samples, log-probs and rollouts one
     # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
     G.set_dropout(0.0)
+    G.set_decode_precision(autocast_dtype(precision))
     cls = objective_class(cfg.loss)
     D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
     objective = cls(G, D, cfg, corpus.max_len, device, rng)
@@ -199,7 +203,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             for row in history:
                 tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
     else:
-        prepared = objective.prepare(stream)
+        with autocast(precision, device):
+            prepared = objective.prepare(stream)
         if prepared and tracker is not None:
             tracker.log_metrics(prepared, step=0)
 
@@ -219,10 +224,11 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                    desc=f"adversarial ({cfg.loss})", unit="step")
     for step in bar:
         try:
-            d_logs = [objective.discriminator_step(next(stream), step)
-                      for _ in range(objective.d_steps_per_g_step)]
-            logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
-                    "beta": objective.temperature(step)}
+            with autocast(precision, device):
+                d_logs = [objective.discriminator_step(next(stream), step)
+                          for _ in range(objective.d_steps_per_g_step)]
+                logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
+                        "beta": objective.temperature(step)}
             window.append(logs)
             done = step + 1
             row = None
