@@ -127,13 +127,14 @@ class Generator(nn.Module):
 
     def head_logits(self, features: torch.Tensor) -> torch.Tensor:
         """Masked vocabulary logits of decoding features (B, H), at :attr:`decode_dtype`."""
-        head = self.head
-        if self.decode_dtype is None or self.decode_dtype == head.weight.dtype:
-            return self.masked_(head(features))
+        # The <pad>/<bos> mask folded into the bias (a (V,) op instead of a pass over B x V):
+        # -1e9 + O(1) rounds to -1e9, probability exactly 0 either way (as training/mle.py does).
+        weight, bias = self.head.weight, self.masked(self.head.bias)
         dt = self.decode_dtype
+        if dt is None or dt == weight.dtype:
+            return F.linear(features, weight, bias)
         with torch.autocast(features.device.type, enabled=False):  # the dtype is chosen here
-            return self.masked_(F.linear(features.to(dt), head.weight.to(dt),
-                                         None if head.bias is None else head.bias.to(dt)))
+            return F.linear(features.to(dt), weight.to(dt), bias.to(dt))
 
     def masked_(self, logits: torch.Tensor) -> torch.Tensor:
         """:meth:`masked` in place, for the head's fresh output: no copy of a tokens x V tensor

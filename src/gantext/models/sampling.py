@@ -65,10 +65,11 @@ def categorical(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0)
 
 
 def _categorical(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
-    x = logits.float()
-    if temperature != 1.0:
-        x = x / temperature
-    cdf = torch.softmax(x, dim=-1).cumsum_(dim=-1)
+    if temperature == 1.0:  # bf16 logits straight into an fp32 softmax: no separate copy pass
+        cdf = torch.softmax(logits, dim=-1, dtype=torch.float32)
+    else:
+        cdf = torch.softmax(logits.float() / temperature, dim=-1)
+    cdf = cdf.cumsum_(dim=-1)
     target = (u.to(cdf.dtype) * cdf[:, -1]).unsqueeze(1)
     return torch.searchsorted(cdf, target, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
 

@@ -90,6 +90,9 @@ class Objective:
         betas = (self.ocfg.adam_beta1, self.ocfg.adam_beta2)
         self.g_opt = torch.optim.Adam(self.G.parameters(), lr=self.ocfg.g_lr, betas=betas)
         self.d_opt = torch.optim.Adam(self.D.parameters(), lr=self.ocfg.d_lr, betas=betas)
+        # rows sampled ahead from the current G (see :meth:`samples`), by temperature
+        self._pool: dict[float, torch.Tensor] = {}
+        self._pretraining = 0  # D pretraining steps left (their fakes are drawn in one pass)
 
     # ------------------------------------------------------------------ hooks
 
@@ -108,6 +111,27 @@ class Objective:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared mechanics
+    def samples(self, n: int, temperature: float = 1.0, ahead: int = 1) -> torch.Tensor:
+        """`n` encoded rows sampled from G at `temperature`, drawn `ahead` batches at a time.
+
+        Decoding a small batch is mostly per-step overhead, so the discrete objectives draw the
+        fakes of every D step of a round (and of the G step, when it samples at the same
+        temperature) in one pass. Only valid while G does not change in between: callers pass
+        `ahead` = the number of draws left before the next G update (a G step uses the rows
+        drawn before its own update), so no row from an older G is ever served."""
+        pool = self._pool.get(temperature)
+        if pool is None or len(pool) < n:
+            was = self.G.training
+            self.G.eval()  # no dropout anyway (set to 0): eval only skips the train-mode work
+            try:
+                pool, _ = self.G.sample(n * max(ahead, 1), self.max_len, temperature, self.rng)
+            finally:
+                self.G.train(was)
+        self._pool[temperature] = pool[n:]
+        if not len(self._pool[temperature]):
+            del self._pool[temperature]
+        return pool[:n]
+
     def bce_discriminator_update(self, real: torch.Tensor, fake: torch.Tensor
                                  ) -> dict[str, torch.Tensor]:
         """One D update of the discrete-sample objectives (seqgan, coldgan): binary
@@ -125,9 +149,14 @@ class Objective:
         carry signal); returns the last ten steps' mean logs as ``pretrain_<key>``."""
         from gantext.progress import progress
 
-        logs = [self.discriminator_step(real, 0)
-                for _, real in zip(progress(range(steps), desc=desc, unit="step", leave=False),
-                                   real_batches)]
+        self._pretraining = steps  # D steps left: their fakes come from one fixed G (see samples)
+        logs = []
+        for _, real in zip(progress(range(steps), desc=desc, unit="step", leave=False),
+                           real_batches):
+            logs.append(self.discriminator_step(real, 0))
+            self._pretraining -= 1
+        self._pretraining = 0
+        self._pool.clear()
         tail = logs[-10:]
         return ({f"pretrain_{k}": float(sum(d[k] for d in tail) / len(tail)) for k in logs[0]}
                 if logs else {})
@@ -153,11 +182,13 @@ class Objective:
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
-        return {"g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict()}
+        return {"g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
+                "pool": dict(self._pool)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.g_opt.load_state_dict(state["g_opt"])
         self.d_opt.load_state_dict(state["d_opt"])
+        self._pool = dict(state.get("pool", {}))
 
 
 def bce_accuracies(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -93,21 +93,21 @@ class ColdGANObjective(Objective):
         super().__init__(*args, **kwargs)
         self.d_steps_per_g_step = self.ocfg.d_steps
 
-    def _sample(self, n: int, temperature: float) -> torch.Tensor:
-        rows, _ = self.G.sample(n, self.max_len, temperature, self.rng)
-        return rows
-
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
         return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
                                            "coldgan: D pretraining")
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        return self.bce_discriminator_update(real, self._sample(len(real), self.ocfg.d_temperature))
+        c = self.ocfg
+        # one draw for the round's D steps (and the G step's when it samples as hot)
+        ahead = self._pretraining or (self.d_steps_per_g_step
+                                      + (c.sample_temperature == c.d_temperature))
+        return self.bce_discriminator_update(real, self.samples(len(real), c.d_temperature, ahead))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         c = self.ocfg
-        samples = self._sample(len(real), c.sample_temperature)
+        samples = self.samples(len(real), c.sample_temperature)
         with torch.no_grad(), eval_mode(self.D):
             rewards = torch.sigmoid(self.D(samples)).float()
         logits, _ = self.G(self.G.shift_right(samples))

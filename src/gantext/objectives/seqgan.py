@@ -136,21 +136,19 @@ class SeqGANObjective(Objective):
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.rollout.after_copy()  # cuDNN: re-pack the copied LSTM weights (one contiguous block)
 
-    def _sample(self, n: int) -> torch.Tensor:
-        rows, _ = self.G.sample(n, self.max_len, 1.0, self.rng)
-        return rows
-
     def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
         """Pretrain D on real vs MLE samples so the first rewards carry signal."""
         return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
                                            "seqgan: D pretraining")
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        return self.bce_discriminator_update(real, self._sample(len(real)))
+        # one draw for the round: this D step's fakes, the later D steps' and the G step's
+        ahead = self._pretraining or self.d_steps_per_g_step + 1
+        return self.bce_discriminator_update(real, self.samples(len(real), 1.0, ahead))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg
-        samples = self._sample(len(real))
+        samples = self.samples(len(real), 1.0)  # drawn with this round's D fakes
         with eval_mode(self.D):
             rewards = rollout_rewards(self.rollout, self.D, samples, c.n_rollouts, c.rollout_batch,
                                       self.rng)
