@@ -11,7 +11,9 @@ this run, with a torch matmul in fp32 and in bf16) that each loop reaches. Rows:
   (pretraining before the padded/real-positions layout); ours is ``gantext.training.mle``'s
   training step in each ``runtime.precision``. Same model, batches and Adam settings.
 - sampling: the reference draws ``torch.multinomial`` for every row at every one of max_len
-  steps (no early exit); ours is the project's sampler (through :class:`OurApi`).
+  steps (no early exit); ours is the project's sampler (through :class:`OurApi`), with the
+  decoding head in fp32 and in bf16 (``runtime.precision``; the recurrent state stays fp32, so
+  the bf16 row's share is of the bf16 rate: a lower bound).
 - rollouts: the reference is SeqGAN's nested loops (for each rollout, for each prefix: replay
   the prefix from <bos>, sample to full length, score with D); ours is the project's batched
   rollouts (through :class:`OurApi`).
@@ -317,8 +319,10 @@ def main() -> None:
 
     per_step = step_flops(spec)
     sample_rows = []
-    for name, fn in (("reference (multinomial, full length)", reference_sample),
-                     ("ours", OurApi.sample)):
+    for name, fn, precision in (("reference (multinomial, full length)", reference_sample, "fp32"),
+                                ("ours", OurApi.sample, "fp32"),
+                                ("ours, bf16 head", OurApi.sample, "bf16")):
+        model.set_decode_precision(torch.bfloat16 if precision == "bf16" else None)
         counter, out = StepCounter(model), {}
         t = timed(lambda fn=fn: out.setdefault("ids", fn(model, args.samples, args.max_len,
                                                          torch.Generator().manual_seed(1),
@@ -326,10 +330,11 @@ def main() -> None:
         counter.close()
         tokens = int((out["ids"] != PAD_ID).sum())
         # useful work: one step per real token (the last <eos> of full-length rows is forced)
-        sample_rows.append(_row("sampling", name, t, tokens, tokens * per_step, "fp32", args)
+        sample_rows.append(_row("sampling", name, t, tokens, tokens * per_step, precision, args)
                            | {"step_rows": counter.rows})
+    model.set_decode_precision(torch.bfloat16)
     _print(sample_rows)
-    print("    why (ours):", why(lambda: OurApi.sample(model, args.sample_batch, args.max_len,
+    print("    why (ours, bf16 head):", why(lambda: OurApi.sample(model, args.sample_batch, args.max_len,
                                                     torch.Generator().manual_seed(1),
                                                     args.sample_batch)))
 
@@ -341,20 +346,23 @@ def main() -> None:
     # useful steps: for every prefix that ends before <eos> and every rollout, the steps that
     # complete it (rows leave at <eos>; the counter of ours gives the exact number, see below)
     roll_rows = []
-    for name, fn in (("reference (nested loops)", reference_rollouts), ("ours", OurApi.rollouts)):
+    for name, fn, precision in (("reference (nested loops)", reference_rollouts, "fp32"),
+                                ("ours", OurApi.rollouts, "fp32"),
+                                ("ours, bf16 head", OurApi.rollouts, "bf16")):
+        model.set_decode_precision(torch.bfloat16 if precision == "bf16" else None)
         counter = StepCounter(model)
         t = timed(lambda fn=fn: fn(model, disc, samples, args.rollouts,
                                    torch.Generator().manual_seed(3)))
         counter.close()
-        roll_rows.append({"name": name, "t": t, "steps": counter.rows})
+        roll_rows.append({"name": name, "t": t, "steps": counter.rows, "precision": precision})
     useful = min(r["steps"] for r in roll_rows)  # ours: prefix pass + completions only
     prefixes = int((lengths - 1).sum())
     rows_out = [_row("rollouts", r["name"], r["t"], prefixes * args.rollouts, useful * per_step,
-                     "fp32", args) | {"step_rows": r["steps"]} for r in roll_rows]
+                     r["precision"], args) | {"step_rows": r["steps"]} for r in roll_rows]
     print(f"rollouts: {args.rollout_rows} sentences (mean length {lengths.float().mean():.1f}), "
           f"{args.rollouts} rollouts; 'tokens' = prefixes x rollouts scored")
     _print(rows_out)
-    print("    why (ours):", why(lambda: OurApi.rollouts(model, disc, samples[:8], args.rollouts,
+    print("    why (ours, bf16 head):", why(lambda: OurApi.rollouts(model, disc, samples[:8], args.rollouts,
                                                       torch.Generator().manual_seed(3))))
     all_rows = rows + sample_rows + rows_out
     if args.json:

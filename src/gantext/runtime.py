@@ -143,8 +143,11 @@ def autocast(precision: str, device: torch.device | str) -> Iterator[None]:
     fp32 is a no-op. Evaluation figures (NLL, samples) are always computed in fp32.
     """
     dtype = autocast_dtype(precision)
+    # cache_enabled=False: autocast otherwise keeps the bf16 copy of each weight for the whole
+    # region, so a region spanning several optimizer steps (D pretraining, a round of D steps)
+    # would run every forward after the first with stale weights
     with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32,
-                        enabled=dtype is not None):
+                        enabled=dtype is not None, cache_enabled=False):
         yield
 
 

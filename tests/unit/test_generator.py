@@ -195,3 +195,39 @@ def test_inverse_cdf_sampler_follows_the_softmax():
     freq = torch.bincount(draws, minlength=5).float() / len(draws)
     assert freq[4] == 0  # a masked token is never drawn
     torch.testing.assert_close(freq, torch.softmax(logits[0], -1), atol=0.01, rtol=0)
+
+
+def test_row_blocked_sampler_is_bit_identical(monkeypatch):
+    """On CPU the sampler works through blocks of rows (cache-sized); every row is its own
+    computation, so the draws equal one pass over all rows, at any temperature."""
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(1300, 50, generator=g) * 3
+    u = torch.rand(1300, generator=g)
+    for t in (1.0, 0.7):
+        blocked = sampling.categorical(logits, u, t)
+        monkeypatch.setattr(sampling, "CPU_ROW_BLOCK", 10 ** 9)
+        assert torch.equal(blocked, sampling.categorical(logits, u, t))
+        monkeypatch.undo()
+    assert torch.equal(sampling.categorical(logits, u, 0.7),
+                       sampling.categorical(logits / 0.7, u))
+
+
+def test_bf16_decoding_head_keeps_the_state_fp32_and_the_mask():
+    """runtime.precision bf16 runs the decoding head in bf16; the recurrent state stays fp32
+    (also inside a bf16 autocast region, as in an adversarial step), <pad>/<bos> are never
+    drawn, and teacher forcing (the NLL path) is untouched."""
+    m = _model()
+    rows = _rows()
+    nll32 = m.token_nll(rows)
+    m.set_decode_precision(torch.bfloat16)
+    torch.testing.assert_close(m.token_nll(rows), nll32, rtol=0, atol=0)
+    logits, state = sampling.start(m, 3)
+    assert logits.dtype == torch.bfloat16 and all(s.dtype == torch.float32 for s in state)
+    assert bool((logits[:, [PAD_ID, BOS_ID]] == -1e9).all()) and bool(torch.isfinite(logits).all())
+    plain = m.sample(200, generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = m.sample(200, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(plain[0], inside[0])
+    _check_layout(*plain, MAX_LEN)
+    m.set_decode_precision(None)
+    assert sampling.start(m, 3)[0].dtype == torch.float32

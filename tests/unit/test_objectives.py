@@ -171,3 +171,38 @@ def test_wgan_gp_uses_its_own_adam_betas_and_n_critic():
 def test_unknown_loss_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=", ".join(sorted(OBJECTIVES))):
         params_from_dict({"adversarial": {"loss": "hinge"}})
+
+
+@pytest.mark.parametrize("name", ["seqgan", "coldgan"])
+def test_fakes_of_a_round_come_from_one_draw_of_the_current_generator(name):
+    """The D steps of a round (and SeqGAN's G step) take their fakes from one decoding pass;
+    the pool is empty again once G updates, so no row from an older G is ever served, and D
+    pretraining leaves nothing behind."""
+    def build():
+        if name == "seqgan":
+            return objective(name)
+        cfg = AdversarialConfig(loss=name, steps=10, device="cpu")  # two D steps a round
+        cfg = dataclasses.replace(cfg, coldgan=dataclasses.replace(cfg.coldgan, d_steps=2))
+        return OBJECTIVES[name](*models(), cfg, MAX_LEN, torch.device("cpu"),
+                                torch.Generator().manual_seed(0))
+
+    obj = build()
+    state = obj.rng.get_state()
+    obj.discriminator_step(real_rows(4), step=0)  # draws the round's rows
+    assert obj._pool  # the rest of the round's rows wait for the next step(s)
+    obj.rng.set_state(state)
+    rounds = obj.d_steps_per_g_step + (name == "seqgan")
+    whole, _ = obj.G.sample(4 * rounds, MAX_LEN, 1.0, torch.Generator().set_state(state))
+    left = torch.cat(list(obj._pool.values()))
+    assert torch.equal(left, whole[4:])
+    for _ in range(obj.d_steps_per_g_step - 1):
+        obj.discriminator_step(real_rows(4), step=0)
+    obj.generator_step(real_rows(4), step=0)
+    assert not obj._pool  # G changed: the next round draws afresh
+    obj._pool = {1.0: whole[:4]}
+    restored = build()
+    restored.load_state_dict(obj.state_dict())
+    assert torch.equal(restored._pool[1.0], whole[:4])
+    obj._pool.clear()
+    obj.prepare(iter([real_rows(4)] * 10))
+    assert not obj._pool and obj._pretraining == 0

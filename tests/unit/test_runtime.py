@@ -122,3 +122,19 @@ def test_never_logit_stays_finite_under_bf16() -> None:
     assert (probs[..., [PAD_ID, BOS_ID]] == 0).all()
     assert torch.isfinite((probs * torch.log_softmax(logits.float(), -1)).sum(-1)).all()
     assert torch.isinf(logits.float().min().to(torch.float16))  # why fp16 is not a precision
+
+
+def test_autocast_region_sees_every_optimizer_step() -> None:
+    """One bf16 region may span several updates (D pretraining, a round of D steps): each
+    forward must use the weights as they are now, not a bf16 copy cached at the first one."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 1)
+    opt = torch.optim.SGD(layer.parameters(), lr=1.0)
+    x = torch.randn(4, 8)
+    with autocast("bf16", "cpu"):
+        layer(x).sum().backward()
+        opt.step()
+        inside = layer(x).detach()
+    with autocast("bf16", "cpu"):
+        fresh = layer(x).detach()
+    assert torch.equal(inside, fresh)
