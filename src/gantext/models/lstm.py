@@ -64,6 +64,22 @@ class LSTMGenerator(Generator):
     def after_copy(self) -> None:
         self.lstm.flatten_parameters()
 
+    def token_nll(self, targets: torch.Tensor) -> torch.Tensor:
+        """Per-position NLL (B, W); 0 at padding. The LSTM runs up to the longest row and the
+        vocabulary head (most of the FLOPs, forward and backward) only on the real positions:
+        a batch of samples is mostly <pad> (SeqGAN's policy gradient: ~3x less head work on
+        COCO). Same values as teacher forcing over the full width, up to float rounding."""
+        b, width = targets.shape
+        real = targets != PAD_ID
+        w = int(real.any(dim=0).nonzero().max()) + 1 if bool(real.any()) else 1
+        h, _ = self.lstm(self.drop(self.embedding(self.shift_right(targets[:, :w]))))
+        idx = real[:, :w].reshape(-1).nonzero().squeeze(1)
+        h = self.drop(h.reshape(-1, h.shape[-1]).index_select(0, idx))
+        logits = F.linear(h, self.head.weight, self.masked(self.head.bias))
+        nll = F.cross_entropy(logits, targets[:, :w].reshape(-1)[idx].long(), reduction="none")
+        out = torch.zeros(b * w, dtype=nll.dtype, device=targets.device).index_put((idx,), nll)
+        return F.pad(out.view(b, w), (0, width - w))
+
     def nll(self, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(sum of NLL over real tokens incl. <eos>, number of those tokens).
 
