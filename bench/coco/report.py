@@ -216,6 +216,17 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
                  and s["sbleu5"]["mean"] <= mle["sbleu5"]["mean"])
         verdict = ("its curve lies above MLE's over part of the range" if med_max is not None
                    and med_max > 0 else "its curve never lies above MLE's")
+        # issue 15's target: median over seeds of the largest gap > +0.005, mean gap (over
+        # seeds) > 0, and FID not above MLE's
+        means = [v["mean_gap"] for v in g.values() if v["mean_gap"] is not None]
+        mean_gap = statistics.fmean(means) if means else None
+        fid_ok = s["fid"]["mean"] is not None and s["fid"]["mean"] <= mle["fid"]["mean"]
+        met = (med_max is not None and med_max > 0.005 and mean_gap is not None and mean_gap > 0
+               and fid_ok)
+        verdict += ("; above-MLE target (median largest gap > +0.005, mean gap > 0, FID <= "
+                    f"MLE's): mean gap {'n/a' if mean_gap is None else f'{mean_gap:+.4f}'}, FID "
+                    f"{s['fid']['mean']:.4f} vs {mle['fid']['mean']:.4f} -> "
+                    + ("**met**" if met else "**not met**"))
         lines.append(f"- {m}: at temperature 1 BLEU-5 {s['bleu5']['mean']:.3f} vs MLE "
                      f"{mle['bleu5']['mean']:.3f}, self-BLEU-5 {s['sbleu5']['mean']:.3f} vs "
                      f"{mle['sbleu5']['mean']:.3f} ("

@@ -35,12 +35,15 @@ def _add_sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-len", type=int, default=None,
                    help="tokens per sentence before <eos> (default: the model's training length)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="dtype of the decoding head (evaluate uses runtime.precision, bf16 by "
+                        "default: pass bf16 to draw what it draws; default: %(default)s)")
 
 
 def _run_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from gantext.runtime import resolve_device
+    from gantext.runtime import autocast_dtype, resolve_device
     from gantext.text.vocab import Vocab
     from gantext.training.checkpoint import load_generator
 
@@ -60,6 +63,7 @@ def _run_sample(args: argparse.Namespace) -> int:
         raise DataError(f"{vocab_path}: not a gantext vocabulary ({exc})") from None
     device = resolve_device(args.device)
     model, _ = load_generator(args.model, vocab_hash=vocab.hash, device=device)
+    model.set_decode_precision(autocast_dtype(args.precision))
     if model.spec.vocab_size != len(vocab):
         raise CheckpointError(f"{args.model}: vocabulary size {model.spec.vocab_size} does not "
                               f"match {vocab_path} ({len(vocab)} tokens)")

@@ -46,6 +46,9 @@ def test_sample_prints_decoded_sentences(setup, capsys):
     assert again == lines
     short = _sample(capsys, model_path, vocab_path, "-n", "30", "--seed", "5", "--max-len", "2")[1]
     assert len(short) == 30 and all(len(line.split()) <= 2 for line in short)
+    bf16 = _sample(capsys, model_path, vocab_path, "-n", "20", "--temperature", "0.8",
+                   "--seed", "5", "--precision", "bf16")
+    assert bf16[0] == 0 and len(bf16[1]) == 20  # the head evaluate uses by default
 
 
 def _assert_one_line_error(code, err, *needles):

@@ -39,6 +39,12 @@ def _apply(params: dict, ovr: dict) -> dict:
     return out
 
 
+def test_the_protocol_covers_every_registered_objective():
+    from gantext.objectives import OBJECTIVES
+
+    assert set(protocol.LOSSES) == set(OBJECTIVES)
+
+
 def test_recipe_gives_valid_params_with_every_grid_point(coco):
     base = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     recipe = protocol.load_recipe()
