@@ -229,5 +229,12 @@ def test_bf16_decoding_head_keeps_the_state_fp32_and_the_mask():
         inside = m.sample(200, generator=torch.Generator().manual_seed(2))
     assert torch.equal(plain[0], inside[0])
     _check_layout(*plain, MAX_LEN)
-    m.set_decode_precision(None)
-    assert sampling.start(m, 3)[0].dtype == torch.float32
+    before = sampling.start(m, 3)[0]
+    with torch.no_grad():  # an optimizer step changes the weights in place: no stale bf16 copy
+        m.head.weight.mul_(2.0)
+        m.head.bias.add_(1.0)
+    after = sampling.start(m, 3)[0]
+    fresh = sampling.start(m.set_decode_precision(None), 3)[0]
+    assert fresh.dtype == torch.float32 and not torch.equal(before, after)
+    ok = [i for i in range(V) if i not in (PAD_ID, BOS_ID)]
+    torch.testing.assert_close(after[:, ok].float(), fresh[:, ok], rtol=0.02, atol=0.05)
