@@ -146,7 +146,8 @@ def sample(model: Generator, n: int, max_len: int, temperature: float = 1.0,
 
             logits, state = start(model, b)
             out = torch.full((b, width), PAD_ID, dtype=torch.long, device=dev)
-            ids = decode(model, out, torch.zeros(b, dtype=torch.long, device=dev), state, logits, pick)
+            first_pos = torch.zeros(b, dtype=torch.long, device=dev)
+            ids = decode(model, out, first_pos, state, logits, pick)
             rows.append(ids)
             lens.append(torch.argmax((ids == EOS_ID).int(), dim=1))
     if not rows:
