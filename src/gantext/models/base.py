@@ -20,8 +20,9 @@ of :mod:`gantext.text.vocab`: tokens, ``<eos>``, ``<pad>``... in a fixed width `
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -141,13 +142,31 @@ class Generator(nn.Module):
         the V x H weight every step was a fifth of a bf16 decoding step at batch 500."""
         weight, bias = self.head.weight, self.head.bias
         if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
-            return weight.to(dt), self.masked(bias).to(dt)  # differentiable: no cache
+            # differentiable: cast once per decoding call (:meth:`decoding`), else every step
+            held = self.__dict__.get("_head_held")
+            if held is not None and held[0] == dt:
+                return held[1], held[2]
+            return weight.to(dt), self.masked(bias).to(dt)
         key = (dt, weight.data_ptr(), weight._version, bias.data_ptr(), bias._version)
         cache = self.__dict__.get("_head_cache")
         if cache is None or cache[0] != key:
             cache = (key, weight.detach().to(dt), self.masked(bias.detach()).to(dt))
             self.__dict__["_head_cache"] = cache  # a plain attribute: not in state_dict
         return cache[1], cache[2]
+
+    @contextlib.contextmanager
+    def decoding(self) -> Iterator[None]:
+        """One decoding call (the weights do not change inside it): the head's low-precision
+        weights are cast once, with their gradient path, and reused by every step."""
+        dt = self.decode_dtype
+        if dt is None or dt == self.head.weight.dtype or not torch.is_grad_enabled():
+            yield
+            return
+        self.__dict__["_head_held"] = (dt, *self._head_in(dt))
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_head_held", None)
 
     def masked_(self, logits: torch.Tensor) -> torch.Tensor:
         """:meth:`masked` in place, for the head's fresh output: no copy of a tokens x V tensor

@@ -20,7 +20,8 @@ seed gives other samples than before, hence other evaluation metrics (documented
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -74,11 +75,15 @@ def _categorical(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> t
     return torch.searchsorted(cdf, target, right=True).squeeze_(1).clamp_(max=logits.shape[-1] - 1)
 
 
-def recurrent_fp32(device: torch.device):
-    """Decoding runs outside autocast: under a training pass's bf16 autocast the recurrent state
-    would be rounded to bf16 at every step and the error would build up over a sentence. The
-    head's precision is the generator's own choice (:meth:`Generator.set_decode_precision`)."""
-    return torch.autocast(device.type, enabled=False)
+@contextlib.contextmanager
+def decoding(model: Generator) -> Iterator[None]:
+    """The context of one decoding call. It runs outside autocast: under a training pass's bf16
+    autocast the recurrent state would be rounded to bf16 at every step and the error would
+    build up over a sentence. The head's precision is the generator's own choice
+    (:meth:`Generator.set_decode_precision`), its cast made once per call
+    (:meth:`Generator.decoding`)."""
+    with torch.autocast(model.device.type, enabled=False), model.decoding():
+        yield
 
 
 def sync_every(device: torch.device) -> int:
@@ -136,7 +141,7 @@ def sample(model: Generator, n: int, max_len: int, temperature: float = 1.0,
         raise ValueError("temperature must be > 0")
     width, dev = max_len + 1, model.device
     rows, lens = [], []
-    with recurrent_fp32(dev):
+    with decoding(model):
         for first in range(0, n, batch_size):
             b = min(batch_size, n - first)
             u = uniform((b, width), rng, dev)
@@ -180,7 +185,7 @@ def sample_relaxed(model: Generator, n: int, max_len: int, beta: float,
         writes.append(~done)
         return torch.argmax(y.detach(), dim=-1)
 
-    with recurrent_fp32(dev):
+    with decoding(model):
         logits, state = start(model, n)
         out = torch.full((n, width), PAD_ID, dtype=torch.long, device=dev)
         hard = decode(model, out, torch.zeros(n, dtype=torch.long, device=dev), state, logits,

@@ -25,7 +25,7 @@ import torch
 from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
-from gantext.models.sampling import categorical, decode, recurrent_fp32, start, uniform
+from gantext.models.sampling import categorical, decode, decoding, start, uniform
 from gantext.objectives.base import Objective, eval_mode
 from gantext.text.vocab import PAD_ID
 
@@ -68,7 +68,7 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
     Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time,
     through the shared decoding loop (any architecture: its state is indexed, never unpacked).
     Call with both modules in eval mode (no dropout)."""
-    with recurrent_fp32(policy.device):
+    with decoding(policy):
         return _rollout_rewards(policy, discriminator, samples, n_rollouts, rollout_batch, rng)
 
 
