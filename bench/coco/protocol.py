@@ -56,7 +56,7 @@ RECIPE = HERE / "recipe.yaml"
 CHOSEN = HERE / "chosen.yaml"
 #: the losses a default `sweep`/`run`/`report` covers: every registered objective
 #: (gantext.objectives.OBJECTIVES); --loss / --losses name a subset
-LOSSES = ("bce", "wgan-gp", "seqgan", "rsgan", "coldgan")
+LOSSES = ("bce", "wgan-gp", "seqgan", "rsgan", "coldgan", "mle-continued")
 SEEDS = (0, 1, 2)
 # which output each stage's wall time is looked up by (see the module docstring)
 STAGE_OUT = {"ingest": "data/interim", "tokenize": "data/processed",

@@ -14,6 +14,7 @@ _REGISTRY = {
     "seqgan": "seqgan:SeqGANObjective",
     "rsgan": "rsgan:RSGANObjective",
     "coldgan": "coldgan:ColdGANObjective",
+    "mle-continued": "mle_continued:MLEContinuedObjective",
 }
 
 OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)

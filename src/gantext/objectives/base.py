@@ -89,7 +89,10 @@ class Objective:
         self.ocfg = getattr(cfg, self.section)
         betas = (self.ocfg.adam_beta1, self.ocfg.adam_beta2)
         self.g_opt = torch.optim.Adam(self.G.parameters(), lr=self.ocfg.g_lr, betas=betas)
-        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=self.ocfg.d_lr, betas=betas)
+        # an objective without a discriminator (the mle-continued control) has no d_lr
+        d_lr = getattr(self.ocfg, "d_lr", None)
+        self.d_opt = (torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=betas)
+                      if d_lr is not None else None)
         # rows sampled ahead from the current G (see :meth:`samples`), by temperature
         self._pool: dict[float, torch.Tensor] = {}
         self._pretraining = 0  # D pretraining steps left (their fakes are drawn in one pass)
@@ -182,12 +185,14 @@ class Objective:
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
-        return {"g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
+        return {"g_opt": self.g_opt.state_dict(),
+                "d_opt": self.d_opt.state_dict() if self.d_opt is not None else None,
                 "pool": dict(self._pool)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.g_opt.load_state_dict(state["g_opt"])
-        self.d_opt.load_state_dict(state["d_opt"])
+        if self.d_opt is not None:
+            self.d_opt.load_state_dict(state["d_opt"])
         self._pool = dict(state.get("pool", {}))
 
 

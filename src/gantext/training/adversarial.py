@@ -227,7 +227,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             with autocast(precision, device):
                 d_logs = [objective.discriminator_step(next(stream), step)
                           for _ in range(objective.d_steps_per_g_step)]
-                logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
+                logs = {**(_mean_rows(d_logs) if d_logs else {}),
+                        **objective.generator_step(next(stream), step),
                         "beta": objective.temperature(step)}
             window.append(logs)
             done = step + 1
