@@ -153,9 +153,13 @@ def _clean_env() -> dict[str, str]:
 
 
 def run_in_repo(args: Sequence[str] | str, cwd: Path, check: bool = True,
-                env: Mapping[str, str] | None = None,
-                timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run a command in a tiny repo (see the module docstring); fail the test if it fails."""
+                env: Mapping[str, str] | None = None, timeout: float = 900,
+                capture: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command in a tiny repo (see the module docstring); fail the test if it fails.
+
+    ``capture=False`` sends the output to /dev/null: for commands that may leave a daemon behind
+    (a DVC queue worker inherits the pipes of the command that woke it, and reading them to EOF
+    would then wait for that worker to exit)."""
     argv = shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
     cwd = Path(cwd)
     full_env = _clean_env()
@@ -168,7 +172,8 @@ def run_in_repo(args: Sequence[str] | str, cwd: Path, check: bool = True,
     })
     full_env.update(env or {})
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True,
+        out = subprocess.PIPE if capture else subprocess.DEVNULL
+        proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=out, stderr=out, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"`{shlex.join(argv)}` in {cwd} timed out after {timeout}s\n"

@@ -235,7 +235,7 @@ def test_ray_sweep_lands_like_the_local_queue(world, make_tiny_repo, run_cmd):
             assert _file_at(driver, f"ray-{suffix}", "metrics/evaluate.json") == _file_at(
                 local, f"q-{suffix}", "metrics/evaluate.json"), (suffix, out.stdout)
     finally:
-        run_cmd(["dvc", "queue", "stop", "--kill"], cwd=local, check=False)
+        run_cmd(["dvc", "queue", "stop", "--kill"], cwd=local, check=False, capture=False)
 
 
 def test_unreachable_mlflow_costs_a_warning_not_the_sweep(world, run_cmd):
