@@ -126,13 +126,17 @@ class Generator(nn.Module):
         self.decode_dtype = dtype
         return self
 
+    def masked_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits of features (N, H) in the weights' precision, the <pad>/<bos> mask
+        folded into the bias (a (V,) op instead of a pass over N x V): -1e9 + O(1) rounds to
+        -1e9, probability exactly 0 either way. Teacher forcing and fp32 decoding use it."""
+        return F.linear(features, self.head.weight, self.masked(self.head.bias))
+
     def head_logits(self, features: torch.Tensor) -> torch.Tensor:
         """Masked vocabulary logits of decoding features (B, H), at :attr:`decode_dtype`."""
-        # The <pad>/<bos> mask folded into the bias (a (V,) op instead of a pass over B x V):
-        # -1e9 + O(1) rounds to -1e9, probability exactly 0 either way (as training/mle.py does).
-        weight, dt = self.head.weight, self.decode_dtype
-        if dt is None or dt == weight.dtype:
-            return F.linear(features, weight, self.masked(self.head.bias))
+        dt = self.decode_dtype
+        if dt is None or dt == self.head.weight.dtype:
+            return self.masked_head(features)
         with torch.autocast(features.device.type, enabled=False):  # the dtype is chosen here
             return F.linear(features.to(dt), *self._head_in(dt))
 

@@ -75,7 +75,7 @@ class LSTMGenerator(Generator):
         h, _ = self.lstm(self.drop(self.embedding(self.shift_right(targets[:, :w]))))
         idx = real[:, :w].reshape(-1).nonzero().squeeze(1)
         h = self.drop(h.reshape(-1, h.shape[-1]).index_select(0, idx))
-        logits = F.linear(h, self.head.weight, self.masked(self.head.bias))
+        logits = self.masked_head(h)
         nll = F.cross_entropy(logits, targets[:, :w].reshape(-1)[idx].long(), reduction="none")
         out = torch.zeros(b * w, dtype=nll.dtype, device=targets.device).index_put((idx,), nll)
         return F.pad(out.view(b, w), (0, width - w))
