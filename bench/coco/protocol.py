@@ -56,7 +56,7 @@ RECIPE = HERE / "recipe.yaml"
 CHOSEN = HERE / "chosen.yaml"
 #: the losses a default `sweep`/`run`/`report` covers: every registered objective
 #: (gantext.objectives.OBJECTIVES); --loss / --losses name a subset
-LOSSES = ("bce", "wgan-gp", "seqgan", "rsgan", "coldgan", "mle-continued")
+LOSSES = ("bce", "wgan-gp", "seqgan", "rsgan", "coldgan", "reverse-kl", "mle-continued")
 SEEDS = (0, 1, 2)
 # which output each stage's wall time is looked up by (see the module docstring)
 STAGE_OUT = {"ingest": "data/interim", "tokenize": "data/processed",
@@ -98,6 +98,29 @@ def load_chosen(path: Path = CHOSEN) -> dict[str, Any]:
     if not path.is_file():
         return {}
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("chosen", {})
+
+
+def load_sweep(path: Path = CHOSEN) -> dict[str, Any]:
+    """The whole chosen.yaml ({'chosen', 'mle_sweep', 'adversarial_sweep'}); empty if absent."""
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def merge_previous(previous: dict[str, Any], chosen: dict[str, Any], rows: list, table: list,
+                   losses: Sequence[str]) -> tuple[list, list]:
+    """`sweep --losses A B` re-chooses A and B only: the other losses' picks and sweep rows are
+    kept from the previous chosen.yaml when it chose the same MLE (`common`); with another MLE
+    they were tuned on a different generator and are dropped (they must be swept again).
+    Updates `chosen` in place; returns (mle rows, adversarial rows)."""
+    old = previous.get("chosen") or {}
+    if old.get("common") != chosen.get("common"):
+        return rows, table
+    for loss, pick in old.items():
+        if loss != "common" and loss not in losses:
+            chosen.setdefault(loss, pick)
+    kept = [r for r in previous.get("adversarial_sweep") or [] if r.get("loss") not in losses]
+    return rows, kept + table
 
 
 def overrides(coco: Path, recipe: dict, chosen: dict[str, Any], seed: int | None = None,
@@ -146,7 +169,7 @@ def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def experiments() -> dict[str, dict]:
     """exp name -> {'params': ..., 'metrics': {file: data}, 'error': ...} from dvc exp show."""
     out: dict[str, dict] = {}
-    for baseline in json.loads(_dvc("exp", "show", "--json", "--all-commits").stdout or "[]"):
+    for baseline in _exp_show_json():
         for group in baseline.get("experiments") or []:
             for rev in group.get("revs") or []:
                 if not rev.get("name"):
@@ -158,6 +181,23 @@ def experiments() -> dict[str, dict]:
                                 for f, m in (data.get("metrics") or {}).items()},
                     "error": rev.get("error")}
     return out
+
+
+def _exp_show_json(tries: int = 5) -> list:
+    """`dvc exp show --json --all-commits`, parsed. Under load (queue workers writing their
+    temporary copies) it has answered empty or cut-off output (it always lists at least the
+    workspace when it works): retried, then a clear failure."""
+    for attempt in range(tries):
+        p = _dvc("exp", "show", "--json", "--all-commits")
+        try:
+            return json.loads(p.stdout)
+        except json.JSONDecodeError:
+            if attempt == tries - 1:
+                sys.exit(f"`dvc exp show --json` gave no valid JSON {tries} times in a row "
+                         f"(busy queue workers?); run the command again. Output began: "
+                         f"{p.stdout[:200]!r}")
+            time.sleep(10 * (attempt + 1))
+    return []
 
 
 def _workers_active(status: str) -> int:
@@ -329,6 +369,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         gain, name, p = max(scored, key=lambda s: s[0])  # first max wins ties
         chosen[loss] = p
         print(f"{loss}: chose {p} (valid QD gain {gain:+.4f})")
+    rows, table = merge_previous(load_sweep(), chosen, rows, table, args.losses)
     header = ("# Written by `python bench/coco/protocol.py sweep` (seed 0, validation split only)."
               "\n# See protocol.py for the selection rules; `run` and `flags` apply `chosen`.\n")
     CHOSEN.write_text(header + yaml.safe_dump({"chosen": chosen, "mle_sweep": rows,

@@ -174,3 +174,39 @@ def test_splice_replaces_only_the_marked_block(tmp_path):
 def test_worker_count_is_parsed_from_queue_status():
     assert protocol._workers_active("Task Name\n\nWorker status: 2 active, 0 idle\n") == 2
     assert protocol._workers_active("No experiment tasks in the queue.\n") == 0
+
+
+def test_sweep_of_some_losses_keeps_the_other_picks_of_the_same_mle():
+    previous = {"chosen": {"common": {"h": 256}, "bce": {"lr": 1}, "seqgan": {"lr": 2}},
+                "adversarial_sweep": [{"loss": "bce", "qd_gain": 0.1},
+                                      {"loss": "seqgan", "qd_gain": 0.2}]}
+    chosen = {"common": {"h": 256}, "seqgan": {"lr": 3}}
+    rows, table = protocol.merge_previous(previous, chosen, ["mle"], [{"loss": "seqgan"}],
+                                          ["seqgan"])
+    assert chosen == {"common": {"h": 256}, "seqgan": {"lr": 3}, "bce": {"lr": 1}}
+    assert rows == ["mle"] and table == [{"loss": "bce", "qd_gain": 0.1}, {"loss": "seqgan"}]
+    # another MLE: the old picks were tuned on another generator, so none is kept
+    chosen = {"common": {"h": 128}, "seqgan": {"lr": 3}}
+    _, table = protocol.merge_previous(previous, chosen, [], [{"loss": "seqgan"}], ["seqgan"])
+    assert chosen == {"common": {"h": 128}, "seqgan": {"lr": 3}} and table == [{"loss": "seqgan"}]
+
+
+def test_exp_show_is_retried_when_it_answers_no_json(monkeypatch):
+    answers = iter(["", "{cut", '[{"rev": "x"}]'])
+    calls = []
+
+    class P:
+        def __init__(self, out):
+            self.stdout = out
+
+    def fake_dvc(*args, check=True):
+        calls.append(args)
+        return P(next(answers))
+
+    monkeypatch.setattr(protocol, "_dvc", fake_dvc)
+    monkeypatch.setattr(protocol.time, "sleep", lambda s: None)
+    assert protocol._exp_show_json() == [{"rev": "x"}]  # empty, then cut-off JSON: retried
+    assert len(calls) == 3
+    monkeypatch.setattr(protocol, "_dvc", lambda *a, check=True: P("{cut"))
+    with pytest.raises(SystemExit, match="no valid JSON"):
+        protocol._exp_show_json(tries=2)

@@ -14,6 +14,7 @@ _REGISTRY = {
     "seqgan": "seqgan:SeqGANObjective",
     "rsgan": "rsgan:RSGANObjective",
     "coldgan": "coldgan:ColdGANObjective",
+    "reverse-kl": "reverse_kl:ReverseKLObjective",
     "mle-continued": "mle_continued:MLEContinuedObjective",
 }
 

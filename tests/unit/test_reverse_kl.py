@@ -1,0 +1,82 @@
+"""reverse-kl: REINFORCE with D's clipped logit as the reward, optional KL anchor to the MLE."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from gantext.config import AdversarialConfig, params_from_dict
+from gantext.models.discriminator import Discriminator, DiscriminatorSpec
+from gantext.models.generator import GeneratorSpec, build_generator
+from gantext.objectives import OBJECTIVES
+from gantext.objectives.coldgan import leave_one_out
+from gantext.text.vocab import PAD_ID
+from _toy import toy_rows
+
+V, MAX_LEN = 10, 6
+
+
+def _objective(**kw):
+    torch.manual_seed(0)
+    g = build_generator(GeneratorSpec(vocab_size=V, embed_dim=8, hidden_dim=16, max_len=MAX_LEN))
+    d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=8, kernel_sizes=(2, 3), num_filters=6))
+    cfg = AdversarialConfig(loss="reverse-kl", steps=10, device="cpu")
+    cfg = dataclasses.replace(cfg, reverse_kl=dataclasses.replace(cfg.reverse_kl, **kw))
+    return OBJECTIVES["reverse-kl"](g, d, cfg, MAX_LEN, torch.device("cpu"),
+                                    torch.Generator().manual_seed(0))
+
+
+def test_loss_is_reinforce_with_the_clipped_logit_and_a_leave_one_out_baseline():
+    obj = _objective(reward_clip=0.05)
+    real = toy_rows(8, MAX_LEN, V)
+    logits = torch.linspace(-1.0, 1.0, 8)
+    obj.D.forward = lambda x: logits[: len(x)]  # a D whose logits are known
+    obj._pool[1.0] = toy_rows(8, MAX_LEN, V).flip(0)  # the rows the G step will use
+    samples = obj._pool[1.0].clone()
+    with torch.no_grad():
+        logp = -obj.G.token_nll(samples)
+    adv = leave_one_out(logits.clamp(-0.05, 0.05))
+    mask = (samples != PAD_ID).float()
+    expected = -(logp * adv[:, None]).sum() / mask.sum()
+    logs = obj.generator_step(real, step=0)
+    assert float(logs["g_loss"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(logs["mean_reward"]) == pytest.approx(0.0, abs=1e-6)  # clipped, symmetric
+    assert float(logs["kl_ref"]) == 0.0  # no anchor by default
+
+
+def test_generator_step_moves_only_g_and_d_step_logs_accuracies():
+    obj = _objective()
+    real = toy_rows(8, MAX_LEN, V)
+    d_before = [p.clone() for p in obj.D.parameters()]
+    g_before = [p.clone() for p in obj.G.parameters()]
+    d_logs = obj.discriminator_step(real, step=0)
+    assert {"d_acc_real", "d_acc_fake", "d_loss"} <= set(d_logs)
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, obj.D.parameters()))
+    d_mid = [p.clone() for p in obj.D.parameters()]
+    logs = obj.generator_step(real, step=0)
+    assert torch.isfinite(logs["g_loss"]) and logs["g_grad_norm"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(d_mid, obj.D.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, obj.G.parameters()))
+
+
+def test_kl_anchor_is_zero_at_the_start_and_grows_as_g_moves():
+    obj = _objective(kl_weight=1.0, g_lr=0.05)
+    real = toy_rows(8, MAX_LEN, V)
+    first = obj.generator_step(real, step=0)
+    assert float(first["kl_ref"]) == pytest.approx(0.0, abs=1e-5)  # G == ref before its update
+    for _ in range(3):
+        later = obj.generator_step(real, step=1)
+    assert abs(float(later["kl_ref"])) > 1e-4
+    # the reference stays the starting checkpoint, and it survives a save/load
+    state = obj.state_dict()
+    other = _objective(kl_weight=1.0)
+    other.load_state_dict(state)
+    for a, b in zip(other.ref.parameters(), obj.ref.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_params_section():
+    p = params_from_dict({"adversarial": {"loss": "reverse-kl", "reverse_kl": {"kl_weight": 0.5}}})
+    assert p.adversarial.reverse_kl.kl_weight == 0.5
+    with pytest.raises(Exception, match="reward_clip"):
+        params_from_dict({"adversarial": {"reverse_kl": {"reward_clip": 0.0}}})
