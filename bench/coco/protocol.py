@@ -3,6 +3,7 @@
     python bench/coco/protocol.py flags [--seed S] [--loss L]   # the `-S` overrides (quoted)
     python bench/coco/protocol.py exp --seed 0 --loss bce -n NAME  # one `dvc exp run` with them
     python bench/coco/protocol.py sweep  [--jobs 2]   # choose hyperparameters on the valid split
+    python bench/coco/protocol.py sweep --losses reverse-kl --keep-mle  # one new loss, same MLE
     python bench/coco/protocol.py run    [--jobs 2]   # MLE + each loss x seeds 0 1 2 on test
     python bench/coco/protocol.py run --engine ray --address auto --git-remote origin  # on Ray
     python bench/coco/protocol.py report              # results.json/.md + quality_diversity.png
@@ -212,10 +213,19 @@ def _worker_processes() -> int:
     """Running `dvc exp queue-worker` processes: `dvc queue status` reports busy workers as
     inactive (its ping times out while they train), so count processes too (0 without pgrep)."""
     try:
-        p = subprocess.run(["pgrep", "-fc", "dvc exp queue-worker"], capture_output=True, text=True)
+        p = subprocess.run(["pgrep", "-f", "dvc exp queue-worker"], capture_output=True, text=True)
     except OSError:
         return 0
-    return int(p.stdout.strip() or 0)
+    return sum(_runs_here(pid) for pid in p.stdout.split())
+
+
+def _runs_here(pid: str) -> bool:
+    """Whether process `pid` works in this repository: another clone's queue workers (a second
+    protocol run on the same machine) must not count as ours. True where /proc cannot tell."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).resolve() == ROOT
+    except OSError:
+        return True
 
 
 def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: int,
@@ -320,9 +330,9 @@ def qd_gain(qd: Sequence[dict[str, Any]]) -> float | None:
     return sum(gaps) / len(gaps) if gaps else None
 
 
-def cmd_sweep(args: argparse.Namespace) -> None:
-    recipe = load_recipe()
-    # 1. MLE on valid NLL
+def sweep_mle(args: argparse.Namespace, recipe: dict) -> tuple[dict[str, Any], list]:
+    """Stage 1 of `sweep`: every MLE grid point (pretrain only, seed 0); the lowest valid NLL
+    wins. Returns (the chosen `common` overrides, one row per grid point)."""
     points = grid(recipe["sweep"]["pretrain"])
     jobs = {f"coco-mle-{grid_name(p)}": (overrides(args.coco, recipe, {}, 0, extra=p),
                                          ["pretrain"]) for p in points}
@@ -336,6 +346,21 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     best = min(rows, key=lambda r: r["valid_nll"])
     common = {k: best[k] for k in points[0]}
     print(f"MLE: chose {common} (valid NLL {best['valid_nll']:.4f})")
+    return common, rows
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    recipe = load_recipe()
+    if args.keep_mle:  # a new loss on the MLE chosen before: no MLE grid to train again
+        previous = load_sweep()
+        common = (previous.get("chosen") or {}).get("common")
+        if not common:
+            sys.exit(f"--keep-mle: {CHOSEN.relative_to(ROOT)} has no chosen MLE (`common`); "
+                     "run `sweep` without --keep-mle first")
+        rows = previous.get("mle_sweep") or []
+        print(f"MLE: kept {common} from {CHOSEN.relative_to(ROOT)}")
+    else:
+        common, rows = sweep_mle(args, recipe)
 
     # 2. each loss on the validation split's quality-diversity gain
     adv_rows = []
@@ -501,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
         if name != "report":
             p.add_argument("--jobs", type=int, default=2, help="queue workers (default 2)")
+        if name == "sweep":
+            p.add_argument("--keep-mle", action="store_true",
+                           help="reuse the MLE chosen in chosen.yaml (sweep only --losses)")
         if name == "run":
             p.add_argument("--no-wait", action="store_true",
                            help="queue and return (the queue workers go on in the background)")

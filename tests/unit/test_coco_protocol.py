@@ -210,3 +210,13 @@ def test_exp_show_is_retried_when_it_answers_no_json(monkeypatch):
     monkeypatch.setattr(protocol, "_dvc", lambda *a, check=True: P("{cut"))
     with pytest.raises(SystemExit, match="no valid JSON"):
         protocol._exp_show_json(tries=2)
+
+
+def test_queue_workers_of_another_clone_are_not_counted(monkeypatch):
+    class P:
+        stdout = "11\n22\n"
+
+    monkeypatch.setattr(protocol.subprocess, "run", lambda *a, **k: P())
+    here = {"11": str(protocol.ROOT), "22": "/elsewhere/clone"}
+    monkeypatch.setattr(protocol.os, "readlink", lambda path: here[path.split("/")[2]])
+    assert protocol._worker_processes() == 1
