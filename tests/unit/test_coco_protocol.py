@@ -220,3 +220,16 @@ def test_queue_workers_of_another_clone_are_not_counted(monkeypatch):
     here = {"11": str(protocol.ROOT), "22": "/elsewhere/clone"}
     monkeypatch.setattr(protocol.os, "readlink", lambda path: here[path.split("/")[2]])
     assert protocol._worker_processes() == 1
+
+
+def test_the_ceiling_is_the_real_samples_gap_and_its_fid_floor():
+    # MLE's curve passes (0.4, 0.2) and (0.6, 0.25): at 0.5 it has 0.225, the real row 0.235
+    qd = [r for r in _qd([(1.0, 0.4, 0.2), (0.85, 0.6, 0.25)], []) if r["model"] != "real"]
+    assert report.real_gap(qd) is None  # no real row
+    qd.append({"model": "real", "temperature": "", "self_bleu5": "0.5", "bleu5": "0.235"})
+    assert report.real_gap(qd) == pytest.approx(0.01)
+    res = _results()
+    for r in res.values():  # _qd's real row lies on MLE's curve: gap 0
+        r["evaluate"]["real"] = {**r["evaluate"]["real"], "fid_floor": 0.02}
+    md = report.markdown(report.aggregate(res), {}, [0, 1, 2])
+    assert "lies +0.0000 BLEU-5 above MLE's curve" in md and "would **fail** 'FID <= MLE's'" in md
