@@ -388,8 +388,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
             table.append({"loss": loss, "name": name, **{k.rsplit(".", 1)[-1]: v
                                                          for k, v in p.items()},
                           "qd_gain": gain, "gan_bleu5": m["gan"]["bleu5"],
-                          "gan_sbleu5": m["gan"]["sbleu5"], "mle_bleu5": m["mle"]["bleu5"],
-                          "mle_sbleu5": m["mle"]["sbleu5"],
+                          "gan_sbleu5": m["gan"]["sbleu5"], "gan_fid": m["gan"]["fid"],
+                          "mle_bleu5": m["mle"]["bleu5"], "mle_sbleu5": m["mle"]["sbleu5"],
+                          "mle_fid": m["mle"]["fid"],
                           "adversarial_s": records[name]["walls"]["adversarial"]})
         gain, name, p = max(scored, key=lambda s: s[0])  # first max wins ties
         chosen[loss] = p
