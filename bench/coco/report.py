@@ -30,6 +30,9 @@ PUBLISHED = {
     "LeakGAN": {"bleu": (.746, .528, .355, .230), "nll": .679, "sbleu": (.966, .913, .848, .780)},
     "RelGAN(100)": {"bleu": (.849, .687, .502, .331), "nll": .756, "sbleu": None},
 }
+#: the objective that makes the same generator updates with the MLE loss and no D: every
+#: adversarial row is also compared with it, seed by seed
+CONTROL = "mle-continued"
 METRIC_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "nll", "nll_anchor",
                "len", "unique", "novelty", "distinct_4")
 
@@ -245,6 +248,14 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
                     f"MLE's): mean gap {'n/a' if mean_gap is None else f'{mean_gap:+.4f}'}, FID "
                     f"{s['fid']['mean']:.4f} vs {mle['fid']['mean']:.4f} -> "
                     + ("**met**" if met else "**not met**"))
+        control = agg["qd_gain"].get(CONTROL) or {}
+        paired = [v["mean_gap"] - control[seed]["mean_gap"] for seed, v in g.items()
+                  if m != CONTROL and v["mean_gap"] is not None
+                  and (control.get(seed) or {}).get("mean_gap") is not None]
+        if paired:  # same seed = same MLE: the difference removes what the seed's MLE brings
+            verdict += (f"; vs the control ({CONTROL}, same seeds): mean gap minus the "
+                        f"control's {', '.join(f'{d:+.4f}' for d in paired)} (median "
+                        f"{statistics.median(paired):+.4f})")
         lines.append(f"- {m}: at temperature 1 BLEU-5 {s['bleu5']['mean']:.3f} vs MLE "
                      f"{mle['bleu5']['mean']:.3f}, self-BLEU-5 {s['sbleu5']['mean']:.3f} vs "
                      f"{mle['sbleu5']['mean']:.3f} ("

@@ -233,3 +233,18 @@ def test_the_ceiling_is_the_real_samples_gap_and_its_fid_floor():
         r["evaluate"]["real"] = {**r["evaluate"]["real"], "fid_floor": 0.02}
     md = report.markdown(report.aggregate(res), {}, [0, 1, 2])
     assert "lies +0.0000 BLEU-5 above MLE's curve" in md and "would **fail** 'FID <= MLE's'" in md
+
+
+def test_each_row_is_also_compared_with_the_control_seed_by_seed():
+    res = _results(shift=0.01)
+    control = _results(shift=0.004)
+    for seed in (0, 1, 2):
+        row = copy.deepcopy(control[f"coco-s{seed}-seqgan"])
+        row["loss"] = "mle-continued"
+        res[f"coco-s{seed}-mle-continued"] = row
+    md = report.markdown(report.aggregate(res), {}, [0, 1, 2])
+    seqgan = next(line for line in md.splitlines() if line.startswith("- seqgan:"))
+    assert "vs the control (mle-continued, same seeds)" in seqgan
+    assert "+0.0060, +0.0060, +0.0060 (median +0.0060)" in seqgan
+    control_line = next(line for line in md.splitlines() if line.startswith("- mle-continued:"))
+    assert "vs the control" not in control_line
