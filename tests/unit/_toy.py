@@ -14,3 +14,24 @@ def toy_rows(n: int, max_len: int, vocab_size: int) -> torch.Tensor:
         rows[i, :k] = 4 + (i + torch.arange(k)) % (vocab_size - 4)
         rows[i, k] = EOS_ID
     return rows
+
+
+def tiny_objective(name: str, **section):
+    """Objective `name` on a tiny LSTM G and CNN D (vocabulary 10, max length 6, CPU, seed 0),
+    its own ``adversarial.<section>`` settings replaced by `section`."""
+    import dataclasses
+
+    from gantext.config import AdversarialConfig
+    from gantext.models.discriminator import Discriminator, DiscriminatorSpec
+    from gantext.models.generator import GeneratorSpec, build_generator
+    from gantext.objectives import OBJECTIVES
+
+    torch.manual_seed(0)
+    cls = OBJECTIVES[name]
+    g = build_generator(GeneratorSpec(vocab_size=10, embed_dim=8, hidden_dim=16, max_len=6))
+    d = Discriminator(DiscriminatorSpec(vocab_size=10, embed_dim=8, kernel_sizes=(2, 3),
+                                        num_filters=6))
+    cfg = AdversarialConfig(loss=name, steps=10, device="cpu")
+    cfg = dataclasses.replace(cfg, **{cls.section: dataclasses.replace(
+        getattr(cfg, cls.section), **section)})
+    return cls(g, d, cfg, 6, torch.device("cpu"), torch.Generator().manual_seed(0))

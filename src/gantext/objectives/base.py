@@ -202,6 +202,19 @@ def bce_accuracies(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torc
 
 
 @dataclass(frozen=True)
+class SampledDConfig:
+    """Settings every objective has whose D learns real rows vs sampled ids (seqgan, coldgan,
+    reverse-kl): D pretraining, D steps per G step, Adam. Their own knobs come after these."""
+
+    d_pretrain_steps: int = param(500, ge=0, help="D steps on real vs MLE samples before step 0")
+    d_steps: int = param(1, ge=1, help="D steps per generator step")
+    g_lr: float = param(1e-4, gt=0.0)
+    d_lr: float = param(1e-3, gt=0.0)
+    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
+
+
+@dataclass(frozen=True)
 class RelaxedConfig:
     """Settings every relaxed objective has: the Gumbel-softmax schedule and Adam."""
 

@@ -36,12 +36,12 @@ from typing import Iterable
 import torch
 
 from gantext.configfields import param
-from gantext.objectives.base import Objective, eval_mode
+from gantext.objectives.base import Objective, SampledDConfig, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
 @dataclass(frozen=True)
-class ColdGANObjectiveConfig:
+class ColdGANObjectiveConfig(SampledDConfig):
     """Cold-sampling policy gradient with clipped importance weights (ColdGAN)."""
 
     sample_temperature: float = param(0.2, gt=0.0, le=1.0,
@@ -49,12 +49,6 @@ class ColdGANObjectiveConfig:
     clip_eps: float = param(0.2, gt=0.0, lt=1.0, help="PPO clip: ratios kept in [1-eps, 1+eps]")
     mle_weight: float = param(0.0, ge=0.0, help="weight of the MLE loss on a real batch (0: off)")
     d_temperature: float = param(1.0, gt=0.0, help="temperature of the samples D learns to reject")
-    d_pretrain_steps: int = param(500, ge=0)
-    d_steps: int = param(1, ge=1, help="D steps per generator step")
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-3, gt=0.0)
-    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 def clipped_surrogate(logp: torch.Tensor, logq: torch.Tensor, advantage: torch.Tensor,

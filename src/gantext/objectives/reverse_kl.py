@@ -31,24 +31,18 @@ from typing import Any, Iterable
 import torch
 
 from gantext.configfields import param
-from gantext.objectives.base import Objective, eval_mode
+from gantext.objectives.base import Objective, SampledDConfig, eval_mode
 from gantext.objectives.coldgan import leave_one_out
 from gantext.text.vocab import PAD_ID
 
 
 @dataclass(frozen=True)
-class ReverseKLConfig:
+class ReverseKLConfig(SampledDConfig):
     """REINFORCE with reward logit D(x), the estimate of log p_data(x) / p_G(x)."""
 
     reward_clip: float = param(5.0, gt=0.0, help="D's logit clipped to +-this before use")
     kl_weight: float = param(0.0, ge=0.0,
                              help="anchor: reward -= weight * log p_G(x)/p_ref(x), ref = the MLE")
-    d_pretrain_steps: int = param(500, ge=0)
-    d_steps: int = param(1, ge=1, help="D steps per generator step")
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-3, gt=0.0)
-    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 class ReverseKLObjective(Objective):

@@ -26,23 +26,18 @@ from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
-from gantext.objectives.base import Objective, eval_mode
+from gantext.objectives.base import Objective, SampledDConfig, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
 @dataclass(frozen=True)
-class SeqGANObjectiveConfig:
+class SeqGANObjectiveConfig(SampledDConfig):
     """Policy gradient with Monte-Carlo rollout rewards."""
 
+    d_steps: int = param(2, ge=1, help="D steps per generator step")
     n_rollouts: int = param(4, ge=1)
     rollout_update_rate: float = param(0.8, ge=0.0, le=1.0)
     rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
-    d_pretrain_steps: int = param(500, ge=0)
-    d_steps: int = param(2, ge=1)
-    g_lr: float = param(1e-4, gt=0.0)
-    d_lr: float = param(1e-3, gt=0.0)
-    adam_beta1: float = param(0.9, ge=0.0, lt=1.0)
-    adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
 _SCORE_BATCH = 512  # rows per discriminator call when scoring rollouts
