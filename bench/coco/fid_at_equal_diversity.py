@@ -102,6 +102,14 @@ def measure(name: str, n: int) -> dict[str, Any]:
     return out
 
 
+def _write(results: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> None:
+    """fid_equal_diversity.json, replaced whole (never half-written)."""
+    tmp = OUT.with_name(f".{OUT.name}.tmp")
+    tmp.write_text(json.dumps({"results": results, "summary": summary or {}}, indent=2) + "\n",
+                   encoding="utf-8")
+    tmp.replace(OUT)
+
+
 def markdown(results: Sequence[dict[str, Any]]) -> str:
     lines = ["| experiment | T* | self-BLEU-5 at T* (MLE at T = 1) | FID at T* | MLE FID at T = 1 |",
              "|---|---|---|---|---|"]
@@ -126,24 +134,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)  # as the evaluate stage: core-count independent numbers
-    results = []
+    # earlier measurements of other experiments are kept (a run per clone, or a resumed one)
+    kept = json.loads(OUT.read_text(encoding="utf-8"))["results"] if OUT.is_file() else []
+    names = {f"coco-s{seed}-{loss}" for loss in args.losses for seed in args.seeds}
+    results = [r for r in kept if r["experiment"] not in names]
     for loss in args.losses:
         for seed in args.seeds:
             r = measure(f"coco-s{seed}-{loss}", args.n)
             results.append(r)
             print(json.dumps(r), flush=True)
+            _write(results)
+    order = {loss: i for i, loss in enumerate(OBJECTIVES)}
+    results.sort(key=lambda r: (order.get(r["experiment"].split("-", 2)[2], len(order)),
+                                r["experiment"]))
     summary = {}
-    for loss in args.losses:
+    for loss in sorted({r["experiment"].split("-", 2)[2] for r in results},
+                       key=lambda x: order.get(x, len(order))):
         rs = [r for r in results if r["experiment"].endswith(f"-{loss}") and r.get("t_star")]
         if rs:
             summary[loss] = {"gan_fid": statistics.fmean(r["gan_fid"] for r in rs),
                              "mle_fid": statistics.fmean(r["mle_fid"] for r in rs),
                              "seeds_not_above": sum(r["gan_fid"] <= r["mle_fid"] for r in rs),
                              "seeds": len(rs)}
-    tmp = OUT.with_name(f".{OUT.name}.tmp")
-    tmp.write_text(json.dumps({"results": results, "summary": summary}, indent=2) + "\n",
-                   encoding="utf-8")
-    tmp.replace(OUT)
+    _write(results, summary)
     print(markdown(results), end="")
     for loss, s in summary.items():
         print(f"{loss}: FID at equal diversity {s['gan_fid']:.4f} vs MLE {s['mle_fid']:.4f} "
