@@ -248,3 +248,13 @@ def test_each_row_is_also_compared_with_the_control_seed_by_seed():
     assert "+0.0060, +0.0060, +0.0060 (median +0.0060)" in seqgan
     control_line = next(line for line in md.splitlines() if line.startswith("- mle-continued:"))
     assert "vs the control" not in control_line
+
+
+def test_temperature_at_equal_self_bleu_is_interpolated_along_the_sweep():
+    import fid_at_equal_diversity as fe
+
+    curve = [(0.85, 0.5), (1.0, 0.3), (1.15, 0.2)]  # self-BLEU falls as T rises
+    assert fe.temperature_at(curve, 0.3) == pytest.approx(1.0)
+    assert fe.temperature_at(curve, 0.25) == pytest.approx(1.075)
+    assert fe.temperature_at(curve, 0.4) == pytest.approx(0.925)
+    assert fe.temperature_at(curve, 0.6) is None and fe.temperature_at(curve, 0.1) is None
