@@ -219,6 +219,13 @@ def _worker_processes() -> int:
     return sum(_runs_here(pid) for pid in p.stdout.split())
 
 
+def _orphaned(active: Sequence[str]) -> bool:
+    """Tasks wait in the queue (none running) and no queue worker of this repository is alive.
+    DVC's workers have exited on their own under load; without this the wait never ends."""
+    return (bool(active) and not any("Running" in line for line in active)
+            and _worker_processes() == 0)
+
+
 def _runs_here(pid: str) -> bool:
     """Whether process `pid` works in this repository: another clone's queue workers (a second
     protocol run on the same machine) must not count as ours. True where /proc cannot tell."""
@@ -257,6 +264,7 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
         print("  queue workers already running: they will take these tasks")
     if not wait:
         return
+    idle_checks = 0
     while True:
         time.sleep(15)
         status = _dvc("queue", "status").stdout
@@ -266,6 +274,13 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
               "queued/running", flush=True)
         if not active:
             break
+        idle_checks = idle_checks + 1 if _orphaned(active) else 0
+        if idle_checks >= 2:  # two checks 15 s apart: not a worker between two tasks
+            print("  every queue worker has exited with tasks still queued: starting "
+                  f"{n_jobs} again", flush=True)
+            subprocess.run(["dvc", "queue", "start", "--jobs", str(n_jobs)], cwd=ROOT,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            idle_checks = 0
         if time.monotonic() - start > WAIT_S:
             sys.exit(f"queue not done after {WAIT_S} s:\n{status}")
     failed = [line for line in mine if "Failed" in line]

@@ -258,3 +258,13 @@ def test_temperature_at_equal_self_bleu_is_interpolated_along_the_sweep():
     assert fe.temperature_at(curve, 0.25) == pytest.approx(1.075)
     assert fe.temperature_at(curve, 0.4) == pytest.approx(0.925)
     assert fe.temperature_at(curve, 0.6) is None and fe.temperature_at(curve, 0.1) is None
+
+
+def test_a_queue_left_without_workers_is_noticed(monkeypatch):
+    monkeypatch.setattr(protocol, "_worker_processes", lambda: 0)
+    queued = ["abc  coco-s0-bce  10:53 AM   Queued"]
+    assert protocol._orphaned(queued)
+    assert not protocol._orphaned(queued + ["def  coco-s1-bce  10:53 AM   Running"])
+    assert not protocol._orphaned([])
+    monkeypatch.setattr(protocol, "_worker_processes", lambda: 1)
+    assert not protocol._orphaned(queued)  # a worker alive: it takes the task when free
