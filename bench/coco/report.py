@@ -166,8 +166,10 @@ def _median(values: Sequence[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[int]) -> str:
-    """The results section (tables + target verdicts), computed from `agg` only."""
+def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[int],
+             fid_equal: Mapping[str, Any] | None = None) -> str:
+    """The results section (tables + target verdicts), computed from `agg` only, and from
+    `fid_equal` (the summary of fid_at_equal_diversity.py: FID at MLE's self-BLEU) if given."""
     S, R = agg["models"], agg["real"]["summary"]
     present = [m for m in MODELS if S[m]["per_seed"]]
     n = len(seeds)
@@ -248,6 +250,11 @@ def markdown(agg: Mapping[str, Any], chosen: Mapping[str, Any], seeds: Sequence[
                     f"MLE's): mean gap {'n/a' if mean_gap is None else f'{mean_gap:+.4f}'}, FID "
                     f"{s['fid']['mean']:.4f} vs {mle['fid']['mean']:.4f} -> "
                     + ("**met**" if met else "**not met**"))
+        eq = (fid_equal or {}).get(m)
+        if eq:  # like with like: FID where this row is as diverse as MLE at T = 1
+            verdict += (f"; FID at MLE's self-BLEU-5 (fid_at_equal_diversity.py, n = 5,000): "
+                        f"{eq['gan_fid']:.4f} vs MLE's {eq['mle_fid']:.4f}, not above it in "
+                        f"{eq['seeds_not_above']} of {eq['seeds']} seeds")
         control = agg["qd_gain"].get(CONTROL) or {}
         paired = [v["mean_gap"] - control[seed]["mean_gap"] for seed, v in g.items()
                   if m != CONTROL and v["mean_gap"] is not None
@@ -361,10 +368,13 @@ def write_report(results: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, 
     """results.json, results.md and quality_diversity.png in `where` (each written atomically)."""
     agg = aggregate(results)
     seeds = sorted({r["seed"] for r in results.values()})
+    eq_file = where / "fid_equal_diversity.json"  # bench/coco/fid_at_equal_diversity.py
+    fid_equal = (json.loads(eq_file.read_text(encoding="utf-8")).get("summary")
+                 if eq_file.is_file() else None)
     files = []
     for name, text in (("results.json", json.dumps({"chosen": chosen, **agg}, indent=1,
                                                     sort_keys=True, default=str) + "\n"),
-                       ("results.md", markdown(agg, chosen, seeds))):
+                       ("results.md", markdown(agg, chosen, seeds, fid_equal))):
         f = where / name
         tmp = f.with_name(f".{name}.tmp")
         tmp.write_text(text, encoding="utf-8")

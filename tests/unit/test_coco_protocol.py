@@ -268,3 +268,15 @@ def test_a_queue_left_without_workers_is_noticed(monkeypatch):
     assert not protocol._orphaned([])
     monkeypatch.setattr(protocol, "_worker_processes", lambda: 1)
     assert not protocol._orphaned(queued)  # a worker alive: it takes the task when free
+
+
+def test_fid_at_equal_diversity_is_read_into_the_verdicts_when_measured(tmp_path):
+    res = _results(shift=0.01)
+    eq = {"seqgan": {"gan_fid": 0.017, "mle_fid": 0.018, "seeds_not_above": 2, "seeds": 3}}
+    (tmp_path / "fid_equal_diversity.json").write_text(json.dumps({"summary": eq}))
+    md = (report.write_report(res, {}, tmp_path)[1]).read_text()
+    line = next(x for x in md.splitlines() if x.startswith("- seqgan:"))
+    assert "FID at MLE's self-BLEU-5 (fid_at_equal_diversity.py, n = 5,000): 0.0170 vs " \
+           "MLE's 0.0180, not above it in 2 of 3 seeds" in line
+    assert "fid_at_equal_diversity" not in next(x for x in md.splitlines()
+                                                if x.startswith("- bce:"))
