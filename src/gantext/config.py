@@ -152,6 +152,10 @@ class _AdversarialLoop:
     log_every: int = _f(10, ge=1)
     sample_every: int = _f(100, ge=1)
     checkpoint_every: int = _f(50, ge=1)
+    max_valid_nll_rise: float = _f(
+        0.5, ge=0.0, help="stop when the valid NLL per token rises more than this above the MLE's "
+                          "(checked every checkpoint_every steps) and keep the last generator "
+                          "within it; 0 = never stop")
     device: str = _f("auto")
 
 

@@ -254,3 +254,50 @@ def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_pat
     write_outputs(r, paths, corpus.vocab.hash, loss)
     back, _ = load_generator(paths.adversarial_generator, vocab_hash=corpus.vocab.hash)
     assert back.arch == "relational-memory"
+
+
+def _scripted_nll_run(mod, monkeypatch, nlls, **kw):
+    """A bce run (5 steps, checks at steps 2 and 4 and at the end) whose validation NLL reads
+    are scripted: `nlls` = start, step 2, step 4, end. Returns (result, G's weights after each
+    step)."""
+    import dataclasses
+
+    import gantext.training.adversarial as adv
+    from gantext.config import DiscriminatorConfig
+    from gantext.models.generator import GeneratorSpec, build_generator
+
+    reads = iter(nlls)
+    monkeypatch.setattr(adv, "valid_nll", lambda g, data, batch_size=500: next(reads))
+    corpus = mod["tiny_corpus"]()
+    torch.manual_seed(1)
+    gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+    snaps = {}
+    cfg = dataclasses.replace(mod["tiny_config"]("bce"), **kw)
+    r = adv.train_adversarial(
+        gen, corpus, cfg, DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3), num_filters=4), 0,
+        on_step=lambda s: snaps.__setitem__(s, {k: v.clone() for k, v in gen.state_dict().items()}))
+    return r, snaps
+
+
+def test_a_run_that_wrecks_the_generator_stops_and_keeps_the_last_good_one(mod, monkeypatch,
+                                                                           capsys):
+    # start 1.0; step 2: 1.2 (within 0.5); step 4: 2.0 (over): stop, keep step 2's generator
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.2, 2.0], max_valid_nll_rise=0.5)
+    m = r.metrics
+    assert m["stopped_early"] is True and m["stopped_at_step"] == 4 and m["kept_step"] == 2
+    assert m["valid_nll"] == 1.2 and m["valid_nll_at_stop"] == 2.0
+    assert all(torch.equal(v, snaps[2][k]) for k, v in r.generator.state_dict().items())
+    assert 5 not in snaps  # no step after the stop
+    err = capsys.readouterr().err
+    assert "rose from 1.0000 to 2.0000 per token at step 4" in err and "kept the generator of step 2" in err
+    assert "adversarial.bce.g_lr" in err
+
+
+def test_the_end_of_the_run_is_checked_too_and_0_never_stops(mod, monkeypatch):
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 9.0], max_valid_nll_rise=0.5)
+    assert r.metrics["stopped_at_step"] == 5 and r.metrics["kept_step"] == 4
+    assert all(torch.equal(v, snaps[4][k]) for k, v in r.generator.state_dict().items())
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 5.0, 6.0, 7.0], max_valid_nll_rise=0.0)
+    assert r.metrics["stopped_early"] is False and "kept_step" not in r.metrics
+    assert r.metrics["valid_nll"] == 7.0
+    assert all(torch.equal(v, snaps[5][k]) for k, v in r.generator.state_dict().items())

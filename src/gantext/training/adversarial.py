@@ -36,7 +36,7 @@ from gantext.registry import lookup
 from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
-from gantext.training.guard import DivergenceGuard, kept_checkpoint
+from gantext.training.guard import DivergenceGuard, NLLRiseStop, kept_checkpoint
 from gantext.training.diagnostics import chance_message, chance_report
 
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -219,6 +219,10 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             "history": history, "samples": samples, "window": window, "prepared": prepared,
         })
 
+    # the last state whose valid NLL stayed within max_valid_nll_rise of the start: a resumed
+    # run's state passed that check before it was saved
+    rise = NLLRiseStop(cfg.max_valid_nll_rise, nll_start)
+    rise.keep(start, nll_start if start == 0 else valid_nll(G, corpus.valid), G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
@@ -255,8 +259,12 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             for s in shown:
                 progress_write(f"  [{done}] {s}")
         if done % cfg.checkpoint_every == 0 and done < cfg.steps:
-            guard.check({"valid NLL": valid_nll(G, corpus.valid)}, f"at step {done}",
+            nll = valid_nll(G, corpus.valid)
+            guard.check({"valid NLL": nll}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+            if rise.exceeded(done, nll, G, D):
+                break
+            rise.keep(done, nll, G, D)
             window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
@@ -264,13 +272,21 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             on_step(done)
     bar.close()
 
+    if rise.stopped is None:
+        final = valid_nll(G, corpus.valid)
+        guard.check({"valid NLL": final}, f"by step {cfg.steps}",
+                    kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+        rise.exceeded(cfg.steps, final, G, D)
+    if rise.stopped is not None:
+        final = rise.kept["nll"]  # G and D are the kept ones
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
-               "valid_nll_start": nll_start, "valid_nll": valid_nll(G, corpus.valid),
-               **chance_report(history)}
-    guard.check({"valid NLL": metrics["valid_nll"]}, f"by step {cfg.steps}",
-                kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+               "valid_nll_start": nll_start, "valid_nll": final,
+               **chance_report(history), **rise.report()}
     if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
+        _stderr(warning)
+    if (warning := rise.message(f"adversarial ({cfg.loss})", nll_start,
+                                f"adversarial.{objective.section}.g_lr")) is not None:
         _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gantext.errors import TrainingError
 
-__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "kept_checkpoint"]
+__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "NLLRiseStop", "kept_checkpoint"]
 
 DIVERGENCE_FACTOR = 10.0
 
@@ -80,3 +80,62 @@ class DivergenceGuard:
                    f"{self.reference:.4g} ({self.what})")
             raise TrainingError(f"{self.stage} diverged {where}: {why}; {kept}; no output was "
                                 f"written. Lower {self.knobs} in params.yaml and run it again")
+
+
+class NLLRiseStop:
+    """Stop an adversarial run that is wrecking the generator instead of trading quality for
+    diversity, and keep the last generator that was not.
+
+    Measured on COCO: GAN objectives that work move the validation NLL per token by -0.015 to
+    +0.06 over 300 steps (bce at its edge of stability: +0.17 and +0.26); bce's seed 1 went from
+    3.36 to 4.51 and made every figure worse at once (BLEU-2 0.72 -> 0.49, mean length 11.6 ->
+    5.2, FID 1.7x, self-BLEU up). A rise of more than ``max_rise`` nats per token above the
+    starting (MLE) generator's NLL (``adversarial.max_valid_nll_rise``, 0.5 by default: a
+    perplexity 1.65x the MLE's) stops the run; G and D go back to the last state checked within
+    the bound (the start itself if none was), and :meth:`report` says so for
+    ``metrics/adversarial.json``. The loop checks at its resume checkpoints and at the end, where
+    it computes the validation NLL anyway.
+    """
+
+    def __init__(self, max_rise: float, start_nll: float):
+        self.max_rise = max_rise
+        self.limit = start_nll + max_rise
+        self.kept: dict | None = None
+        self.stopped: dict | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_rise > 0 and math.isfinite(self.limit)
+
+    def keep(self, step: int, nll: float, *modules) -> None:
+        """Remember `modules`' weights (a copy) as the last state within the bound."""
+        if self.enabled:
+            self.kept = {"step": step, "nll": nll,
+                         "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
+                                    for m in modules]}
+
+    def exceeded(self, step: int, nll: float, *modules) -> bool:
+        """True (and `modules` restored to the kept state) if `nll` is over the bound."""
+        if not self.enabled or not nll > self.limit or self.kept is None:
+            return False
+        for m, state in zip(modules, self.kept["states"]):
+            m.load_state_dict(state)
+        self.stopped = {"stopped_at_step": step, "valid_nll_at_stop": nll,
+                        "kept_step": self.kept["step"]}
+        return True
+
+    def report(self) -> dict:
+        """``stopped_early`` always; where it stopped and what it kept when it did."""
+        return {"stopped_early": self.stopped is not None, **(self.stopped or {})}
+
+    def message(self, what: str, start_nll: float, knobs: str) -> str | None:
+        """The stage's warning line when the run was stopped (None otherwise)."""
+        if self.stopped is None or self.kept is None:
+            return None
+        s = self.stopped
+        return (f"{what}: WARNING the validation NLL rose from {start_nll:.4f} to "
+                f"{s['valid_nll_at_stop']:.4f} per token at step {s['stopped_at_step']}, more "
+                f"than adversarial.max_valid_nll_rise ({self.max_rise:g}) above the MLE's: the "
+                f"generator was getting worse, not trading quality for diversity. Stopped, and "
+                f"kept the generator of step {s['kept_step']} (valid NLL "
+                f"{self.kept['nll']:.4f}). Lower {knobs}, or raise max_valid_nll_rise")
