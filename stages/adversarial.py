@@ -38,8 +38,8 @@ def main() -> None:
         tracker.log_artifact(paths.plot_csv("adversarial"))
     discard_resume(resume)  # finished: the outputs are the record now
     m = result.metrics
-    steps = (f"stopped at step {m['stopped_at_step']} of {cfg.steps} (kept step {m['kept_step']})"
-             if m.get("stopped_early") else f"{cfg.steps} steps")
+    steps = (f"{cfg.steps} steps (rolled back to step {m['kept_step']})"
+             if m.get("rolled_back") else f"{cfg.steps} steps")
     print(f"adversarial ({cfg.loss}): {steps} in {result.wall_seconds:.1f}s; "
           f"valid NLL {m['valid_nll_start']:.4f} -> {m['valid_nll']:.4f}", file=sys.stderr)
 

@@ -153,9 +153,9 @@ class _AdversarialLoop:
     sample_every: int = _f(100, ge=1)
     checkpoint_every: int = _f(50, ge=1)
     max_valid_nll_rise: float = _f(
-        0.5, ge=0.0, help="stop when the valid NLL per token rises more than this above the MLE's "
-                          "(checked every checkpoint_every steps) and keep the last generator "
-                          "within it; 0 = never stop")
+        0.5, ge=0.0, help="if the valid NLL per token ends more than this above the MLE's, "
+                          "keep the latest checkpoint (every checkpoint_every steps) within it; "
+                          "0 = always keep the end")
     device: str = _f("auto")
 
 

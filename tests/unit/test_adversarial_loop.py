@@ -279,25 +279,28 @@ def _scripted_nll_run(mod, monkeypatch, nlls, **kw):
     return r, snaps
 
 
-def test_a_run_that_wrecks_the_generator_stops_and_keeps_the_last_good_one(mod, monkeypatch,
-                                                                           capsys):
-    # start 1.0; step 2: 1.2 (within 0.5); step 4: 2.0 (over): stop, keep step 2's generator
-    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.2, 2.0], max_valid_nll_rise=0.5)
+def test_a_run_that_ends_wrecked_hands_out_the_latest_checkpoint_within_the_bound(
+        mod, monkeypatch, capsys):
+    # start 1.0; step 2: 1.2 (within 0.5); step 4: 2.0 (over); end 1.9 (over): keep step 2
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.2, 2.0, 1.9], max_valid_nll_rise=0.5)
     m = r.metrics
-    assert m["stopped_early"] is True and m["stopped_at_step"] == 4 and m["kept_step"] == 2
-    assert m["valid_nll"] == 1.2 and m["valid_nll_at_stop"] == 2.0
+    assert m["rolled_back"] is True and m["kept_step"] == 2 and m["valid_nll_end"] == 1.9
+    assert m["valid_nll"] == 1.2 and m["steps"] == 5 and [h["step"] for h in r.history] == [2, 4, 5]
     assert all(torch.equal(v, snaps[2][k]) for k, v in r.generator.state_dict().items())
-    assert 5 not in snaps  # no step after the stop
     err = capsys.readouterr().err
-    assert "rose from 1.0000 to 2.0000 per token at step 4" in err and "kept the generator of step 2" in err
-    assert "adversarial.bce.g_lr" in err
+    assert "ended at 1.9000 per token, up from the MLE's 1.0000" in err
+    assert "the generator of step 2 (valid NLL 1.2000" in err and "adversarial.bce.g_lr" in err
 
 
-def test_the_end_of_the_run_is_checked_too_and_0_never_stops(mod, monkeypatch):
-    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 9.0], max_valid_nll_rise=0.5)
-    assert r.metrics["stopped_at_step"] == 5 and r.metrics["kept_step"] == 4
-    assert all(torch.equal(v, snaps[4][k]) for k, v in r.generator.state_dict().items())
+def test_only_the_end_decides_and_0_always_keeps_the_end(mod, monkeypatch):
+    # a swing over the bound mid-run that comes back: the run's own end stands
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.7, 1.2, 1.3], max_valid_nll_rise=0.5)
+    assert r.metrics["rolled_back"] is False and r.metrics["valid_nll"] == 1.3
+    assert all(torch.equal(v, snaps[5][k]) for k, v in r.generator.state_dict().items())
+    # nothing within the bound after the start: back to the starting (MLE) generator
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.6, 1.7, 1.8], max_valid_nll_rise=0.5)
+    assert r.metrics["kept_step"] == 0 and r.metrics["valid_nll"] == 1.0
     r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 5.0, 6.0, 7.0], max_valid_nll_rise=0.0)
-    assert r.metrics["stopped_early"] is False and "kept_step" not in r.metrics
+    assert r.metrics["rolled_back"] is False and "kept_step" not in r.metrics
     assert r.metrics["valid_nll"] == 7.0
     assert all(torch.equal(v, snaps[5][k]) for k, v in r.generator.state_dict().items())

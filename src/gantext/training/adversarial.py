@@ -36,7 +36,7 @@ from gantext.registry import lookup
 from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
-from gantext.training.guard import DivergenceGuard, NLLRiseStop, kept_checkpoint
+from gantext.training.guard import DivergenceGuard, NLLRiseRollback, kept_checkpoint
 from gantext.training.diagnostics import chance_message, chance_report
 
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -219,10 +219,10 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             "history": history, "samples": samples, "window": window, "prepared": prepared,
         })
 
-    # the last state whose valid NLL stayed within max_valid_nll_rise of the start: a resumed
-    # run's state passed that check before it was saved
-    rise = NLLRiseStop(cfg.max_valid_nll_rise, nll_start)
-    rise.keep(start, nll_start if start == 0 else valid_nll(G, corpus.valid), G, D)
+    # the latest state whose valid NLL is within max_valid_nll_rise of the start: what the run
+    # hands out if its end is not (see NLLRiseRollback)
+    rise = NLLRiseRollback(cfg.max_valid_nll_rise, nll_start)
+    rise.offer(start, nll_start if start == 0 else valid_nll(G, corpus.valid), G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
@@ -262,9 +262,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             nll = valid_nll(G, corpus.valid)
             guard.check({"valid NLL": nll}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-            if rise.exceeded(done, nll, G, D):
-                break
-            rise.keep(done, nll, G, D)
+            rise.offer(done, nll, G, D)
             window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
@@ -272,13 +270,10 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             on_step(done)
     bar.close()
 
-    if rise.stopped is None:
-        final = valid_nll(G, corpus.valid)
-        guard.check({"valid NLL": final}, f"by step {cfg.steps}",
-                    kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-        rise.exceeded(cfg.steps, final, G, D)
-    if rise.stopped is not None:
-        final = rise.kept["nll"]  # G and D are the kept ones
+    final = valid_nll(G, corpus.valid)
+    guard.check({"valid NLL": final}, f"by step {cfg.steps}",
+                kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
+    final = rise.settle(cfg.steps, final, G, D)  # the kept generator's NLL if it rolled back
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": final,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gantext.errors import TrainingError
 
-__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "NLLRiseStop", "kept_checkpoint"]
+__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "NLLRiseRollback", "kept_checkpoint"]
 
 DIVERGENCE_FACTOR = 10.0
 
@@ -82,60 +82,62 @@ class DivergenceGuard:
                                 f"written. Lower {self.knobs} in params.yaml and run it again")
 
 
-class NLLRiseStop:
-    """Stop an adversarial run that is wrecking the generator instead of trading quality for
-    diversity, and keep the last generator that was not.
+class NLLRiseRollback:
+    """Do not hand out a generator the adversarial run wrecked: if the validation NLL per token
+    at the end is more than ``max_rise`` above the starting (MLE) generator's, go back to the
+    latest state whose NLL was within that bound.
 
-    Measured on COCO: GAN objectives that work move the validation NLL per token by -0.015 to
-    +0.06 over 300 steps (bce at its edge of stability: +0.17 and +0.26); bce's seed 1 went from
-    3.36 to 4.51 and made every figure worse at once (BLEU-2 0.72 -> 0.49, mean length 11.6 ->
-    5.2, FID 1.7x, self-BLEU up). A rise of more than ``max_rise`` nats per token above the
-    starting (MLE) generator's NLL (``adversarial.max_valid_nll_rise``, 0.5 by default: a
-    perplexity 1.65x the MLE's) stops the run; G and D go back to the last state checked within
-    the bound (the start itself if none was), and :meth:`report` says so for
-    ``metrics/adversarial.json``. The loop checks at its resume checkpoints and at the end, where
-    it computes the validation NLL anyway.
+    Measured on COCO: GAN objectives that work end with the validation NLL -0.015 to +0.06 from
+    the MLE's (bce at its edge of stability: +0.17 and +0.26); bce's seed 1 ended at 3.36 ->
+    4.51 and had made every figure worse at once (BLEU-2 0.72 -> 0.49, mean length 11.6 -> 5.2,
+    FID 1.7x, self-BLEU up). The bound is ``adversarial.max_valid_nll_rise`` (0.5 by default: a
+    perplexity 1.65x the MLE's). Only the end decides: bce's seed 0 went +0.51 at step 100 and
+    came back to +0.26, a relaxed GAN's normal swing. The candidates are the states at the loop's
+    resume checkpoints (every ``checkpoint_every`` steps, where the loop measures the NLL anyway)
+    and the start itself; :meth:`report` says what happened for ``metrics/adversarial.json``.
     """
 
     def __init__(self, max_rise: float, start_nll: float):
         self.max_rise = max_rise
         self.limit = start_nll + max_rise
         self.kept: dict | None = None
-        self.stopped: dict | None = None
+        self.rejected: dict | None = None
 
     @property
     def enabled(self) -> bool:
         return self.max_rise > 0 and math.isfinite(self.limit)
 
-    def keep(self, step: int, nll: float, *modules) -> None:
-        """Remember `modules`' weights (a copy) as the last state within the bound."""
-        if self.enabled:
+    def offer(self, step: int, nll: float, *modules) -> None:
+        """Keep a copy of `modules`' weights as the latest state within the bound, if it is."""
+        if self.enabled and nll <= self.limit:
             self.kept = {"step": step, "nll": nll,
                          "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
                                     for m in modules]}
 
-    def exceeded(self, step: int, nll: float, *modules) -> bool:
-        """True (and `modules` restored to the kept state) if `nll` is over the bound."""
-        if not self.enabled or not nll > self.limit or self.kept is None:
-            return False
+    def settle(self, step: int, nll: float, *modules) -> float:
+        """The end of the run: if `nll` is over the bound, restore `modules` to the kept state
+        and return its NLL; else return `nll` (the run's own result stands)."""
+        if not self.enabled or nll <= self.limit or self.kept is None:
+            return nll
         for m, state in zip(modules, self.kept["states"]):
             m.load_state_dict(state)
-        self.stopped = {"stopped_at_step": step, "valid_nll_at_stop": nll,
-                        "kept_step": self.kept["step"]}
-        return True
+        self.rejected = {"valid_nll_end": nll, "end_step": step}
+        return self.kept["nll"]
 
     def report(self) -> dict:
-        """``stopped_early`` always; where it stopped and what it kept when it did."""
-        return {"stopped_early": self.stopped is not None, **(self.stopped or {})}
+        """``rolled_back`` always; the kept step and the rejected end's NLL when it did."""
+        if self.rejected is None or self.kept is None:
+            return {"rolled_back": False}
+        return {"rolled_back": True, "kept_step": self.kept["step"],
+                "valid_nll_end": self.rejected["valid_nll_end"]}
 
     def message(self, what: str, start_nll: float, knobs: str) -> str | None:
-        """The stage's warning line when the run was stopped (None otherwise)."""
-        if self.stopped is None or self.kept is None:
+        """The stage's warning line when the run was rolled back (None otherwise)."""
+        if self.rejected is None or self.kept is None:
             return None
-        s = self.stopped
-        return (f"{what}: WARNING the validation NLL rose from {start_nll:.4f} to "
-                f"{s['valid_nll_at_stop']:.4f} per token at step {s['stopped_at_step']}, more "
-                f"than adversarial.max_valid_nll_rise ({self.max_rise:g}) above the MLE's: the "
-                f"generator was getting worse, not trading quality for diversity. Stopped, and "
-                f"kept the generator of step {s['kept_step']} (valid NLL "
-                f"{self.kept['nll']:.4f}). Lower {knobs}, or raise max_valid_nll_rise")
+        return (f"{what}: WARNING the validation NLL ended at "
+                f"{self.rejected['valid_nll_end']:.4f} per token, up from the MLE's "
+                f"{start_nll:.4f}: more than adversarial.max_valid_nll_rise ({self.max_rise:g}). "
+                f"The run made the generator worse instead of trading quality for diversity, so "
+                f"the generator of step {self.kept['step']} (valid NLL {self.kept['nll']:.4f}, the "
+                f"latest within the bound) is kept. Lower {knobs}, or raise max_valid_nll_rise")
