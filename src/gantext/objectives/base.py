@@ -214,6 +214,28 @@ class SampledDConfig:
     adam_beta2: float = param(0.999, ge=0.0, lt=1.0)
 
 
+class SampledDObjective(Objective):
+    """Objectives whose D is a classifier of real rows vs the generator's samples (seqgan,
+    coldgan, reverse-kl; config: a :class:`SampledDConfig`): D is pretrained for
+    ``d_pretrain_steps`` so the first rewards carry signal, then takes ``d_steps`` BCE steps per
+    generator step on samples at temperature 1 (what evaluation draws)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.d_steps_per_g_step = self.ocfg.d_steps
+
+    def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
+        """Pretrain D on real vs MLE samples so the first rewards carry signal."""
+        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
+                                           f"{self.cfg.loss}: D pretraining")
+
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        # one draw for the round: this D step's fakes, the later D steps' and the G step's
+        # (the G step samples at temperature 1 too)
+        ahead = self._pretraining or self.d_steps_per_g_step + 1
+        return self.bce_discriminator_update(real, self.samples(len(real), 1.0, ahead))
+
+
 @dataclass(frozen=True)
 class RelaxedConfig:
     """Settings every relaxed objective has: the Gumbel-softmax schedule and Adam."""

@@ -31,12 +31,11 @@ Choices where the paper is silent or does not fit this pipeline (say so, change 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 
 from gantext.configfields import param
-from gantext.objectives.base import Objective, SampledDConfig, eval_mode
+from gantext.objectives.base import SampledDConfig, SampledDObjective, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
@@ -76,21 +75,12 @@ def leave_one_out(rewards: torch.Tensor) -> torch.Tensor:
     return rewards - (rewards.sum() - rewards) / (b - 1)
 
 
-class ColdGANObjective(Objective):
+class ColdGANObjective(SampledDObjective):
     """D: BCE real vs samples; G: clipped importance-weighted REINFORCE on cold samples."""
 
     section = "coldgan"
     config = ColdGANObjectiveConfig
     log_keys = ("d_acc_real", "d_acc_fake", "mean_reward", "is_ratio", "clip_frac")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.d_steps_per_g_step = self.ocfg.d_steps
-
-    def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
-        """Pretrain D on real vs MLE samples so the first rewards carry signal."""
-        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
-                                           "coldgan: D pretraining")
 
     def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         c = self.ocfg

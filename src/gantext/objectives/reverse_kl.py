@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from gantext.configfields import param
-from gantext.objectives.base import Objective, SampledDConfig, eval_mode
+from gantext.objectives.base import SampledDConfig, SampledDObjective, eval_mode
 from gantext.objectives.coldgan import leave_one_out
 from gantext.text.vocab import PAD_ID
 
@@ -45,7 +45,7 @@ class ReverseKLConfig(SampledDConfig):
                              help="anchor: reward -= weight * log p_G(x)/p_ref(x), ref = the MLE")
 
 
-class ReverseKLObjective(Objective):
+class ReverseKLObjective(SampledDObjective):
     """D: BCE real vs samples; G: REINFORCE on its own samples with reward clip(logit D)."""
 
     section = "reverse_kl"
@@ -54,21 +54,10 @@ class ReverseKLObjective(Objective):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.d_steps_per_g_step = self.ocfg.d_steps
         self.ref = None
         if self.ocfg.kl_weight > 0:  # the starting checkpoint, frozen
             self.ref = copy.deepcopy(self.G).eval().requires_grad_(False)
             self.ref.after_copy()
-
-    def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
-        """Pretrain D on real vs MLE samples so the first rewards carry signal."""
-        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
-                                           "reverse-kl: D pretraining")
-
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        # one draw for the round: this round's D fakes and the G step's rows
-        ahead = self._pretraining or self.d_steps_per_g_step + 1
-        return self.bce_discriminator_update(real, self.samples(len(real), 1.0, ahead))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         c = self.ocfg

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -26,7 +26,7 @@ from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
-from gantext.objectives.base import Objective, SampledDConfig, eval_mode
+from gantext.objectives.base import SampledDConfig, SampledDObjective, eval_mode
 from gantext.text.vocab import PAD_ID
 
 
@@ -118,7 +118,7 @@ def leave_one_out_baseline(rewards: torch.Tensor, mask: torch.Tensor) -> torch.T
     return total / others.clamp_min(1.0)
 
 
-class SeqGANObjective(Objective):
+class SeqGANObjective(SampledDObjective):
     """D: BCE on real vs sampled ids; G: REINFORCE with rollout rewards and a baseline."""
 
     section = "seqgan"
@@ -127,19 +127,8 @@ class SeqGANObjective(Objective):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.d_steps_per_g_step = self.ocfg.d_steps
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.rollout.after_copy()  # cuDNN: re-pack the copied LSTM weights (one contiguous block)
-
-    def prepare(self, real_batches: Iterable[torch.Tensor]) -> dict[str, float]:
-        """Pretrain D on real vs MLE samples so the first rewards carry signal."""
-        return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
-                                           "seqgan: D pretraining")
-
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        # one draw for the round: this D step's fakes, the later D steps' and the G step's
-        ahead = self._pretraining or self.d_steps_per_g_step + 1
-        return self.bce_discriminator_update(real, self.samples(len(real), 1.0, ahead))
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg

@@ -273,7 +273,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     final = valid_nll(G, corpus.valid)
     guard.check({"valid NLL": final}, f"by step {cfg.steps}",
                 kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-    final = rise.settle(cfg.steps, final, G, D)  # the kept generator's NLL if it rolled back
+    final = rise.settle(final, G, D)  # the kept generator's NLL if it rolled back
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": final,

@@ -101,7 +101,7 @@ class NLLRiseRollback:
         self.max_rise = max_rise
         self.limit = start_nll + max_rise
         self.kept: dict | None = None
-        self.rejected: dict | None = None
+        self.rejected_nll: float | None = None  # the run's own end, when it was not kept
 
     @property
     def enabled(self) -> bool:
@@ -114,29 +114,29 @@ class NLLRiseRollback:
                          "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
                                     for m in modules]}
 
-    def settle(self, step: int, nll: float, *modules) -> float:
+    def settle(self, nll: float, *modules) -> float:
         """The end of the run: if `nll` is over the bound, restore `modules` to the kept state
         and return its NLL; else return `nll` (the run's own result stands)."""
         if not self.enabled or nll <= self.limit or self.kept is None:
             return nll
         for m, state in zip(modules, self.kept["states"]):
             m.load_state_dict(state)
-        self.rejected = {"valid_nll_end": nll, "end_step": step}
+        self.rejected_nll = nll
         return self.kept["nll"]
 
     def report(self) -> dict:
         """``rolled_back`` always; the kept step and the rejected end's NLL when it did."""
-        if self.rejected is None or self.kept is None:
+        if self.rejected_nll is None:
             return {"rolled_back": False}
         return {"rolled_back": True, "kept_step": self.kept["step"],
-                "valid_nll_end": self.rejected["valid_nll_end"]}
+                "valid_nll_end": self.rejected_nll}
 
     def message(self, what: str, start_nll: float, knobs: str) -> str | None:
         """The stage's warning line when the run was rolled back (None otherwise)."""
-        if self.rejected is None or self.kept is None:
+        if self.rejected_nll is None:
             return None
         return (f"{what}: WARNING the validation NLL ended at "
-                f"{self.rejected['valid_nll_end']:.4f} per token, up from the MLE's "
+                f"{self.rejected_nll:.4f} per token, up from the MLE's "
                 f"{start_nll:.4f}: more than adversarial.max_valid_nll_rise ({self.max_rise:g}). "
                 f"The run made the generator worse instead of trading quality for diversity, so "
                 f"the generator of step {self.kept['step']} (valid NLL {self.kept['nll']:.4f}, the "
