@@ -96,9 +96,7 @@ def load_recipe(path: Path = RECIPE) -> dict:
 
 def load_chosen(path: Path = CHOSEN) -> dict[str, Any]:
     """{'common': {...}, 'bce': {...}, ...}: empty before `sweep` has run."""
-    if not path.is_file():
-        return {}
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("chosen", {})
+    return load_sweep(path).get("chosen") or {}
 
 
 def load_sweep(path: Path = CHOSEN) -> dict[str, Any]:
