@@ -62,8 +62,10 @@ def temperature_at(curve: Sequence[tuple[float, float]], target: float) -> float
     return None
 
 
-def measure(name: str, n: int) -> dict[str, Any]:
-    """FID of the GAN at T* and of MLE at T = 1 for experiment `name` (see the module doc)."""
+def measure(name: str, n: int, split: str = "test") -> dict[str, Any]:
+    """FID of the GAN at T* and of MLE at T = 1 for experiment `name` (see the module doc),
+    against the `split` captions: ``test`` for the protocol's runs, ``valid`` for the sweep's
+    (protocol.py's selection must not look at test)."""
     from dvc.api import DVCFileSystem
 
     from gantext.evaluation import draw_samples, load_eval_data
@@ -84,12 +86,12 @@ def measure(name: str, n: int) -> dict[str, Any]:
                      if r["model"] == "mle" and r["temperature"] and float(r["temperature"]) == 1.0)
         t_star = temperature_at([(float(r["temperature"]), float(r["self_bleu5"])) for r in rows
                                  if r["model"] == "gan" and r["temperature"]], mle_s)
-        out: dict[str, Any] = {"experiment": name, "commit": sha, "n": n,
+        out: dict[str, Any] = {"experiment": name, "commit": sha, "n": n, "split": split,
                                "mle_sbleu5_sweep_t1": mle_s, "t_star": t_star}
         if t_star is None:
             return out
         paths = repo_paths(Path(tmp))
-        data = load_eval_data(paths, "test")
+        data = load_eval_data(paths, split)
         extractor = FeatureExtractor.load(paths.fid_extractor)
         for key, ckpt, t in (("mle", paths.pretrain_generator, 1.0),
                              ("gan", paths.adversarial_generator, t_star)):

@@ -280,3 +280,32 @@ def test_fid_at_equal_diversity_is_read_into_the_verdicts_when_measured(tmp_path
            "MLE's 0.0180, not above it in 2 of 3 seeds" in line
     assert "fid_at_equal_diversity" not in next(x for x in md.splitlines()
                                                 if x.startswith("- bce:"))
+
+
+def test_selection_keeps_fid_at_equal_diversity_before_the_gain():
+    rows = [{"qd_gain": 0.0142, "gan_fid_eq": 0.0049, "mle_fid_eq": 0.0041},  # colder, worse FID
+            {"qd_gain": 0.0062, "gan_fid_eq": 0.0025, "mle_fid_eq": 0.0041},
+            {"qd_gain": 0.0058, "gan_fid_eq": 0.0027, "mle_fid_eq": 0.0041}]
+    assert protocol.choose(rows) == (rows[1], True)
+    # no row keeps FID: the gain alone decides, and the pick says so
+    worse = [dict(r, gan_fid_eq=0.01) for r in rows]
+    assert protocol.choose(worse) == (worse[0], False)
+    # a row without a gain (no sweep point in MLE's range) or without FID never wins over one with
+    odd = [{"qd_gain": None, "gan_fid_eq": 0.001, "mle_fid_eq": 0.004},
+           {"qd_gain": 0.001, "gan_fid_eq": 0.002, "mle_fid_eq": 0.004}]
+    assert protocol.choose(odd)[0] is odd[1]
+    ties = [{"qd_gain": 0.003, "gan_fid_eq": 0.002, "mle_fid_eq": 0.004} for _ in range(2)]
+    assert protocol.choose(ties)[0] is ties[0]
+
+
+def test_an_experiment_with_other_params_is_superseded_not_reused(coco):
+    recipe = protocol.load_recipe()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    old = protocol.overrides(coco, recipe, {"coldgan": {"adversarial.coldgan.mle_weight": 0.0}},
+                             0, "coldgan")
+    had = _apply(params, old)
+    assert protocol.params_differ(had, old) == ""
+    new = protocol.overrides(coco, recipe, {"coldgan": {"adversarial.coldgan.mle_weight": 1.0}},
+                             0, "coldgan")
+    assert protocol.params_differ(had, new) == "adversarial.coldgan.mle_weight: 0.0 -> 1.0"
+    assert protocol.superseded_name("x", {"x": {}, "x-superseded-1": {}}) == "x-superseded-2"
