@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import itertools
 import json
 import math
@@ -358,9 +359,12 @@ def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
     for name in names:
         evals = [r for r in runs if r.data.tags.get("gantext.dvc_exp_name") == name
                  and r.data.tags.get("gantext.stage") == "evaluate" and r.info.end_time]
-        if not evals:
-            sys.exit(f"no finished evaluate run of experiment {name} in MLflow "
-                     f"({client.tracking_uri}); was tracking.enabled false?")
+        if not evals:  # run in another clone (another store): the curve from its commit
+            print(f"  {name}: no finished evaluate run in MLflow ({client.tracking_uri}); its "
+                  "curve read from the experiment's commit, its stage times unknown")
+            out[name] = {"walls": dict.fromkeys(("evaluate", *STAGE_OUT)),
+                         "qd": _qd_rows(_qd_from_commit(name))}
+            continue
         ev = max(evals, key=lambda r: r.info.end_time)
         walls = {"evaluate": (ev.info.end_time - ev.info.start_time) / 1000}
         producer = ev
@@ -371,11 +375,24 @@ def stage_records(names: Iterable[str]) -> dict[str, dict[str, Any]]:
             walls[stage] = (run.info.end_time - run.info.start_time) / 1000 if run else None
             producer = run or producer
         qd_path = client.download_artifacts(ev.info.run_id, "quality_diversity.csv")
-        with open(qd_path, newline="", encoding="utf-8") as fh:
-            qd = [{k: (float(v) if k in ("bleu5", "self_bleu5") or (k == "temperature" and v)
-                       else v) for k, v in row.items()} for row in csv.DictReader(fh)]
-        out[name] = {"walls": walls, "qd": qd}
+        out[name] = {"walls": walls, "qd": _qd_rows(Path(qd_path).read_text(encoding="utf-8"))}
     return out
+
+
+def _qd_rows(text: str) -> list[dict[str, Any]]:
+    """quality_diversity.csv's rows, with bleu5, self_bleu5 and temperature as floats."""
+    return [{k: (float(v) if k in ("bleu5", "self_bleu5") or (k == "temperature" and v)
+                 else v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+
+
+def _qd_from_commit(name: str) -> str:
+    """quality_diversity.csv of experiment `name`, read from its commit through DVC's cache."""
+    from dvc.api import DVCFileSystem
+
+    from fid_at_equal_diversity import exp_sha
+
+    fs = DVCFileSystem(str(ROOT), rev=exp_sha(name))
+    return fs.read_text("metrics/plots/quality_diversity.csv", encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- selection
