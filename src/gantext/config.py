@@ -156,6 +156,11 @@ class _AdversarialLoop:
         0.5, ge=0.0, help="if the valid NLL per token ends more than this above the MLE's, "
                           "keep the latest checkpoint (every checkpoint_every steps) within it; "
                           "0 = always keep the end")
+    rollback_if_worse_everywhere: bool = _f(
+        True, help="if the end is worse than the MLE on valid NLL, BLEU-5 and self-BLEU-5 at "
+                   "once, keep the latest checkpoint that is not (or the MLE)")
+    guard_samples: int = _f(500, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
+                                            "self-BLEU-5 of rollback_if_worse_everywhere")
     device: str = _f("auto")
 
 

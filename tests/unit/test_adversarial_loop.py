@@ -272,6 +272,7 @@ def _scripted_nll_run(mod, monkeypatch, nlls, **kw):
     torch.manual_seed(1)
     gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
     snaps = {}
+    kw.setdefault("rollback_if_worse_everywhere", False)  # the NLL rule alone, unless asked
     cfg = dataclasses.replace(mod["tiny_config"]("bce"), **kw)
     r = adv.train_adversarial(
         gen, corpus, cfg, DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3), num_filters=4), 0,
@@ -304,3 +305,66 @@ def test_only_the_end_decides_and_0_always_keeps_the_end(mod, monkeypatch):
     assert r.metrics["rolled_back"] is False and "kept_step" not in r.metrics
     assert r.metrics["valid_nll"] == 7.0
     assert all(torch.equal(v, snaps[5][k]) for k, v in r.generator.state_dict().items())
+
+
+def test_a_run_worse_on_every_figure_hands_out_the_latest_state_that_is_not(
+        mod, monkeypatch, capsys):
+    """bce's default g_lr on COCO: valid NLL +0.195 (inside the 0.5 bound), BLEU-5 down,
+    self-BLEU-5 up. Scripted figures: start, step 2 (a trade: NLL and BLEU up), step 4 (worse
+    everywhere), end (worse everywhere): step 2 is handed out."""
+    import gantext.training.adversarial as adv
+    from gantext.training.guard import Figures
+
+    figs = iter([(0.20, 0.34), (0.22, 0.36), (0.17, 0.35), (0.16, 0.35)])
+    monkeypatch.setattr(adv.FigureProbe, "__call__", lambda self, g, nll: Figures(nll, *next(figs)))
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 1.2],
+                                 rollback_if_worse_everywhere=True)
+    m = r.metrics
+    assert m["rolled_back"] is True and m["rollback_reason"] == "worse_everywhere"
+    assert m["kept_step"] == 2 and m["valid_nll"] == 1.1 and m["valid_nll_end"] == 1.2
+    assert (m["guard_bleu5_start"], m["guard_bleu5_end"], m["guard_sbleu5_end"]) == (0.2, 0.16, 0.35)
+    assert all(torch.equal(v, snaps[2][k]) for k, v in r.generator.state_dict().items())
+    err = capsys.readouterr().err
+    assert "worse than the MLE on every figure" in err and "the generator of step 2" in err
+    assert "rollback_if_worse_everywhere: false keeps the end" in err
+
+
+def test_a_trade_is_not_rolled_back_and_false_keeps_any_end(mod, monkeypatch):
+    import gantext.training.adversarial as adv
+    from gantext.training.guard import Figures
+
+    # the end trades diversity for quality (BLEU-5 up, self-BLEU-5 up, NLL up): it stands
+    figs = iter([(0.20, 0.34), (0.21, 0.35), (0.22, 0.36), (0.23, 0.37)])
+    monkeypatch.setattr(adv.FigureProbe, "__call__", lambda self, g, nll: Figures(nll, *next(figs)))
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 1.3],
+                                 rollback_if_worse_everywhere=True)
+    assert r.metrics["rolled_back"] is False and r.metrics["guard_bleu5_end"] == 0.23
+    assert all(torch.equal(v, snaps[5][k]) for k, v in r.generator.state_dict().items())
+    # switched off: no figures are measured, the end stands whatever it is
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 1.3])
+    assert r.metrics["rolled_back"] is False and "guard_bleu5_end" not in r.metrics
+
+
+def test_worse_everywhere_needs_all_three_figures_worse():
+    from gantext.training.guard import Figures
+
+    mle = Figures(3.34, 0.197, 0.338)
+    assert Figures(3.54, 0.166, 0.350).worse_everywhere_than(mle)  # COCO bce, default g_lr
+    assert not Figures(3.54, 0.166, 0.330).worse_everywhere_than(mle)  # more diverse: a trade
+    assert not Figures(3.54, 0.210, 0.350).worse_everywhere_than(mle)  # better BLEU: a trade
+    assert not Figures(3.30, 0.166, 0.350).worse_everywhere_than(mle)  # better NLL
+    assert not Figures(3.54).worse_everywhere_than(mle)  # BLEU not measured: never
+
+
+def test_the_figure_probe_is_reproducible_and_leaves_the_training_stream_alone(mod):
+    from gantext.models.generator import GeneratorSpec, build_generator
+    from gantext.training.adversarial import FigureProbe
+
+    corpus = mod["tiny_corpus"]()
+    torch.manual_seed(1)
+    gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+    probe = FigureProbe(corpus, 20, 7)
+    state = torch.get_rng_state()
+    a, b = probe(gen, 1.0), probe(gen, 1.0)
+    assert torch.equal(state, torch.get_rng_state())
+    assert a == b and 0 <= a.bleu5 <= 1 and 0 <= a.sbleu5 <= 1 and a.nll == 1.0

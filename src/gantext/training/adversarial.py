@@ -25,6 +25,7 @@ from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_di
 from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
 from gantext.io import md5_file, write_csv, write_json
+from gantext.metrics.bleu import bleu, self_bleu
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
@@ -36,7 +37,7 @@ from gantext.registry import lookup
 from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
-from gantext.training.guard import DivergenceGuard, NLLRiseRollback, kept_checkpoint
+from gantext.training.guard import DivergenceGuard, Figures, NLLRiseRollback, kept_checkpoint
 from gantext.training.diagnostics import chance_message, chance_report
 
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -171,6 +172,15 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
     G.set_dropout(0.0)
     G.set_decode_precision(autocast_dtype(precision))
+    # the figures of "worse on every figure at once" (see NLLRiseRollback), of the MLE itself
+    # here: measured before a resume file replaces its weights
+    probe = FigureProbe(corpus, cfg.guard_samples, derive_seed(seed, "adversarial", "guard")) \
+        if cfg.rollback_if_worse_everywhere else None
+
+    def figures(nll: float) -> Figures:
+        return probe(G, nll) if probe is not None else Figures(nll)
+
+    fig_start = figures(nll_start)
     cls = objective_class(cfg.loss)
     D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
     objective = cls(G, D, cfg, corpus.max_len, device, rng)
@@ -219,10 +229,10 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             "history": history, "samples": samples, "window": window, "prepared": prepared,
         })
 
-    # the latest state whose valid NLL is within max_valid_nll_rise of the start: what the run
-    # hands out if its end is not (see NLLRiseRollback)
-    rise = NLLRiseRollback(cfg.max_valid_nll_rise, nll_start)
-    rise.offer(start, nll_start if start == 0 else valid_nll(G, corpus.valid), G, D)
+    # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not worse
+    # on every figure): what the run hands out if its end is not (see NLLRiseRollback)
+    rise = NLLRiseRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
+    rise.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
@@ -262,7 +272,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             nll = valid_nll(G, corpus.valid)
             guard.check({"valid NLL": nll}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-            rise.offer(done, nll, G, D)
+            rise.offer(done, figures(nll), G, D)
             window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
@@ -273,7 +283,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     final = valid_nll(G, corpus.valid)
     guard.check({"valid NLL": final}, f"by step {cfg.steps}",
                 kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-    final = rise.settle(final, G, D)  # the kept generator's NLL if it rolled back
+    final = rise.settle(figures(final), G, D)  # the kept generator's NLL if it rolled back
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": final,
@@ -285,6 +295,27 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
         _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)
+
+
+class FigureProbe:
+    """BLEU-5 against the validation sentences and self-BLEU-5 of `n` samples at T = 1 from one
+    fixed seed (every state gets the same random numbers, so two states differ by the model, not
+    the draw); disabled (None figures) with fewer than 2 validation sentences."""
+
+    def __init__(self, corpus: Corpus, n: int, seed: int):
+        self.corpus, self.n, self.seed = corpus, n, seed
+        self.refs = [corpus.vocab.tokens(r.tolist()) for r in corpus.valid.cpu()]
+
+    def __call__(self, generator: Generator, nll: float) -> Figures:
+        if len(self.refs) < 2:
+            return Figures(nll)
+        was = generator.training
+        generator.eval()
+        g = torch.Generator(device=generator.device).manual_seed(self.seed)
+        rows, _ = generator.sample(self.n, self.corpus.max_len, 1.0, g)
+        generator.train(was)
+        hyps = [self.corpus.vocab.tokens(r) for r in rows.cpu().tolist()]
+        return Figures(nll, bleu(hyps, self.refs, ns=(5,))[5], self_bleu(hyps, ns=(5,))[5])
 
 
 def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> list[str]:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from gantext.errors import TrainingError
 
-__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "NLLRiseRollback", "kept_checkpoint"]
+__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "Figures", "NLLRiseRollback",
+           "kept_checkpoint"]
 
 DIVERGENCE_FACTOR = 10.0
 
@@ -82,62 +83,124 @@ class DivergenceGuard:
                                 f"written. Lower {self.knobs} in params.yaml and run it again")
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What the adversarial stage measures of a generator state on the validation split: NLL per
+    token, and (when measured) BLEU-5 of a fixed-seed sample against the validation sentences and
+    its self-BLEU-5. None: not measured."""
+
+    nll: float
+    bleu5: float | None = None
+    sbleu5: float | None = None
+
+    def worse_everywhere_than(self, other: "Figures") -> bool:
+        """Higher NLL, lower BLEU-5 *and* higher self-BLEU-5 (less diverse) than `other`: no
+        trade of one figure for another, only loss. False when BLEU was not measured."""
+        if None in (self.bleu5, self.sbleu5, other.bleu5, other.sbleu5):
+            return False
+        return (self.nll > other.nll and self.bleu5 < other.bleu5  # type: ignore[operator]
+                and self.sbleu5 > other.sbleu5)  # type: ignore[operator]
+
+    def line(self) -> str:
+        out = f"valid NLL {self.nll:.4f}"
+        if self.bleu5 is not None and self.sbleu5 is not None:
+            out += f", BLEU-5 {self.bleu5:.4f}, self-BLEU-5 {self.sbleu5:.4f}"
+        return out
+
+
 class NLLRiseRollback:
-    """Do not hand out a generator the adversarial run wrecked: if the validation NLL per token
-    at the end is more than ``max_rise`` above the starting (MLE) generator's, go back to the
-    latest state whose NLL was within that bound.
+    """Do not hand out a generator the adversarial run wrecked. The run's end is rejected, and
+    the latest acceptable state (or the start) handed out instead, when
+
+    - its validation NLL per token is more than ``max_rise`` above the starting (MLE)
+      generator's (``adversarial.max_valid_nll_rise``), or
+    - it is worse than the start on every figure at once (``worse_everywhere``,
+      ``adversarial.rollback_if_worse_everywhere``): higher NLL, lower BLEU-5 against the
+      validation sentences and higher self-BLEU-5, see :class:`Figures`.
 
     Measured on COCO: GAN objectives that work end with the validation NLL -0.015 to +0.06 from
     the MLE's (bce at its edge of stability: +0.17 and +0.26); bce's seed 1 ended at 3.36 ->
     4.51 and had made every figure worse at once (BLEU-2 0.72 -> 0.49, mean length 11.6 -> 5.2,
-    FID 1.7x, self-BLEU up). The bound is ``adversarial.max_valid_nll_rise`` (0.5 by default: a
-    perplexity 1.65x the MLE's). Only the end decides: bce's seed 0 went +0.51 at step 100 and
-    came back to +0.26, a relaxed GAN's normal swing. The candidates are the states at the loop's
-    resume checkpoints (every ``checkpoint_every`` steps, where the loop measures the NLL anyway)
-    and the start itself; :meth:`report` says what happened for ``metrics/adversarial.json``.
+    FID 1.7x, self-BLEU up). The bound is 0.5 by default (a perplexity 1.65x the MLE's). bce with
+    its default g_lr on COCO stayed within it (+0.195) and still made every figure worse (BLEU-5
+    0.197 -> 0.166, self-BLEU-5 0.338 -> 0.350, FID 1.4x, length 11.4 -> 19.7): the second rule.
+    Only the end decides: bce's seed 0 went +0.51 at step 100 and came back to +0.26, a relaxed
+    GAN's normal swing. The candidates are the states at the loop's resume checkpoints (every
+    ``checkpoint_every`` steps, where the loop measures the figures anyway) and the start
+    itself; :meth:`report` says what happened for ``metrics/adversarial.json``.
     """
 
-    def __init__(self, max_rise: float, start_nll: float):
+    def __init__(self, max_rise: float, start: Figures | float, worse_everywhere: bool = False):
+        self.start = start if isinstance(start, Figures) else Figures(float(start))
         self.max_rise = max_rise
-        self.limit = start_nll + max_rise
+        self.limit = self.start.nll + max_rise
+        self.worse_everywhere = worse_everywhere
         self.kept: dict | None = None
-        self.rejected_nll: float | None = None  # the run's own end, when it was not kept
+        self.end: Figures | None = None  # the run's own end (settle)
+        self.rejected: Figures | None = None  # the run's own end, when it was not kept
+        self.reason: str | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.max_rise > 0 and math.isfinite(self.limit)
+        return math.isfinite(self.start.nll) and (self.max_rise > 0 or self.worse_everywhere)
 
-    def offer(self, step: int, nll: float, *modules) -> None:
-        """Keep a copy of `modules`' weights as the latest state within the bound, if it is."""
-        if self.enabled and nll <= self.limit:
-            self.kept = {"step": step, "nll": nll,
+    def why_not(self, fig: Figures) -> str | None:
+        """Why a state must not be handed out (None: it may)."""
+        if not self.enabled:
+            return None
+        if self.max_rise > 0 and not fig.nll <= self.limit:
+            return "nll_rise"
+        if self.worse_everywhere and fig.worse_everywhere_than(self.start):
+            return "worse_everywhere"
+        return None
+
+    def offer(self, step: int, fig: Figures | float, *modules) -> None:
+        """Keep a copy of `modules`' weights as the latest acceptable state, if it is."""
+        fig = fig if isinstance(fig, Figures) else Figures(float(fig))
+        if self.enabled and self.why_not(fig) is None:
+            self.kept = {"step": step, "figures": fig,
                          "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
                                     for m in modules]}
 
-    def settle(self, nll: float, *modules) -> float:
-        """The end of the run: if `nll` is over the bound, restore `modules` to the kept state
-        and return its NLL; else return `nll` (the run's own result stands)."""
-        if not self.enabled or nll <= self.limit or self.kept is None:
-            return nll
+    def settle(self, fig: Figures | float, *modules) -> float:
+        """The end of the run: if it is not acceptable, restore `modules` to the kept state and
+        return its NLL; else return the end's NLL (the run's own result stands)."""
+        fig = fig if isinstance(fig, Figures) else Figures(float(fig))
+        self.end = fig
+        reason = self.why_not(fig)
+        if reason is None or self.kept is None:
+            return fig.nll
         for m, state in zip(modules, self.kept["states"]):
             m.load_state_dict(state)
-        self.rejected_nll = nll
-        return self.kept["nll"]
+        self.rejected, self.reason = fig, reason
+        return self.kept["figures"].nll
 
     def report(self) -> dict:
-        """``rolled_back`` always; the kept step and the rejected end's NLL when it did."""
-        if self.rejected_nll is None:
-            return {"rolled_back": False}
-        return {"rolled_back": True, "kept_step": self.kept["step"],
-                "valid_nll_end": self.rejected_nll}
+        """``rolled_back`` always; the kept step, why, and the rejected end's NLL when it did;
+        the start's and the end's BLEU-5 / self-BLEU-5 when they were measured."""
+        figs = {}
+        if self.start.bleu5 is not None and self.end is not None:  # what the rule compared
+            figs = {"guard_bleu5_start": self.start.bleu5, "guard_sbleu5_start": self.start.sbleu5,
+                    "guard_bleu5_end": self.end.bleu5, "guard_sbleu5_end": self.end.sbleu5}
+        if self.rejected is None:
+            return {"rolled_back": False, **figs}
+        return {"rolled_back": True, "rollback_reason": self.reason, "kept_step": self.kept["step"],
+                "valid_nll_end": self.rejected.nll, **figs}
 
     def message(self, what: str, start_nll: float, knobs: str) -> str | None:
         """The stage's warning line when the run was rolled back (None otherwise)."""
-        if self.rejected_nll is None:
+        if self.rejected is None:
             return None
-        return (f"{what}: WARNING the validation NLL ended at "
-                f"{self.rejected_nll:.4f} per token, up from the MLE's "
-                f"{start_nll:.4f}: more than adversarial.max_valid_nll_rise ({self.max_rise:g}). "
-                f"The run made the generator worse instead of trading quality for diversity, so "
-                f"the generator of step {self.kept['step']} (valid NLL {self.kept['nll']:.4f}, the "
-                f"latest within the bound) is kept. Lower {knobs}, or raise max_valid_nll_rise")
+        kept = self.kept["figures"]
+        if self.reason == "nll_rise":
+            return (f"{what}: WARNING the validation NLL ended at "
+                    f"{self.rejected.nll:.4f} per token, up from the MLE's "
+                    f"{start_nll:.4f}: more than adversarial.max_valid_nll_rise ({self.max_rise:g}). "
+                    f"The run made the generator worse instead of trading quality for diversity, so "
+                    f"the generator of step {self.kept['step']} (valid NLL {kept.nll:.4f}, the "
+                    f"latest within the bound) is kept. Lower {knobs}, or raise max_valid_nll_rise")
+        return (f"{what}: WARNING the run ended worse than the MLE on every figure the stage "
+                f"measures ({self.rejected.line()}; MLE: {self.start.line()}), with no trade of "
+                f"one for another, so the generator of step {self.kept['step']} ({kept.line()}, "
+                f"the latest that is not) is kept. Lower {knobs} or try another "
+                "adversarial.loss; adversarial.rollback_if_worse_everywhere: false keeps the end")
