@@ -159,7 +159,7 @@ class _AdversarialLoop:
     rollback_if_worse_everywhere: bool = _f(
         True, help="if the end is worse than the MLE on valid NLL, BLEU-5 and self-BLEU-5 at "
                    "once, keep the latest checkpoint that is not (or the MLE)")
-    guard_samples: int = _f(500, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
+    guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
     device: str = _f("auto")
 

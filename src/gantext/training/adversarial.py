@@ -227,12 +227,16 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "samples": samples, "window": window, "prepared": prepared,
+            "rollback": rise.state_dict(),
         })
 
     # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not worse
     # on every figure): what the run hands out if its end is not (see NLLRiseRollback)
     rise = NLLRiseRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
-    rise.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
+    if state is not None and "rollback" in state:  # the candidates the killed run had kept
+        rise.load_state_dict(state["rollback"])
+    else:
+        rise.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")

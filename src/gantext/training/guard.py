@@ -18,6 +18,7 @@ honest run is not stopped, and the blow-ups seen (NLL 1e6 and more) are.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,20 @@ class NLLRiseRollback:
             self.kept = {"step": step, "figures": fig,
                          "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
                                     for m in modules]}
+
+    def state_dict(self) -> dict:
+        """The kept state, in plain types (a resume file is loaded with weights_only)."""
+        if self.kept is None:
+            return {}
+        return {"step": self.kept["step"], "figures": dataclasses.asdict(self.kept["figures"]),
+                "states": self.kept["states"]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved: a resumed run keeps the same candidates (the
+        start among them) as an uninterrupted one."""
+        self.kept = None if not state else {
+            "step": int(state["step"]), "figures": Figures(**state["figures"]),
+            "states": state["states"]}
 
     def settle(self, fig: Figures | float, *modules) -> float:
         """The end of the run: if it is not acceptable, restore `modules` to the kept state and
