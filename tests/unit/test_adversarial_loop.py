@@ -360,6 +360,11 @@ def test_worse_everywhere_needs_all_three_figures_worse():
     assert not Figures(3.54, 0.210, 0.350).worse_everywhere_than(mle)  # better BLEU: a trade
     assert not Figures(3.30, 0.166, 0.350).worse_everywhere_than(mle)  # better NLL
     assert not Figures(3.54).worse_everywhere_than(mle)  # BLEU not measured: never
+    # a "gain" inside the noise is no trade: COCO bce's step 150 (BLEU-5 0.1981 vs 0.1980)
+    noisy = Figures(3.34, 0.1980, 0.2435, bleu5_se=0.0016, sbleu5_se=0.0017)
+    assert Figures(3.39, 0.1981, 0.2685, 0.0016, 0.0017).worse_everywhere_than(noisy)
+    assert not Figures(3.39, 0.2100, 0.2685, 0.0016, 0.0017).worse_everywhere_than(noisy)
+    assert not Figures(3.39, 0.1950, 0.2300, 0.0016, 0.0017).worse_everywhere_than(noisy)
 
 
 def test_the_figure_probe_is_reproducible_and_leaves_the_training_stream_alone(mod):
@@ -374,3 +379,4 @@ def test_the_figure_probe_is_reproducible_and_leaves_the_training_stream_alone(m
     a, b = probe(gen, 1.0), probe(gen, 1.0)
     assert torch.equal(state, torch.get_rng_state())
     assert a == b and 0 <= a.bleu5 <= 1 and 0 <= a.sbleu5 <= 1 and a.nll == 1.0
+    assert 0 < a.bleu5_se < 1 and 0 < a.sbleu5_se < 1

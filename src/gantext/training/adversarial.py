@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 
 from gantext.config import AdversarialConfig, DiscriminatorConfig, Params, to_dict
 from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
 from gantext.io import md5_file, write_csv, write_json
-from gantext.metrics.bleu import bleu, self_bleu
+from gantext.metrics.bleu import self_sentence_scores, sentence_scores
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
@@ -319,7 +320,14 @@ class FigureProbe:
         rows, _ = generator.sample(self.n, self.corpus.max_len, 1.0, g)
         generator.train(was)
         hyps = [self.corpus.vocab.tokens(r) for r in rows.cpu().tolist()]
-        return Figures(nll, bleu(hyps, self.refs, ns=(5,))[5], self_bleu(hyps, ns=(5,))[5])
+        b = sentence_scores(hyps, self.refs, ns=(5,))[5]
+        sb = self_sentence_scores(hyps, ns=(5,))[5]
+        return Figures(nll, float(b.mean()), float(sb.mean()), _se(b), _se(sb))
+
+
+def _se(x: np.ndarray) -> float:
+    """Standard error of the mean of `x`."""
+    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
 
 
 def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gantext.errors import TrainingError
 
-__all__ = ["DIVERGENCE_FACTOR", "DivergenceGuard", "Figures", "NLLRiseRollback",
+__all__ = ["DIVERGENCE_FACTOR", "GAIN_Z", "DivergenceGuard", "Figures", "NLLRiseRollback",
            "kept_checkpoint"]
 
 DIVERGENCE_FACTOR = 10.0
@@ -84,28 +84,43 @@ class DivergenceGuard:
                                 f"written. Lower {self.knobs} in params.yaml and run it again")
 
 
+#: a BLEU-5 or self-BLEU-5 difference counts as a gain only beyond this many standard errors
+#: of the difference (~95%): the issue's news-corpus run had BLEU "flat" and was worse everywhere
+GAIN_Z = 2.0
+
+
 @dataclass(frozen=True)
 class Figures:
     """What the adversarial stage measures of a generator state on the validation split: NLL per
-    token, and (when measured) BLEU-5 of a fixed-seed sample against the validation sentences and
-    its self-BLEU-5. None: not measured."""
+    token, and (when measured) the mean BLEU-5 of a fixed-seed sample against the validation
+    sentences and its mean self-BLEU-5, each with the standard error of its mean (``*_se``;
+    self-BLEU's scores share one pool, so its SE is approximate). None: not measured."""
 
     nll: float
     bleu5: float | None = None
     sbleu5: float | None = None
+    bleu5_se: float = 0.0
+    sbleu5_se: float = 0.0
 
     def worse_everywhere_than(self, other: "Figures") -> bool:
-        """Higher NLL, lower BLEU-5 *and* higher self-BLEU-5 (less diverse) than `other`: no
-        trade of one figure for another, only loss. False when BLEU was not measured."""
+        """Higher NLL, and neither a higher BLEU-5 nor a lower self-BLEU-5 (more diversity)
+        beyond sampling noise (:data:`GAIN_Z` standard errors of the difference): a loss with no
+        trade for it. False when BLEU was not measured."""
         if None in (self.bleu5, self.sbleu5, other.bleu5, other.sbleu5):
             return False
-        return (self.nll > other.nll and self.bleu5 < other.bleu5  # type: ignore[operator]
-                and self.sbleu5 > other.sbleu5)  # type: ignore[operator]
+
+        def gain(diff: float, se_a: float, se_b: float) -> bool:
+            return diff > GAIN_Z * math.hypot(se_a, se_b)
+
+        return (self.nll > other.nll
+                and not gain(self.bleu5 - other.bleu5, self.bleu5_se, other.bleu5_se)
+                and not gain(other.sbleu5 - self.sbleu5, self.sbleu5_se, other.sbleu5_se))
 
     def line(self) -> str:
         out = f"valid NLL {self.nll:.4f}"
         if self.bleu5 is not None and self.sbleu5 is not None:
-            out += f", BLEU-5 {self.bleu5:.4f}, self-BLEU-5 {self.sbleu5:.4f}"
+            out += (f", BLEU-5 {self.bleu5:.4f} ± {self.bleu5_se:.4f}, self-BLEU-5 "
+                    f"{self.sbleu5:.4f} ± {self.sbleu5_se:.4f}")
         return out
 
 
@@ -116,8 +131,8 @@ class NLLRiseRollback:
     - its validation NLL per token is more than ``max_rise`` above the starting (MLE)
       generator's (``adversarial.max_valid_nll_rise``), or
     - it is worse than the start on every figure at once (``worse_everywhere``,
-      ``adversarial.rollback_if_worse_everywhere``): higher NLL, lower BLEU-5 against the
-      validation sentences and higher self-BLEU-5, see :class:`Figures`.
+      ``adversarial.rollback_if_worse_everywhere``): higher NLL, and no gain beyond sampling
+      noise in BLEU-5 against the validation sentences or in self-BLEU-5, see :class:`Figures`.
 
     Measured on COCO: GAN objectives that work end with the validation NLL -0.015 to +0.06 from
     the MLE's (bce at its edge of stability: +0.17 and +0.26); bce's seed 1 ended at 3.36 ->
@@ -125,6 +140,8 @@ class NLLRiseRollback:
     FID 1.7x, self-BLEU up). The bound is 0.5 by default (a perplexity 1.65x the MLE's). bce with
     its default g_lr on COCO stayed within it (+0.195) and still made every figure worse (BLEU-5
     0.197 -> 0.166, self-BLEU-5 0.338 -> 0.350, FID 1.4x, length 11.4 -> 19.7): the second rule.
+    Its step-150 state had BLEU-5 0.1981 against the MLE's 0.1980, NLL and self-BLEU-5 worse: a
+    "gain" inside the noise is no trade, so gains count beyond :data:`GAIN_Z` standard errors.
     Only the end decides: bce's seed 0 went +0.51 at step 100 and came back to +0.26, a relaxed
     GAN's normal swing. The candidates are the states at the loop's resume checkpoints (every
     ``checkpoint_every`` steps, where the loop measures the figures anyway) and the start
@@ -195,8 +212,9 @@ class NLLRiseRollback:
         the start's and the end's BLEU-5 / self-BLEU-5 when they were measured."""
         figs = {}
         if self.start.bleu5 is not None and self.end is not None:  # what the rule compared
-            figs = {"guard_bleu5_start": self.start.bleu5, "guard_sbleu5_start": self.start.sbleu5,
-                    "guard_bleu5_end": self.end.bleu5, "guard_sbleu5_end": self.end.sbleu5}
+            figs = {f"guard_{k}_{when}": getattr(f, k) for when, f in (("start", self.start),
+                                                                          ("end", self.end))
+                    for k in ("bleu5", "bleu5_se", "sbleu5", "sbleu5_se")}
         if self.rejected is None:
             return {"rolled_back": False, **figs}
         return {"rolled_back": True, "rollback_reason": self.reason, "kept_step": self.kept["step"],
