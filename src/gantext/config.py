@@ -157,8 +157,9 @@ class _AdversarialLoop:
                           "keep the latest checkpoint (every checkpoint_every steps) within it; "
                           "0 = always keep the end")
     rollback_if_worse_everywhere: bool = _f(
-        True, help="if the end is worse than the MLE on valid NLL, BLEU-5 and self-BLEU-5 at "
-                   "once, keep the latest checkpoint that is not (or the MLE)")
+        True, help="if the end has a higher valid NLL than the MLE and no gain in BLEU-5 or "
+                   "self-BLEU-5 beyond 2 standard errors, keep the latest checkpoint that has "
+                   "one (or the MLE)")
     guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
     device: str = _f("auto")

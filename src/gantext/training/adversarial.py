@@ -38,7 +38,7 @@ from gantext.registry import lookup
 from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
-from gantext.training.guard import DivergenceGuard, Figures, NLLRiseRollback, kept_checkpoint
+from gantext.training.guard import DivergenceGuard, EndRollback, Figures, kept_checkpoint
 from gantext.training.diagnostics import chance_message, chance_report
 
 SAMPLES_SHOWN = 4  # decoded samples printed every `sample_every` steps
@@ -173,7 +173,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
     G.set_dropout(0.0)
     G.set_decode_precision(autocast_dtype(precision))
-    # the figures of "worse on every figure at once" (see NLLRiseRollback), of the MLE itself
+    # the figures of "worse on every figure at once" (see EndRollback), of the MLE itself
     # here: measured before a resume file replaces its weights
     probe = FigureProbe(corpus, cfg.guard_samples, derive_seed(seed, "adversarial", "guard")) \
         if cfg.rollback_if_worse_everywhere else None
@@ -232,8 +232,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
         })
 
     # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not worse
-    # on every figure): what the run hands out if its end is not (see NLLRiseRollback)
-    rise = NLLRiseRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
+    # on every figure): what the run hands out if its end is not (see EndRollback)
+    rise = EndRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
     if state is not None and "rollback" in state:  # the candidates the killed run had kept
         rise.load_state_dict(state["rollback"])
     else:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gantext.errors import TrainingError
 
-__all__ = ["DIVERGENCE_FACTOR", "GAIN_Z", "DivergenceGuard", "Figures", "NLLRiseRollback",
+__all__ = ["DIVERGENCE_FACTOR", "GAIN_Z", "DivergenceGuard", "EndRollback", "Figures",
            "kept_checkpoint"]
 
 DIVERGENCE_FACTOR = 10.0
@@ -124,7 +124,7 @@ class Figures:
         return out
 
 
-class NLLRiseRollback:
+class EndRollback:
     """Do not hand out a generator the adversarial run wrecked. The run's end is rejected, and
     the latest acceptable state (or the start) handed out instead, when
 
