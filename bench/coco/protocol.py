@@ -204,6 +204,14 @@ def params_differ(params: dict[str, Any], ovr: dict[str, Any]) -> str:
     return ""
 
 
+def params_changed(root: Path = ROOT) -> str:
+    """What `git diff` says of the workspace's params.yaml against HEAD ('' when unchanged): the
+    queue snapshots the workspace, so every protocol experiment would carry such a change."""
+    p = subprocess.run(["git", "diff", "--stat", "HEAD", "--", "params.yaml"], cwd=root,
+                       capture_output=True, text=True)
+    return p.stdout.strip().splitlines()[-1].strip() if p.stdout.strip() else ""
+
+
 def superseded_name(name: str, existing: dict[str, Any]) -> str:
     """``<name>-superseded-<k>``, the first k not taken."""
     return next(f"{name}-superseded-{k}" for k in itertools.count(1)
@@ -278,6 +286,11 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
     workers unless some are already running (they take new tasks as they free up), wait for
     these experiments and fail loudly (with the log) if any failed. Workers are never stopped
     here: an interrupted script leaves the queue running (`dvc queue stop` halts it)."""
+    if dirty := params_changed():
+        sys.exit(f"params.yaml differs from the commit ({dirty}): queued experiments would "
+                 "inherit it (a `dvc exp run` in this workspace applies its params here, e.g. "
+                 "evaluate.split: valid). Run `git checkout params.yaml` (or commit it), then "
+                 "this command again")
     existing = experiments()
     for name, (ovr, _) in jobs.items():
         if name in existing and not existing[name]["error"] and \

@@ -309,3 +309,20 @@ def test_an_experiment_with_other_params_is_superseded_not_reused(coco):
                              0, "coldgan")
     assert protocol.params_differ(had, new) == "adversarial.coldgan.mle_weight: 0.0 -> 1.0"
     assert protocol.superseded_name("x", {"x": {}, "x-superseded-1": {}}) == "x-superseded-2"
+
+
+def test_a_changed_params_yaml_in_the_workspace_stops_the_queue(tmp_path):
+    """A `dvc exp run -S evaluate.split=valid` in the workspace leaves its params there; a
+    protocol run queued after it ran on the validation split (caught by the report's MLE check)."""
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "params.yaml").write_text("evaluate:\n  split: test\n", encoding="utf-8")
+    git("add", "params.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "p")
+    assert protocol.params_changed(tmp_path) == ""
+    (tmp_path / "params.yaml").write_text("evaluate:\n  split: valid\n", encoding="utf-8")
+    assert "1 insertion" in protocol.params_changed(tmp_path)
