@@ -228,16 +228,16 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "samples": samples, "window": window, "prepared": prepared,
-            "rollback": rise.state_dict(),
+            "rollback": rollback.state_dict(),
         })
 
     # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not worse
     # on every figure): what the run hands out if its end is not (see EndRollback)
-    rise = EndRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
+    rollback = EndRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
     if state is not None and "rollback" in state:  # the candidates the killed run had kept
-        rise.load_state_dict(state["rollback"])
+        rollback.load_state_dict(state["rollback"])
     else:
-        rise.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
+        rollback.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
@@ -277,7 +277,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
             nll = valid_nll(G, corpus.valid)
             guard.check({"valid NLL": nll}, f"at step {done}",
                         kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-            rise.offer(done, figures(nll), G, D)
+            rollback.offer(done, figures(nll), G, D)
             window = [_to_floats(w) for w in window]  # the resume file holds plain floats
             save(done)
             last_saved = done
@@ -288,14 +288,14 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     final = valid_nll(G, corpus.valid)
     guard.check({"valid NLL": final}, f"by step {cfg.steps}",
                 kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-    final = rise.settle(figures(final), G, D)  # the kept generator's NLL if it rolled back
+    final = rollback.settle(figures(final), G, D)  # the kept generator's NLL if it rolled back
     metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
                                       if history else {}), **prepared,
                "valid_nll_start": nll_start, "valid_nll": final,
-               **chance_report(history), **rise.report()}
+               **chance_report(history), **rollback.report()}
     if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
         _stderr(warning)
-    if (warning := rise.message(f"adversarial ({cfg.loss})", nll_start,
+    if (warning := rollback.message(f"adversarial ({cfg.loss})", nll_start,
                                 f"adversarial.{objective.section}.g_lr")) is not None:
         _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
@@ -314,12 +314,8 @@ class FigureProbe:
     def __call__(self, generator: Generator, nll: float) -> Figures:
         if len(self.refs) < 2:
             return Figures(nll)
-        was = generator.training
-        generator.eval()
-        g = torch.Generator(device=generator.device).manual_seed(self.seed)
-        rows, _ = generator.sample(self.n, self.corpus.max_len, 1.0, g)
-        generator.train(was)
-        hyps = [self.corpus.vocab.tokens(r) for r in rows.cpu().tolist()]
+        rows = _seeded_rows(generator, self.n, self.corpus.max_len, self.seed)
+        hyps = [self.corpus.vocab.tokens(r) for r in rows.tolist()]
         b = sentence_scores(hyps, self.refs, ns=(5,))[5]
         sb = self_sentence_scores(hyps, ns=(5,))[5]
         return Figures(nll, float(b.mean()), float(sb.mean()), _se(b), _se(sb))
@@ -332,12 +328,19 @@ def _se(x: np.ndarray) -> float:
 
 def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> list[str]:
     """`n` decoded samples from their own seeded stream (does not disturb training's RNG)."""
+    rows = _seeded_rows(generator, n, corpus.max_len, seed)
+    return [corpus.vocab.decode(r.tolist()) for r in rows]
+
+
+def _seeded_rows(generator: Generator, n: int, max_len: int, seed: int) -> torch.Tensor:
+    """`n` sampled rows at T = 1 (on the CPU) from a stream of their own, in eval mode; the
+    generator's mode is restored after."""
     was = generator.training
     generator.eval()
     g = torch.Generator(device=generator.device).manual_seed(seed)
-    rows, _ = generator.sample(n, corpus.max_len, 1.0, g)
+    rows, _ = generator.sample(n, max_len, 1.0, g)
     generator.train(was)
-    return [corpus.vocab.decode(r.tolist()) for r in rows.cpu()]
+    return rows.cpu()
 
 
 def _stderr(msg: str) -> None:

@@ -148,8 +148,8 @@ class EndRollback:
     itself; :meth:`report` says what happened for ``metrics/adversarial.json``.
     """
 
-    def __init__(self, max_rise: float, start: Figures | float, worse_everywhere: bool = False):
-        self.start = start if isinstance(start, Figures) else Figures(float(start))
+    def __init__(self, max_rise: float, start: Figures, worse_everywhere: bool = False):
+        self.start = start
         self.max_rise = max_rise
         self.limit = self.start.nll + max_rise
         self.worse_everywhere = worse_everywhere
@@ -172,9 +172,8 @@ class EndRollback:
             return "worse_everywhere"
         return None
 
-    def offer(self, step: int, fig: Figures | float, *modules) -> None:
+    def offer(self, step: int, fig: Figures, *modules) -> None:
         """Keep a copy of `modules`' weights as the latest acceptable state, if it is."""
-        fig = fig if isinstance(fig, Figures) else Figures(float(fig))
         if self.enabled and self.why_not(fig) is None:
             self.kept = {"step": step, "figures": fig,
                          "states": [{k: v.detach().clone() for k, v in m.state_dict().items()}
@@ -194,10 +193,9 @@ class EndRollback:
             "step": int(state["step"]), "figures": Figures(**state["figures"]),
             "states": state["states"]}
 
-    def settle(self, fig: Figures | float, *modules) -> float:
+    def settle(self, fig: Figures, *modules) -> float:
         """The end of the run: if it is not acceptable, restore `modules` to the kept state and
         return its NLL; else return the end's NLL (the run's own result stands)."""
-        fig = fig if isinstance(fig, Figures) else Figures(float(fig))
         self.end = fig
         reason = self.why_not(fig)
         if reason is None or self.kept is None:
