@@ -40,8 +40,15 @@ def main() -> None:
     m = result.metrics
     steps = (f"{cfg.steps} steps (rolled back to step {m['kept_step']})"
              if m.get("rolled_back") else f"{cfg.steps} steps")
+    # the guard's figures too, when it measured them: NLL alone hid what bce did to a news corpus
+    figures = ", ".join(f"{label} {m[f'guard_{k}_start']:.4f} -> {m[f'guard_{k}_end']:.4f}"
+                        for k, label in (("bleu5", "BLEU-5"), ("sbleu5", "self-BLEU-5"))
+                        if f"guard_{k}_end" in m)
+    if figures:  # the guard measured the end, which a rollback did not hand out
+        figures = (f"; {'the end it rejected' if m.get('rolled_back') else 'start -> end'}: "
+                   f"{figures} ({cfg.guard_samples} samples at T = 1 vs valid)")
     print(f"adversarial ({cfg.loss}): {steps} in {result.wall_seconds:.1f}s; "
-          f"valid NLL {m['valid_nll_start']:.4f} -> {m['valid_nll']:.4f}", file=sys.stderr)
+          f"valid NLL {m['valid_nll_start']:.4f} -> {m['valid_nll']:.4f}{figures}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -171,3 +171,29 @@ def test_pretrain_stage_with_a_huge_lr_exits_non_zero_and_writes_nothing(tmp_pat
     assert not (tmp_path / "models" / "pretrain" / "generator.pt").exists()
     for f in (tmp_path / "metrics").glob("*.json"):
         _strict_json(f)
+
+
+def test_adversarial_stage_prints_the_guards_figures_from_its_metrics(tmp_path, monkeypatch,
+                                                                      capsys):
+    """The stage's last line shows BLEU-5 and self-BLEU-5 start -> end (what the guard read),
+    the same numbers as metrics/adversarial.json: valid NLL alone hid a worse-everywhere end."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["ingest"].update(source="builtin", builtin={"num_sentences": 200})
+    params["model"]["generator"].update(embed_dim=8, hidden_dim=16)
+    params["model"]["discriminator"].update(embed_dim=8, num_filters=4)
+    params["pretrain"].update(epochs=1, device="cpu")
+    params["adversarial"].update(steps=4, batch_size=8, checkpoint_every=2, log_every=2,
+                                 sample_every=100, guard_samples=40, device="cpu")
+    params["tracking"]["enabled"] = False
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    for stage in ("ingest", "tokenize", "pretrain"):
+        assert _run_stage(stage, tmp_path, monkeypatch) == 0
+    capsys.readouterr()
+    assert _run_stage("adversarial", tmp_path, monkeypatch) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    m = _strict_json(tmp_path / "metrics" / "adversarial.json")
+    label = "the end it rejected" if m["rolled_back"] else "start -> end"
+    assert (f"{label}: BLEU-5 {m['guard_bleu5_start']:.4f} -> {m['guard_bleu5_end']:.4f}, "
+            f"self-BLEU-5 {m['guard_sbleu5_start']:.4f} -> {m['guard_sbleu5_end']:.4f} "
+            f"(40 samples at T = 1 vs valid)") in last, last
