@@ -15,12 +15,13 @@ from _toy import toy_rows
 V, MAX_LEN = 10, 6
 
 
-def _objective():
+def _objective(**rsgan):
     torch.manual_seed(0)
     g = build_generator(dict(vocab_size=V, embed_dim=8, hidden_dim=16, max_len=MAX_LEN))
     d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=8, kernel_sizes=(2, 3),
                                         num_filters=6, dropout=0.0))
     cfg = AdversarialConfig(loss="rsgan", steps=10, device="cpu")
+    cfg = dataclasses.replace(cfg, rsgan=dataclasses.replace(cfg.rsgan, **rsgan))
     return OBJECTIVES["rsgan"](g, d, cfg, MAX_LEN, torch.device("cpu"),
                                torch.Generator().manual_seed(0))
 
@@ -48,6 +49,19 @@ def test_generator_step_uses_reals_and_moves_only_g():
     assert torch.isfinite(logs["g_loss"]) and logs["g_grad_norm"] > 0
     assert all(torch.equal(a, b) for a, b in zip(d_before, obj.D.parameters()))
     assert all(p.grad is None for p in obj.D.parameters())
+
+
+def test_mle_weight_adds_that_multiple_of_the_real_batchs_nll_to_g_loss():
+    real = _real(8)
+    plain, mixed = _objective(), _objective(mle_weight=0.5)
+    with torch.no_grad():
+        total, count = mixed.G.nll(real)  # the weights both G steps start from
+    expected = float(total / count) * 0.5
+    gap = float(mixed.generator_step(real, step=2)["g_loss"]
+                - plain.generator_step(real, step=2)["g_loss"])
+    assert gap == pytest.approx(expected, rel=1e-5)  # same seed: the same fakes and D scores
+    with pytest.raises(ValueError, match="mle_weight"):
+        params_from_dict({"adversarial": {"rsgan": {"mle_weight": -1.0}}})
 
 
 def test_params_section_is_validated_and_selectable():

@@ -183,6 +183,12 @@ class Objective:
         opt.step()
         return norm.detach()
 
+    def mle_loss(self, real: torch.Tensor) -> torch.Tensor:
+        """G's mean NLL per token of a real batch: the control's whole loss, and the optional
+        teacher-forcing term (``mle_weight``) of the objectives that mix it in."""
+        total, count = self.G.nll(real.to(self.device))
+        return total / max(count, 1)
+
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
         return {"g_opt": self.g_opt.state_dict(),
@@ -249,6 +255,8 @@ class RelaxedConfig:
     d_input: Literal["soft", "straight_through"] = param(
         "soft", help="what D sees of a fake: soft (the Gumbel-softmax rows) | straight_through "
                      "(their argmax one-hots; G's gradient still flows through the soft rows)")
+    mle_weight: float = param(0.0, ge=0.0, help="+ weight * the MLE loss on the G step's real "
+                                                "batch (0: off, the papers' pure adversarial G)")
 
 
 def straight_through(soft: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
@@ -268,7 +276,9 @@ class RelaxedObjective(Objective):
 
     The steps are shared; a loss is its two hooks :meth:`d_loss` and :meth:`g_loss` over D's raw
     scores. The inverse temperature follows the section's ``beta_max``/``anneal`` schedule, so
-    the section's config must have those two keys.
+    the section's config must have those two keys. ``mle_weight`` > 0 adds the MLE loss of the G
+    step's real batch to G's loss (the teacher-forcing term ColdGAN keeps, and Li et al., 2017,
+    interleave with their adversarial updates); the RelGAN paper's G has none (0, the default).
     """
 
     #: whether :meth:`g_loss` needs D's scores of the real batch (relativistic losses)
@@ -323,6 +333,8 @@ class RelaxedObjective(Objective):
                 with torch.no_grad():
                     d_real = self.D(real.to(self.device))
             loss = self.g_loss(self.D(self._fake(len(real), step)), d_real)
+            if self.ocfg.mle_weight > 0:  # an anchor to the data: RSGAN's relaxed G shortened
+                loss = loss + self.ocfg.mle_weight * self.mle_loss(real)  # COCO's sentences
             norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "g_grad_norm": norm}
 

@@ -102,7 +102,6 @@ class ColdGANObjective(SampledDObjective):
         mask = (samples != PAD_ID).float()
         loss, logs = clipped_surrogate(logp, logq, leave_one_out(rewards), mask, c.clip_eps)
         if c.mle_weight > 0:
-            s, n = self.G.nll(real.to(self.device))
-            loss = loss + c.mle_weight * s / max(n, 1)
+            loss = loss + c.mle_weight * self.mle_loss(real)
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "mean_reward": rewards.mean(), **logs, "g_grad_norm": norm}

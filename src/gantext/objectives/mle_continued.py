@@ -37,7 +37,6 @@ class MLEContinuedObjective(Objective):
     d_steps_per_g_step = 0
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        total, count = self.G.nll(real.to(self.device))
-        loss = total / max(count, 1)
+        loss = self.mle_loss(real)
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "g_grad_norm": norm}
