@@ -192,13 +192,28 @@ def experiments() -> dict[str, dict]:
     return out
 
 
-def params_differ(params: dict[str, Any], ovr: dict[str, Any]) -> str:
+def _lookup(params: dict[str, Any], key: str) -> tuple[bool, Any]:
+    """(whether dotted `key` is in `params`, its value or None)."""
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def params_differ(params: dict[str, Any], ovr: dict[str, Any],
+                  defaults: dict[str, Any] | None = None) -> str:
     """The first override whose value the experiment's params.yaml does not hold, as
-    'key: had -> wanted' ('' when every override matches)."""
+    'key: had -> wanted' ('' when every override matches). A key the experiment's params lack
+    (it ran before the knob existed) matches when `defaults` (today's params.yaml) gives it the
+    wanted value: a new knob's default is the old behaviour (rsgan's mle_weight 0)."""
     for key, want in ovr.items():
-        node: Any = params
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+        found, node = _lookup(params, key)
+        if not found and defaults is not None:
+            known, default = _lookup(defaults, key)
+            if known and _fmt(default) == _fmt(want):
+                continue
         if _fmt(node) != _fmt(want):
             return f"{key}: {_fmt(node)} -> {_fmt(want)}"
     return ""
@@ -292,9 +307,10 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
                  "evaluate.split: valid). Run `git checkout params.yaml` (or commit it), then "
                  "this command again")
     existing = experiments()
+    defaults = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     for name, (ovr, _) in jobs.items():
         if name in existing and not existing[name]["error"] and \
-                (differ := params_differ(existing[name]["params"], ovr)):
+                (differ := params_differ(existing[name]["params"], ovr, defaults)):
             new = superseded_name(name, existing)
             print(f"  {name}: exists with other params ({differ}); renamed {new}, run again")
             _dvc("exp", "rename", name, new)

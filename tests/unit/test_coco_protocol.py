@@ -311,6 +311,21 @@ def test_an_experiment_with_other_params_is_superseded_not_reused(coco):
     assert protocol.superseded_name("x", {"x": {}, "x-superseded-1": {}}) == "x-superseded-2"
 
 
+def test_a_knob_newer_than_the_experiment_matches_only_at_its_default(coco):
+    """rsgan's test rows ran before `mle_weight` existed: asking for its default (0) must not
+    re-run them, asking for 1 must."""
+    recipe = protocol.load_recipe()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    want = protocol.overrides(coco, recipe, {"rsgan": {"adversarial.rsgan.mle_weight": 0.0}},
+                              0, "rsgan")
+    had = _apply(params, want)
+    del had["adversarial"]["rsgan"]["mle_weight"]
+    assert protocol.params_differ(had, want, params) == ""
+    assert protocol.params_differ(had, want) == "adversarial.rsgan.mle_weight: None -> 0.0"
+    more = {**want, "adversarial.rsgan.mle_weight": 1.0}
+    assert protocol.params_differ(had, more, params) == "adversarial.rsgan.mle_weight: None -> 1.0"
+
+
 def test_a_changed_params_yaml_in_the_workspace_stops_the_queue(tmp_path):
     """A `dvc exp run -S evaluate.split=valid` in the workspace leaves its params there; a
     protocol run queued after it ran on the validation split (caught by the report's MLE check)."""
