@@ -189,6 +189,12 @@ class Objective:
         total, count = self.G.nll(real.to(self.device))
         return total / max(count, 1)
 
+    def with_mle_term(self, loss: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """`loss` + the section's ``mle_weight`` x :meth:`mle_loss` of `real` (unchanged at 0,
+        the default, and in sections without the knob)."""
+        weight = getattr(self.ocfg, "mle_weight", 0.0)
+        return loss + weight * self.mle_loss(real) if weight > 0 else loss
+
     def state_dict(self) -> dict[str, Any]:
         """Optimizer states and objective-specific state (G, D and RNGs are saved by the loop)."""
         return {"g_opt": self.g_opt.state_dict(),
@@ -332,9 +338,9 @@ class RelaxedObjective(Objective):
             if self.g_uses_real:
                 with torch.no_grad():
                     d_real = self.D(real.to(self.device))
-            loss = self.g_loss(self.D(self._fake(len(real), step)), d_real)
-            if self.ocfg.mle_weight > 0:  # an anchor to the data: RSGAN's relaxed G shortened
-                loss = loss + self.ocfg.mle_weight * self.mle_loss(real)  # COCO's sentences
+            # the MLE term anchors G to the data (RSGAN's relaxed G shortened COCO's sentences)
+            loss = self.with_mle_term(self.g_loss(self.D(self._fake(len(real), step)), d_real),
+                                      real)
             norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "g_grad_norm": norm}
 

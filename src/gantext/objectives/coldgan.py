@@ -101,7 +101,6 @@ class ColdGANObjective(SampledDObjective):
                                  ).gather(-1, target).squeeze(-1)
         mask = (samples != PAD_ID).float()
         loss, logs = clipped_surrogate(logp, logq, leave_one_out(rewards), mask, c.clip_eps)
-        if c.mle_weight > 0:
-            loss = loss + c.mle_weight * self.mle_loss(real)
+        loss = self.with_mle_term(loss, real)
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         return {"g_loss": loss.detach(), "mean_reward": rewards.mean(), **logs, "g_grad_norm": norm}

@@ -237,7 +237,8 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     if state is not None and "rollback" in state:  # the candidates the killed run had kept
         rollback.load_state_dict(state["rollback"])
     else:
-        rollback.offer(start, fig_start if start == 0 else figures(valid_nll(G, corpus.valid)), G, D)
+        fig = fig_start if start == 0 else figures(valid_nll(G, corpus.valid))
+        rollback.offer(start, fig, G, D)
     last_saved = start
     bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
@@ -296,7 +297,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
         _stderr(warning)
     if (warning := rollback.message(f"adversarial ({cfg.loss})", nll_start,
-                                f"adversarial.{objective.section}.g_lr")) is not None:
+                                    f"adversarial.{objective.section}.g_lr")) is not None:
         _stderr(warning)
     return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
                              wall_seconds=time.perf_counter() - t0)
