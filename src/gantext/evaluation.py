@@ -71,7 +71,7 @@ from gantext.text.vocab import Vocab
 
 __all__ = ["EvalData", "Evaluation", "DELTA_KEYS", "CI_KEYS", "NS", "draw_samples", "evaluate",
            "generator_metrics", "load_eval_data", "ordered_metrics", "real_metrics", "stream_seed",
-           "write_outputs"]
+           "sweep_rows", "write_outputs"]
 
 #: Figures with a bootstrap interval (``<key>_lo`` / ``<key>_hi``) in every row and in delta.
 CI_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid")
@@ -259,6 +259,29 @@ def deltas(rows: Mapping[str, Scored], a: str = "mle", b: str = "gan") -> dict[s
 
 
 # ---------------------------------------------------------------------- the protocol
+def sweep_rows(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateConfig,
+               seed: int, ctx: OracleContext | None = None, log: Log = _stderr,
+               on_draw: Callable[[int], Any] | None = None) -> list[dict[str, Any]]:
+    """The quality-diversity sweep of `generators` and its ``real`` row, from the evaluate
+    stage's sample streams: one stream per temperature, shared by the models (common random
+    numbers), and the first ``n_sweep`` sentences of the headline real sample. A script that
+    re-scores an experiment's curve (bench/coco/length_matched.py) gets the stage's samples."""
+    temps = list(cfg.sweep_temperatures)
+    _, n_sweep = sample_sizes(cfg.num_samples, cfg.sweep_samples, len(data.pool))
+
+    def sample(name: str, t: float, k: int) -> list[list[str]]:
+        drawn = draw_samples(generators[name], data.vocab, k, data.max_len, t,
+                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
+        if on_draw is not None:
+            on_draw(k)
+        return drawn
+
+    rows = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log)
+    real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
+    rows.append(qd_row("real", None, real_sample[:n_sweep], data.test, ctx))
+    return rows
+
+
 @dataclass
 class Evaluation:
     """Everything the evaluate stage writes."""
@@ -344,17 +367,8 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         "fid_extractor_seed": EXTRACTOR_SEED,
     }
 
-    def sample(name: str, t: float, k: int) -> list[list[str]]:
-        # one stream per temperature, shared by the models (common random numbers)
-        drawn = draw_samples(generators[name], data.vocab, k, data.max_len, t,
-                             stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
-        bar.update(k)
-        return drawn
-
-    qd = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log)
+    qd = sweep_rows(generators, data, cfg, seed, ctx, log, bar.update)
     bar.close()
-    # the same real sample as the headline row (its first n_sweep sentences)
-    qd.append(qd_row("real", None, real_sample[:n_sweep], data.test, ctx))
     return Evaluation(metrics=metrics, samples=samples, qd_rows=qd, extractor=extractor,
                       modes=mode_fracs, level=data.level)
 

@@ -1,0 +1,191 @@
+"""The COCO gaps read at equal length: each experiment's quality-diversity curve re-scored with the
+length-matched columns (``bleu5_lm``, ``self_bleu5_lm``: the samples weighted to the test
+captions' length distribution, see gantext.metrics.quality_diversity).
+
+On COCO, WordNet and the built-in grammar the relaxed GANs wrote shorter sentences than MLE and
+the data, and lay above MLE's curve. A short sentence has fewer 5-grams to get wrong, so part of
+such a gap can be length alone. This script asks how much of each row's gap stays when every
+curve (the model's, MLE's and the real sample's) is read at the data's length distribution.
+
+Per experiment ``coco-s<seed>-<loss>`` it reads the experiment's data, both generators and
+params.yaml from its commit (DVC's local cache; the workspace is untouched), re-draws the
+evaluate stage's sweep with the stage's own sample streams (``gantext.evaluation.sweep_rows``),
+checks that the plain BLEU-5 / self-BLEU-5 equal the experiment's stored
+metrics/plots/quality_diversity.csv, and computes the largest and mean gap above MLE's curve
+both ways (plain, and length-matched), and the real sample's gap (the ceiling).
+
+    python bench/coco/length_matched.py [--losses rsgan mle-continued] [--seeds 0 1 2] [--jobs 2]
+
+Writes length_matched.json beside this file (replaced whole; earlier experiments kept) and
+prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "src"))
+from fid_at_equal_diversity import exp_sha  # noqa: E402
+from report import gaps_above, real_gap  # noqa: E402
+
+OUT = HERE / "length_matched.json"
+#: what one experiment's curve needs from its commit (the data, the generators, the settings)
+FILES = ("data/interim", "data/processed", "models/pretrain", "models/adversarial",
+         "params.yaml", "metrics/plots/quality_diversity.csv")
+#: the stored curve must be reproduced to this precision (bf16 decoding on CPU is deterministic)
+MATCH_TOL = 1e-9
+
+
+def curve(name: str, models: Sequence[str]) -> dict[str, Any]:
+    """The sweep rows (with the length-matched columns) of `models` ("mle", "gan") of
+    experiment `name`, and how far the plain figures are from its stored curve."""
+    import torch
+    from dvc.api import DVCFileSystem
+
+    from gantext.config import load_params
+    from gantext.evaluation import load_eval_data, sweep_rows
+    from gantext.paths import repo_paths
+    from gantext.runtime import autocast_dtype
+    from gantext.training.checkpoint import load_generator
+
+    torch.set_num_threads(1)  # as the evaluate stage: core-count independent numbers
+    sha = exp_sha(name)
+    fs = DVCFileSystem(str(ROOT), rev=sha)
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in FILES:
+            fs.get(f, str(Path(tmp) / f), recursive=True)
+        params = load_params(Path(tmp) / "params.yaml")
+        paths = repo_paths(Path(tmp))
+        data = load_eval_data(paths, params.evaluate.split)
+        ckpt = {"mle": paths.pretrain_generator, "gan": paths.adversarial_generator}
+        generators = {m: load_generator(ckpt[m], vocab_hash=data.vocab.hash)[0]
+                      .set_decode_precision(autocast_dtype(params.runtime.precision))
+                      for m in models}
+        rows = sweep_rows(generators, data, params.evaluate, params.seed, log=lambda _: None)
+        stored = list(csv.DictReader(io.StringIO(
+            (Path(tmp) / FILES[-1]).read_text(encoding="utf-8"))))
+        mle_md5 = hashlib.md5(ckpt["mle"].read_bytes()).hexdigest()
+    key = {(r["model"], str(r["temperature"])): r for r in stored}
+    diff = max(abs(float(key[(r["model"], str(r["temperature"]))][c]) - r[c])
+               for r in rows for c in ("bleu5", "self_bleu5"))
+    return {"experiment": name, "commit": sha, "seed": params.seed, "mle_md5": mle_md5,
+            "rows": rows, "max_diff_vs_stored": diff}
+
+
+def _lm(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the length-matched figures in the plain figures' place."""
+    return [{**r, "bleu5": r["bleu5_lm"], "self_bleu5": r["self_bleu5_lm"]} for r in rows]
+
+
+def gaps(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Largest / mean gap of the GAN above MLE's curve, and the real sample's gap, plain and
+    length-matched, from one experiment's rows (its GAN rows + its seed's MLE and real rows)."""
+    out: dict[str, Any] = {}
+    for tag, rs in (("plain", list(rows)), ("lm", _lm(rows))):
+        g = gaps_above(rs)
+        out[tag] = {"max_gap": max(g) if g else None,
+                    "mean_gap": statistics.fmean(g) if g else None,
+                    "points_in_range": len(g), "real_gap": real_gap(rs)}
+    gan = [r for r in rows if r["model"] == "gan"]
+    mle = [r for r in rows if r["model"] == "mle"]
+    out["mean_length_t1"] = {m: next(r["mean_length"] for r in rs if r["temperature"] == 1.0)
+                             for m, rs in (("gan", gan), ("mle", mle)) if rs}
+    out["min_coverage"] = min(r["lm_coverage"] for r in rows)
+    return out
+
+
+def _median(xs: Sequence[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _mean(xs: Sequence[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return statistics.fmean(vals) if vals else None
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.4f}"
+
+
+def markdown(results: Sequence[dict[str, Any]]) -> str:
+    """Per loss: the target's two figures (median over seeds of the largest gap, mean over
+    seeds of the mean gap), plain and length-matched; the real sample's gap is the ceiling."""
+    lines = ["| loss | seeds | largest gap (median) | mean gap (mean) | largest gap, length-"
+             "matched (median) | mean gap, length-matched (mean) | length at T = 1 (MLE's) |",
+             "|---|---|---|---|---|---|---|"]
+    for loss in dict.fromkeys(r["loss"] for r in results):
+        rs = [r for r in results if r["loss"] == loss]
+        cells = [_f(_median([r[t]["max_gap"] for r in rs])) + " | " +
+                 _f(_mean([r[t]["mean_gap"] for r in rs])) for t in ("plain", "lm")]
+        length = (f"{_mean([r['mean_length_t1']['gan'] for r in rs]):.2f} "
+                  f"({_mean([r['mean_length_t1']['mle'] for r in rs]):.2f})")
+        lines.append(f"| {loss} | {len(rs)} | {cells[0]} | {cells[1]} | {length} |")
+    seeds = list({r["seed"]: r for r in results}.values())
+    lines.append(f"| real sample (the ceiling) | {len(seeds)} | "
+                 f"{_f(_median([r['plain']['real_gap'] for r in seeds]))} | | "
+                 f"{_f(_median([r['lm']['real_gap'] for r in seeds]))} | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(results: list[dict[str, Any]]) -> None:
+    """length_matched.json, replaced whole (never half-written)."""
+    tmp = OUT.with_name(f".{OUT.name}.tmp")
+    tmp.write_text(json.dumps({"results": results}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(OUT)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from gantext.objectives import OBJECTIVES
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--losses", nargs="+", choices=list(OBJECTIVES), default=list(OBJECTIVES))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--jobs", type=int, default=1, help="experiments scored at once (1 thread each)")
+    args = ap.parse_args(argv)
+    names = [f"coco-s{seed}-{loss}" for seed in args.seeds for loss in args.losses]
+    # MLE's curve is the same in every experiment of a seed (one cached pretrain stage): one
+    # experiment per seed scores it, every experiment scores its GAN
+    jobs = [(f"coco-s{seed}-{args.losses[0]}", ("mle",)) for seed in args.seeds]
+    jobs += [(name, ("gan",)) for name in names]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        done = list(pool.map(curve, *zip(*jobs)))
+    mle = {d["seed"]: d for d in done[:len(args.seeds)]}
+    kept = json.loads(OUT.read_text(encoding="utf-8"))["results"] if OUT.is_file() else []
+    results = [r for r in kept if r["experiment"] not in names]
+    for d in done[len(args.seeds):]:
+        base = mle[d["seed"]]
+        if base["mle_md5"] != d["mle_md5"]:
+            sys.exit(f"{d['experiment']}: its MLE is not the one of {base['experiment']}")
+        rows = [r for r in base["rows"] if r["model"] != "gan"] + \
+            [r for r in d["rows"] if r["model"] == "gan"]
+        results.append({"experiment": d["experiment"], "commit": d["commit"], "seed": d["seed"],
+                        "loss": d["experiment"].split("-", 2)[2],
+                        "max_diff_vs_stored": max(d["max_diff_vs_stored"],
+                                                  base["max_diff_vs_stored"]),
+                        **gaps(rows), "rows": rows})
+        diff = results[-1]["max_diff_vs_stored"]
+        print(f"{d['experiment']}: max |plain - stored| {diff:.2e}"
+              + ("" if diff <= MATCH_TOL else " -- NOT the stored curve: the samples differ, "
+                 "so its length-matched gaps are not the stored curve's"), flush=True)
+    order = {loss: i for i, loss in enumerate(OBJECTIVES)}
+    results.sort(key=lambda r: (order.get(r["loss"], len(order)), r["seed"]))
+    _write(results)
+    print(markdown(results), end="")
+
+
+if __name__ == "__main__":
+    main()
