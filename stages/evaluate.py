@@ -51,6 +51,13 @@ def main() -> None:
 
         d = load_discriminator(paths.adversarial_discriminator, data.vocab.hash, device)
         generators["d_resample"] = DResampled(generators["gan"], d, params.evaluate.d_resample)
+    if params.evaluate.length_match.enabled:  # both generators at the training lengths
+        from gantext.metrics.length_match import LengthMatched
+
+        train_lengths = [len(s) for s in data.train]
+        for name in ("mle", "gan"):
+            generators[f"{name}_lm"] = LengthMatched(generators[name], train_lengths,
+                                                     params.evaluate.length_match)
     oracle, modes = None, ()
     if params.ingest.source == "builtin":
         from gantext.corpus.grammar import MODES, default_grammar
@@ -79,6 +86,10 @@ def main() -> None:
           f"gan {m['gan']['sbleu5']:.4f}; FID mle {m['mle']['fid']:.4g} gan {m['gan']['fid']:.4g} "
           f"floor {m['real']['fid_floor']:.4g} (all at n = {m['mle']['n_samples']}, "
           f"{m['mle']['n_refs']} references); {time.perf_counter() - start:.1f} s")
+    for name in ("mle_lm", "gan_lm"):
+        if name in m:
+            print(f"evaluate: {name} BLEU-5 {m[name]['bleu5']:.4f} self-BLEU-5 "
+                  f"{m[name]['sbleu5']:.4f} FID {m[name]['fid']:.4g} length {m[name]['len']:.2f}")
     if "d_resample" in m:
         print(f"evaluate: d_resample BLEU-5 {m['d_resample']['bleu5']:.4f} self-BLEU-5 "
               f"{m['d_resample']['sbleu5']:.4f} FID {m['d_resample']['fid']:.4g}")

@@ -31,8 +31,9 @@ import statistics
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -42,21 +43,26 @@ from fid_at_equal_diversity import exp_sha  # noqa: E402
 from report import gaps_above, real_gap  # noqa: E402
 
 OUT = HERE / "length_matched.json"
-#: what one experiment's curve needs from its commit (the data, the generators, the settings)
-FILES = ("data/interim", "data/processed", "models/pretrain", "models/adversarial",
-         "params.yaml", "metrics/plots/quality_diversity.csv")
+#: what one experiment's curves need from its commit (the data, the generators, the settings,
+#: the FID ruler, the stored figures)
+FILES = ("data/interim", "data/processed", "models/pretrain", "models/adversarial", "models/fid",
+         "params.yaml", "metrics/evaluate.json", "metrics/plots/quality_diversity.csv")
 #: the stored curve must be reproduced to this precision (bf16 decoding on CPU is deterministic)
 MATCH_TOL = 1e-9
+#: the figures of a drawn row kept in length_matched.json
+KEEP = ("bleu5", "sbleu5", "fid", "fid_lo", "fid_hi", "len", "unique", "distinct_4", "n_samples")
 
 
-def curve(name: str, models: Sequence[str]) -> dict[str, Any]:
-    """The sweep rows (with the length-matched columns) of `models` ("mle", "gan") of
-    experiment `name`, and how far the plain figures are from its stored curve."""
+@contextmanager
+def experiment(name: str, models: Sequence[str] = ("mle", "gan")) -> Iterator[dict[str, Any]]:
+    """Experiment `name` read from its commit into a temporary folder: ``sha``, ``params``,
+    ``paths``, ``data`` (its evaluation split), ``generators`` (`models`, decoding as the
+    evaluate stage does) and ``stored`` (its quality_diversity.csv rows)."""
     import torch
     from dvc.api import DVCFileSystem
 
     from gantext.config import load_params
-    from gantext.evaluation import load_eval_data, sweep_rows
+    from gantext.evaluation import load_eval_data
     from gantext.paths import repo_paths
     from gantext.runtime import autocast_dtype
     from gantext.training.checkpoint import load_generator
@@ -71,18 +77,51 @@ def curve(name: str, models: Sequence[str]) -> dict[str, Any]:
         paths = repo_paths(Path(tmp))
         data = load_eval_data(paths, params.evaluate.split)
         ckpt = {"mle": paths.pretrain_generator, "gan": paths.adversarial_generator}
-        generators = {m: load_generator(ckpt[m], vocab_hash=data.vocab.hash)[0]
-                      .set_decode_precision(autocast_dtype(params.runtime.precision))
-                      for m in models}
-        rows = sweep_rows(generators, data, params.evaluate, params.seed, log=lambda _: None)
-        stored = list(csv.DictReader(io.StringIO(
-            (Path(tmp) / FILES[-1]).read_text(encoding="utf-8"))))
-        mle_md5 = hashlib.md5(ckpt["mle"].read_bytes()).hexdigest()
-    key = {(r["model"], str(r["temperature"])): r for r in stored}
+        yield {"sha": sha, "params": params, "paths": paths, "data": data,
+               "mle_md5": hashlib.md5(ckpt["mle"].read_bytes()).hexdigest(),
+               "generators": {m: load_generator(ckpt[m], vocab_hash=data.vocab.hash)[0]
+                              .set_decode_precision(autocast_dtype(params.runtime.precision))
+                              for m in models},
+               "stored": list(csv.DictReader(io.StringIO(
+                   (Path(tmp) / FILES[-1]).read_text(encoding="utf-8")))),
+               "evaluate": json.loads((Path(tmp) / FILES[-2]).read_text(encoding="utf-8"))}
+
+
+def curve(name: str, models: Sequence[str]) -> dict[str, Any]:
+    """The sweep rows (with the length-matched columns) of `models` ("mle", "gan") of
+    experiment `name`, and how far the plain figures are from its stored curve."""
+    from gantext.evaluation import sweep_rows
+
+    with experiment(name, models) as x:
+        params = x["params"]
+        rows = sweep_rows(x["generators"], x["data"], params.evaluate, params.seed,
+                          log=lambda _: None)
+    key = {(r["model"], str(r["temperature"])): r for r in x["stored"]}
     diff = max(abs(float(key[(r["model"], str(r["temperature"]))][c]) - r[c])
                for r in rows for c in ("bleu5", "self_bleu5"))
-    return {"experiment": name, "commit": sha, "seed": params.seed, "mle_md5": mle_md5,
+    return {"experiment": name, "commit": x["sha"], "seed": params.seed, "mle_md5": x["mle_md5"],
             "rows": rows, "max_diff_vs_stored": diff}
+
+
+def drawn(name: str) -> dict[str, Any]:
+    """Both generators of experiment `name` drawn at the training sentences' lengths
+    (``evaluate.length_match`` with its defaults), through the evaluation protocol itself:
+    headline figures (FID included) and curves of ``mle_lm`` and ``gan_lm``."""
+    from gantext.evaluation import evaluate
+    from gantext.metrics.fid import FeatureExtractor
+    from gantext.metrics.length_match import LengthMatchConfig, LengthMatched
+
+    with experiment(name) as x:
+        params, data = x["params"], x["data"]
+        lengths = [len(s) for s in data.train]
+        res = evaluate({f"{m}_lm": LengthMatched(g, lengths, LengthMatchConfig(enabled=True))
+                        for m, g in x["generators"].items()}, data, params.evaluate,
+                       params.seed, log=lambda _: None,
+                       extractor=FeatureExtractor.load(x["paths"].fid_extractor))
+    stored = {m: {k: x["evaluate"][m].get(k) for k in KEEP} for m in ("mle", "gan")}
+    return {"metrics": {**stored, **{m: {k: res.metrics[m].get(k) for k in KEEP}
+                                     for m in ("mle_lm", "gan_lm")}},
+            "rows": [r for r in res.qd_rows if r["model"] != "real"]}
 
 
 def _lm(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -90,21 +129,31 @@ def _lm(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "bleu5": r["bleu5_lm"], "self_bleu5": r["self_bleu5_lm"]} for r in rows]
 
 
+def _summary(rows: Sequence[dict[str, Any]], model: str, base: str) -> dict[str, Any]:
+    """Largest / mean gap of `model`'s curve above `base`'s, and the real sample's gap."""
+    g = gaps_above(rows, model, base)
+    return {"max_gap": max(g) if g else None, "mean_gap": statistics.fmean(g) if g else None,
+            "points_in_range": len(g), "real_gap": real_gap(rows, base)}
+
+
 def gaps(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Largest / mean gap of the GAN above MLE's curve, and the real sample's gap, plain and
-    length-matched, from one experiment's rows (its GAN rows + its seed's MLE and real rows)."""
-    out: dict[str, Any] = {}
-    for tag, rs in (("plain", list(rows)), ("lm", _lm(rows))):
-        g = gaps_above(rs)
-        out[tag] = {"max_gap": max(g) if g else None,
-                    "mean_gap": statistics.fmean(g) if g else None,
-                    "points_in_range": len(g), "real_gap": real_gap(rs)}
-    gan = [r for r in rows if r["model"] == "gan"]
-    mle = [r for r in rows if r["model"] == "mle"]
-    out["mean_length_t1"] = {m: next(r["mean_length"] for r in rs if r["temperature"] == 1.0)
-                             for m, rs in (("gan", gan), ("mle", mle)) if rs}
+    """The GAN's gaps above MLE's curve, plain and length-matched, from one experiment's rows
+    (its GAN rows + its seed's MLE and real rows)."""
+    out: dict[str, Any] = {"plain": _summary(rows, "gan", "mle"),
+                           "lm": _summary(_lm(rows), "gan", "mle")}
+    out["mean_length_t1"] = {m: next(r["mean_length"] for r in rows
+                                     if r["model"] == m and r["temperature"] == 1.0)
+                             for m in ("gan", "mle")}
     out["min_coverage"] = min(r["lm_coverage"] for r in rows)
     return out
+
+
+def drawn_gaps(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The drawn rows' gaps (plain figures of the drawn samples): gan_lm above MLE's curve (the
+    issue's comparison), gan_lm above mle_lm's (both decoders given the same length fix), and
+    mle_lm above MLE's (what the fix alone does to MLE)."""
+    return {f"{m}-vs-{b}": _summary(rows, m, b)
+            for m, b in (("gan_lm", "mle"), ("gan_lm", "mle_lm"), ("mle_lm", "mle"))}
 
 
 def _median(xs: Sequence[float | None]) -> float | None:
@@ -148,6 +197,27 @@ def _write(results: list[dict[str, Any]]) -> None:
     tmp.replace(OUT)
 
 
+def markdown_drawn(results: Sequence[dict[str, Any]]) -> str:
+    """Per loss with drawn rows: gan_lm's gaps above MLE's and mle_lm's curves, and the FIDs."""
+    lines = ["| loss | seeds | gan_lm above MLE: largest (median) / mean (mean) | gan_lm above "
+             "mle_lm: largest / mean | mle_lm above MLE: largest / mean | FID gan_lm / gan / "
+             "mle_lm / MLE (mean) | seeds with FID gan_lm <= MLE's | length gan_lm / gan |",
+             "|---|---|---|---|---|---|---|---|"]
+    for loss in dict.fromkeys(r["loss"] for r in results if "drawn" in r):
+        rs = [r["drawn"] for r in results if r["loss"] == loss and "drawn" in r]
+        cells = [f"{_f(_median([d['gaps'][k]['max_gap'] for d in rs]))} / "
+                 f"{_f(_mean([d['gaps'][k]['mean_gap'] for d in rs]))}"
+                 for k in ("gan_lm-vs-mle", "gan_lm-vs-mle_lm", "mle_lm-vs-mle")]
+        fid = " / ".join(f"{_mean([d['metrics'][m]['fid'] for d in rs]):.4f}"
+                         for m in ("gan_lm", "gan", "mle_lm", "mle"))
+        ok = sum(d["metrics"]["gan_lm"]["fid"] <= d["metrics"]["mle"]["fid"] for d in rs)
+        length = " / ".join(f"{_mean([d['metrics'][m]['len'] for d in rs]):.2f}"
+                            for m in ("gan_lm", "gan"))
+        lines.append(f"| {loss} | {len(rs)} | {' | '.join(cells)} | {fid} | {ok} of {len(rs)} "
+                     f"| {length} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from gantext.objectives import OBJECTIVES
 
@@ -155,8 +225,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--losses", nargs="+", choices=list(OBJECTIVES), default=list(OBJECTIVES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=1, help="experiments scored at once (1 thread each)")
+    ap.add_argument("--draw", action="store_true",
+                    help="also draw both generators at the training lengths (rows mle_lm, "
+                         "gan_lm: FID and curves); reads the curves of an earlier run")
     args = ap.parse_args(argv)
     names = [f"coco-s{seed}-{loss}" for seed in args.seeds for loss in args.losses]
+    kept = json.loads(OUT.read_text(encoding="utf-8"))["results"] if OUT.is_file() else []
+    order = {loss: i for i, loss in enumerate(OBJECTIVES)}
+    if args.draw:
+        by_name = {r["experiment"]: r for r in kept}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            sys.exit(f"no curves of {', '.join(missing)} in {OUT.name}: run "
+                     f"`python {Path(__file__).name}` for them first, then --draw")
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            for name, d in zip(names, pool.map(drawn, names)):
+                r = by_name[name]
+                base = [row for row in r["rows"] if row["model"] in ("mle", "real")]
+                r["drawn"] = {**d, "gaps": drawn_gaps(base + d["rows"])}
+                print(f"{name}: drawn at the training lengths", flush=True)
+        _write(kept)
+        print(markdown_drawn(kept), end="")
+        return
     # MLE's curve is the same in every experiment of a seed (one cached pretrain stage): one
     # experiment per seed scores it, every experiment scores its GAN
     jobs = [(f"coco-s{seed}-{args.losses[0]}", ("mle",)) for seed in args.seeds]
@@ -164,7 +254,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         done = list(pool.map(curve, *zip(*jobs)))
     mle = {d["seed"]: d for d in done[:len(args.seeds)]}
-    kept = json.loads(OUT.read_text(encoding="utf-8"))["results"] if OUT.is_file() else []
     results = [r for r in kept if r["experiment"] not in names]
     for d in done[len(args.seeds):]:
         base = mle[d["seed"]]
@@ -181,7 +270,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{d['experiment']}: max |plain - stored| {diff:.2e}"
               + ("" if diff <= MATCH_TOL else " -- NOT the stored curve: the samples differ, "
                  "so its length-matched gaps are not the stored curve's"), flush=True)
-    order = {loss: i for i, loss in enumerate(OBJECTIVES)}
     results.sort(key=lambda r: (order.get(r["loss"], len(order)), r["seed"]))
     _write(results)
     print(markdown(results), end="")

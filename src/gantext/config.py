@@ -179,6 +179,7 @@ AdversarialConfig = _adversarial_config()
 
 # ----------------------------------------------------------------------------- evaluate
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
+from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
 
 @dataclass(frozen=True)
 class FIDConfig:
@@ -205,6 +206,8 @@ class EvaluateConfig:
     fid: FIDConfig = _sub(FIDConfig)
     # discriminator-guided resampling of the GAN generator's samples (gantext.metrics.resample)
     d_resample: DResampleConfig = _sub(DResampleConfig)
+    # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
+    length_match: LengthMatchConfig = _sub(LengthMatchConfig)
     device: str = _f("auto")
 
 

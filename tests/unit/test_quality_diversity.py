@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-from gantext.metrics.quality_diversity import COLUMNS, length_weights, qd_row, sweep
+from gantext.metrics.quality_diversity import COLUMNS, qd_row, sweep
 
 W5 = (0.2,) * 5
 SMOOTH = SmoothingFunction().method1
@@ -67,22 +67,6 @@ def test_sweep_calls_the_sampler_for_every_model_and_temperature():
     assert [(r["model"], r["temperature"]) for r in rows] == [(m, t) for m, t, _ in calls]
     assert rows[0]["bleu5"] == pytest.approx(nltk_bleu5(SAMPLES[:3], REFS), abs=1e-12)
     assert rows[1]["self_bleu5"] == pytest.approx(nltk_self_bleu5(SAMPLES[1:4]), abs=1e-12)
-
-
-def test_length_weights_give_each_reference_stratum_its_share():
-    # reference strata (deciles of [5, 5, 10, 10]): lengths < 6, 6..10, > 10 -> shares 1/2, 1/2, 0
-    w, coverage = length_weights([5, 5, 5, 10], [5, 5, 10, 10])
-    assert coverage == 1.0
-    assert w.tolist() == pytest.approx([1 / 6, 1 / 6, 1 / 6, 1 / 2], abs=1e-15)
-    # a stratum no sample reaches drops out, and the coverage says how much of the data it held
-    w, coverage = length_weights([5, 4, 3], [5, 5, 10, 10])
-    assert coverage == 0.5 and w.tolist() == pytest.approx([1 / 3] * 3, abs=1e-15)
-    # samples already distributed like the references: uniform weights
-    ref = [3, 4, 4, 5, 6, 6, 6, 7, 9, 12, 12, 15]
-    w, coverage = length_weights(ref[::-1], ref)
-    assert coverage == 1.0 and w.tolist() == pytest.approx([1 / len(ref)] * len(ref), abs=1e-15)
-    with pytest.raises(ValueError):
-        length_weights([], ref)
 
 
 def test_length_matched_bleu_takes_back_a_gain_bought_with_short_sentences():
