@@ -39,7 +39,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
-from fid_at_equal_diversity import exp_sha  # noqa: E402
+from fid_at_equal_diversity import SEED as EQ_SEED  # noqa: E402
+from fid_at_equal_diversity import exp_sha, temperature_at  # noqa: E402
 from report import gaps_above, real_gap  # noqa: E402
 
 OUT = HERE / "length_matched.json"
@@ -111,17 +112,36 @@ def drawn(name: str) -> dict[str, Any]:
     from gantext.metrics.fid import FeatureExtractor
     from gantext.metrics.length_match import LengthMatchConfig, LengthMatched
 
+    from gantext.evaluation import draw_samples
+    from gantext.metrics.bleu import self_bleu
+    from gantext.metrics.fid import fid
+
     with experiment(name) as x:
         params, data = x["params"], x["data"]
         lengths = [len(s) for s in data.train]
-        res = evaluate({f"{m}_lm": LengthMatched(g, lengths, LengthMatchConfig(enabled=True))
-                        for m, g in x["generators"].items()}, data, params.evaluate,
-                       params.seed, log=lambda _: None,
-                       extractor=FeatureExtractor.load(x["paths"].fid_extractor))
+        wrapped = {f"{m}_lm": LengthMatched(g, lengths, LengthMatchConfig(enabled=True))
+                   for m, g in x["generators"].items()}
+        extractor = FeatureExtractor.load(x["paths"].fid_extractor)
+        res = evaluate(wrapped, data, params.evaluate, params.seed, log=lambda _: None,
+                       extractor=extractor)
+        # FID at equal diversity, as fid_at_equal_diversity.py reads it: gan_lm at the
+        # temperature T* where its curve reaches MLE's self-BLEU-5 at T = 1, MLE at T = 1
+        mle_s = next(float(r["self_bleu5"]) for r in x["stored"]
+                     if r["model"] == "mle" and r["temperature"] and float(r["temperature"]) == 1)
+        t_star = temperature_at([(r["temperature"], r["self_bleu5"]) for r in res.qd_rows
+                                 if r["model"] == "gan_lm"], mle_s)
+        eq: dict[str, Any] = {"t_star": t_star}
+        if t_star is not None:
+            n = params.evaluate.sweep_samples
+            for key, model, t in (("gan_lm", wrapped["gan_lm"], t_star),
+                                  ("mle", x["generators"]["mle"], 1.0)):
+                sents = draw_samples(model, data.vocab, n, data.max_len, t, EQ_SEED, 500)
+                eq[f"{key}_fid"] = fid(extractor, data.test, sents)
+                eq[f"{key}_sbleu5"] = self_bleu(sents, ns=(5,))[5]
     stored = {m: {k: x["evaluate"][m].get(k) for k in KEEP} for m in ("mle", "gan")}
     return {"metrics": {**stored, **{m: {k: res.metrics[m].get(k) for k in KEEP}
                                      for m in ("mle_lm", "gan_lm")}},
-            "rows": [r for r in res.qd_rows if r["model"] != "real"]}
+            "rows": [r for r in res.qd_rows if r["model"] != "real"], "fid_equal": eq}
 
 
 def _lm(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,8 +221,8 @@ def markdown_drawn(results: Sequence[dict[str, Any]]) -> str:
     """Per loss with drawn rows: gan_lm's gaps above MLE's and mle_lm's curves, and the FIDs."""
     lines = ["| loss | seeds | gan_lm above MLE: largest (median) / mean (mean) | gan_lm above "
              "mle_lm: largest / mean | mle_lm above MLE: largest / mean | FID gan_lm / gan / "
-             "mle_lm / MLE (mean) | seeds with FID gan_lm <= MLE's | length gan_lm / gan |",
-             "|---|---|---|---|---|---|---|---|"]
+             "mle_lm / MLE (mean) | seeds with FID gan_lm <= MLE's | FID at MLE's self-BLEU-5: gan_lm "
+             "/ MLE | length gan_lm / gan |", "|---|---|---|---|---|---|---|---|---|"]
     for loss in dict.fromkeys(r["loss"] for r in results if "drawn" in r):
         rs = [r["drawn"] for r in results if r["loss"] == loss and "drawn" in r]
         cells = [f"{_f(_median([d['gaps'][k]['max_gap'] for d in rs]))} / "
@@ -211,10 +231,13 @@ def markdown_drawn(results: Sequence[dict[str, Any]]) -> str:
         fid = " / ".join(f"{_mean([d['metrics'][m]['fid'] for d in rs]):.4f}"
                          for m in ("gan_lm", "gan", "mle_lm", "mle"))
         ok = sum(d["metrics"]["gan_lm"]["fid"] <= d["metrics"]["mle"]["fid"] for d in rs)
+        eqs = [d.get("fid_equal", {}) for d in rs if d.get("fid_equal", {}).get("t_star")]
+        eq = (f"{_mean([e['gan_lm_fid'] for e in eqs]):.4f} / "
+              f"{_mean([e['mle_fid'] for e in eqs]):.4f} ({len(eqs)} seeds)" if eqs else "n/a")
         length = " / ".join(f"{_mean([d['metrics'][m]['len'] for d in rs]):.2f}"
                             for m in ("gan_lm", "gan"))
         lines.append(f"| {loss} | {len(rs)} | {' | '.join(cells)} | {fid} | {ok} of {len(rs)} "
-                     f"| {length} |")
+                     f"| {eq} | {length} |")
     return "\n".join(lines) + "\n"
 
 
@@ -228,8 +251,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--draw", action="store_true",
                     help="also draw both generators at the training lengths (rows mle_lm, "
                          "gan_lm: FID and curves); reads the curves of an earlier run")
+    ap.add_argument("--names", nargs="+", help="experiments by name instead (e.g. the sweep's, "
+                    "read on the validation split their params name); each scores its own MLE")
     args = ap.parse_args(argv)
-    names = [f"coco-s{seed}-{loss}" for seed in args.seeds for loss in args.losses]
+    names = args.names or [f"coco-s{seed}-{loss}" for seed in args.seeds for loss in args.losses]
     kept = json.loads(OUT.read_text(encoding="utf-8"))["results"] if OUT.is_file() else []
     order = {loss: i for i, loss in enumerate(OBJECTIVES)}
     if args.draw:
@@ -249,14 +274,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     # MLE's curve is the same in every experiment of a seed (one cached pretrain stage): one
     # experiment per seed scores it, every experiment scores its GAN
-    jobs = [(f"coco-s{seed}-{args.losses[0]}", ("mle",)) for seed in args.seeds]
-    jobs += [(name, ("gan",)) for name in names]
+    mle_jobs = [] if args.names else [(f"coco-s{seed}-{args.losses[0]}", ("mle",))
+                                      for seed in args.seeds]
+    jobs = mle_jobs + [(name, ("gan",) if mle_jobs else ("mle", "gan")) for name in names]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         done = list(pool.map(curve, *zip(*jobs)))
-    mle = {d["seed"]: d for d in done[:len(args.seeds)]}
+    mle = {d["seed"]: d for d in done[:len(mle_jobs)]}
     results = [r for r in kept if r["experiment"] not in names]
-    for d in done[len(args.seeds):]:
-        base = mle[d["seed"]]
+    for d in done[len(mle_jobs):]:
+        base = mle.get(d["seed"], d)
         if base["mle_md5"] != d["mle_md5"]:
             sys.exit(f"{d['experiment']}: its MLE is not the one of {base['experiment']}")
         rows = [r for r in base["rows"] if r["model"] != "gan"] + \

@@ -363,6 +363,23 @@ def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: 
     tmp.replace(out)
 
 
+def length_matched_section(lm: Sequence[Mapping[str, Any]]) -> str:
+    """results.md's section on length (bench/coco/length_matched.py's tables)."""
+    from length_matched import markdown as lm_table
+    from length_matched import markdown_drawn
+
+    text = ("\n**At equal length** (`python bench/coco/length_matched.py`, then `--draw`): the "
+            "same curves re-read with every sample weighted to the test captions' length "
+            "deciles (`bleu5_lm`, `self_bleu5_lm`; every curve, MLE's and the real sample's "
+            "too), the gaps of the target computed on them:\n\n" + lm_table(lm))
+    if any("drawn" in r for r in lm):
+        text += ("\nDrawn at the training captions' lengths (`evaluate.length_match`: a pool of "
+                 "5 x n samples, n kept in the shares of train.txt's length deciles; no test "
+                 "caption enters it), both generators, every figure of the protocol at the "
+                 "same n and temperatures:\n\n" + markdown_drawn(lm))
+    return text
+
+
 def write_report(results: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, Any],
                  where: Path) -> list[Path]:
     """results.json, results.md and quality_diversity.png in `where` (each written atomically)."""
@@ -371,10 +388,14 @@ def write_report(results: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, 
     eq_file = where / "fid_equal_diversity.json"  # bench/coco/fid_at_equal_diversity.py
     fid_equal = (json.loads(eq_file.read_text(encoding="utf-8")).get("summary")
                  if eq_file.is_file() else None)
+    md = markdown(agg, chosen, seeds, fid_equal)
+    lm_file = where / "length_matched.json"  # bench/coco/length_matched.py
+    if lm_file.is_file():
+        md += length_matched_section(json.loads(lm_file.read_text(encoding="utf-8"))["results"])
     files = []
     for name, text in (("results.json", json.dumps({"chosen": chosen, **agg}, indent=1,
                                                     sort_keys=True, default=str) + "\n"),
-                       ("results.md", markdown(agg, chosen, seeds, fid_equal))):
+                       ("results.md", md)):
         f = where / name
         tmp = f.with_name(f".{name}.tmp")
         tmp.write_text(text, encoding="utf-8")
