@@ -43,7 +43,7 @@ class ValidIfStartsWithThe:
 
 def test_row_matches_nltk():
     row = qd_row("mle", 0.7, SAMPLES, REFS)
-    assert list(row) == [c for c in COLUMNS if c != "validity"]
+    assert list(row) == [c for c in COLUMNS if not c.startswith("validity")]
     assert row["model"] == "mle" and row["temperature"] == 0.7
     assert row["bleu5"] == pytest.approx(nltk_bleu5(SAMPLES, REFS), abs=1e-12)
     assert row["self_bleu5"] == pytest.approx(nltk_self_bleu5(SAMPLES), abs=1e-12)
@@ -53,6 +53,11 @@ def test_row_with_oracle_has_validity_and_real_row_has_no_temperature():
     row = qd_row("real", None, SAMPLES, REFS, ValidIfStartsWithThe())
     assert list(row) == list(COLUMNS)
     assert row["temperature"] == "" and row["validity"] == 0.75
+    # reference lengths 9, 7, 8, 9: strata < 8 (share 1/4), 8 (1/4), 9 (1/2). The samples (9, 4,
+    # 9, 3 words) miss stratum 8 (coverage 3/4); the invalid 3-word sample shares stratum < 8
+    # with the 4-word one: weight (1/4) / 2 / (3/4) = 1/6
+    assert row["lm_coverage"] == 0.75
+    assert row["validity_lm"] == pytest.approx(5 / 6, abs=1e-15)
 
 
 def test_sweep_calls_the_sampler_for_every_model_and_temperature():

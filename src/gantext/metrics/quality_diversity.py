@@ -7,7 +7,8 @@ curve. Plotting each model's curve on one chart compares models at equal diversi
 
 Each row: ``model, temperature, bleu5, self_bleu5, n`` (``n`` = sentences of the point, the
 same for every point; + ``validity`` when a grammar oracle is given), then the length columns:
-``mean_length`` and the length-matched figures ``bleu5_lm, self_bleu5_lm, lm_coverage``.
+``mean_length`` and the length-matched figures ``bleu5_lm, self_bleu5_lm, lm_coverage`` (and
+``validity_lm`` with an oracle).
 
 Length-matched figures (:func:`gantext.metrics.length_match.length_weights`): BLEU-5 and
 self-BLEU-5 re-read as if the samples had the references' length distribution (``lm_coverage``:
@@ -34,9 +35,10 @@ from gantext.metrics.oracle import Oracle, score
 
 __all__ = ["COLUMNS", "qd_row", "sweep"]
 
-#: Column order of metrics/plots/quality_diversity.csv (``validity`` only with an oracle).
+#: Column order of metrics/plots/quality_diversity.csv (``validity``, ``validity_lm`` only with
+#: an oracle).
 COLUMNS = ("model", "temperature", "bleu5", "self_bleu5", "n", "validity", "mean_length",
-           "bleu5_lm", "self_bleu5_lm", "lm_coverage")
+           "bleu5_lm", "self_bleu5_lm", "lm_coverage", "validity_lm")
 
 def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str]],
            references: Sequence[Sequence[str]], oracle: Oracle | None = None) -> dict[str, Any]:
@@ -54,13 +56,15 @@ def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str
         "self_bleu5": math.fsum(sb.tolist()) / len(sb),
         "n": len(samples),
     }
-    if oracle is not None:
-        valid, _, _ = score(oracle, samples)
-        row["validity"] = float(valid.mean()) if len(samples) else 0.0
+    valid = score(oracle, samples)[0] if oracle is not None else None
+    if valid is not None:
+        row["validity"] = float(valid.mean())
     w, coverage = length_weights([len(s) for s in samples], [len(r) for r in references])
     row.update(mean_length=float(np.mean([len(s) for s in samples])),
                bleu5_lm=weighted_mean(b, w), self_bleu5_lm=weighted_mean(sb, w),
                lm_coverage=coverage)
+    if valid is not None:
+        row["validity_lm"] = weighted_mean(valid.astype(np.float64), w)
     return row
 
 
