@@ -27,7 +27,9 @@ import csv
 import hashlib
 import io
 import json
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -54,6 +56,21 @@ MATCH_TOL = 1e-9
 KEEP = ("bleu5", "sbleu5", "fid", "fid_lo", "fid_hi", "len", "unique", "distinct_4", "n_samples")
 
 
+def _label(name: str) -> str:
+    """The row label of an experiment: the loss of a protocol run ``coco-s<seed>-<loss>``, else
+    the name itself."""
+    m = re.fullmatch(r"coco-s\d+-(.+)", name)
+    return m.group(1) if m else name
+
+
+def _commit(name: str) -> str:
+    """The commit of DVC experiment `name`, or of the git revision `name` (a workspace run that
+    was committed, e.g. `dvc repro` + `git commit`) when no experiment has that name."""
+    rev = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+                         cwd=ROOT, capture_output=True, text=True)
+    return rev.stdout.strip() if rev.returncode == 0 else exp_sha(name)
+
+
 @contextmanager
 def experiment(name: str, models: Sequence[str] = ("mle", "gan")) -> Iterator[dict[str, Any]]:
     """Experiment `name` read from its commit into a temporary folder: ``sha``, ``params``,
@@ -69,7 +86,7 @@ def experiment(name: str, models: Sequence[str] = ("mle", "gan")) -> Iterator[di
     from gantext.training.checkpoint import load_generator
 
     torch.set_num_threads(1)  # as the evaluate stage: core-count independent numbers
-    sha = exp_sha(name)
+    sha = _commit(name)
     fs = DVCFileSystem(str(ROOT), rev=sha)
     with tempfile.TemporaryDirectory() as tmp:
         for f in FILES:
@@ -288,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows = [r for r in base["rows"] if r["model"] != "gan"] + \
             [r for r in d["rows"] if r["model"] == "gan"]
         results.append({"experiment": d["experiment"], "commit": d["commit"], "seed": d["seed"],
-                        "loss": d["experiment"].split("-", 2)[2],
+                        "loss": _label(d["experiment"]),
                         "max_diff_vs_stored": max(d["max_diff_vs_stored"],
                                                   base["max_diff_vs_stored"]),
                         **gaps(rows), "rows": rows})
