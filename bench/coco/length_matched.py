@@ -118,7 +118,7 @@ def curve(name: str, models: Sequence[str]) -> dict[str, Any]:
     diff = max(abs(float(key[(r["model"], str(r["temperature"]))][c]) - r[c])
                for r in rows for c in ("bleu5", "self_bleu5"))
     return {"experiment": name, "commit": x["sha"], "seed": params.seed, "mle_md5": x["mle_md5"],
-            "rows": rows, "max_diff_vs_stored": diff}
+            "split": params.evaluate.split, "rows": rows, "max_diff_vs_stored": diff}
 
 
 def drawn(name: str) -> dict[str, Any]:
@@ -220,7 +220,8 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
         length = (f"{_mean([r['mean_length_t1']['gan'] for r in rs]):.2f} "
                   f"({_mean([r['mean_length_t1']['mle'] for r in rs]):.2f})")
         lines.append(f"| {loss} | {len(rs)} | {cells[0]} | {cells[1]} | {length} |")
-    seeds = list({r["seed"]: r for r in results}.values())
+    # one real row per (seed, split): the sweep's experiments read the validation split
+    seeds = list({(r["seed"], r.get("split")): r for r in results}.values())
     lines.append(f"| real sample (the ceiling) | {len(seeds)} | "
                  f"{_f(_median([r['plain']['real_gap'] for r in seeds]))} | | "
                  f"{_f(_median([r['lm']['real_gap'] for r in seeds]))} | | |")
@@ -305,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows = [r for r in base["rows"] if r["model"] != "gan"] + \
             [r for r in d["rows"] if r["model"] == "gan"]
         results.append({"experiment": d["experiment"], "commit": d["commit"], "seed": d["seed"],
+                        "split": d["split"],
                         "loss": _label(d["experiment"]),
                         "max_diff_vs_stored": max(d["max_diff_vs_stored"],
                                                   base["max_diff_vs_stored"]),

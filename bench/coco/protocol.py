@@ -8,6 +8,10 @@
     python bench/coco/protocol.py run --engine ray --address auto --git-remote origin  # on Ray
     python bench/coco/protocol.py report              # results.json/.md + quality_diversity.png
 
+Before `report`, two readings of the finished runs that it includes when their files exist:
+``fid_at_equal_diversity.py`` (FID at MLE's self-BLEU-5) and ``length_matched.py [--draw]``
+(every curve at equal length; ``--draw`` draws a loss's generators at the training lengths).
+
 Everything goes through `dvc exp run --queue` + `dvc queue start --jobs N` in the repository
 (DVC's temporary copies; params.yaml is never edited), so every experiment shows in
 `dvc exp show` and every stage run in MLflow. Names: ``coco-mle-<grid>`` (MLE sweep),

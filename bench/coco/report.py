@@ -368,6 +368,8 @@ def length_matched_section(lm: Sequence[Mapping[str, Any]]) -> str:
     from length_matched import markdown as lm_table
     from length_matched import markdown_drawn
 
+    lm = [r for r in lm if r.get("split") == "test"]  # the protocol's runs (the sweep's: valid)
+
     text = ("\n**At equal length** (`python bench/coco/length_matched.py`, then `--draw`): the "
             "same curves re-read with every sample weighted to the test captions' length "
             "deciles (`bleu5_lm`, `self_bleu5_lm`; every curve, MLE's and the real sample's "

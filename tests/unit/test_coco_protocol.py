@@ -341,3 +341,35 @@ def test_a_changed_params_yaml_in_the_workspace_stops_the_queue(tmp_path):
     assert protocol.params_changed(tmp_path) == ""
     (tmp_path / "params.yaml").write_text("evaluate:\n  split: valid\n", encoding="utf-8")
     assert "1 insertion" in protocol.params_changed(tmp_path)
+
+
+def _qd_lm(model, points, length=10.0):
+    """Sweep rows of `model`: (temperature, self-BLEU-5, BLEU-5, self-BLEU-5 lm, BLEU-5 lm)."""
+    return [{"model": model, "temperature": t, "self_bleu5": s, "bleu5": b,
+             "self_bleu5_lm": slm, "bleu5_lm": blm, "mean_length": length, "lm_coverage": 1.0}
+            for t, s, b, slm, blm in points]
+
+
+def test_length_matched_gaps_read_the_plain_and_the_length_matched_curves():
+    import length_matched
+
+    mle = _qd_lm("mle", [(0.7, 0.7, 0.30, 0.7, 0.30), (1.0, 0.3, 0.18, 0.3, 0.18)], 11.0)
+    # plain: on MLE's line; length-matched: 0.02 above it at both points
+    gan = _qd_lm("gan", [(0.7, 0.6, 0.27, 0.6, 0.29), (1.0, 0.4, 0.21, 0.4, 0.23)], 9.0)
+    real = [{"model": "real", "temperature": "", "self_bleu5": 0.4, "bleu5": 0.22,
+             "self_bleu5_lm": 0.4, "bleu5_lm": 0.22, "mean_length": 11.0, "lm_coverage": 1.0}]
+    g = length_matched.gaps(mle + gan + real)
+    assert g["plain"]["max_gap"] == pytest.approx(0.0) and g["plain"]["points_in_range"] == 2
+    assert g["lm"]["max_gap"] == pytest.approx(0.02) and g["lm"]["mean_gap"] == pytest.approx(0.02)
+    assert g["plain"]["real_gap"] == pytest.approx(0.01)
+    assert g["mean_length_t1"] == {"gan": 9.0, "mle": 11.0}
+    drawn = length_matched.drawn_gaps(mle + real + [{**r, "model": "gan_lm"} for r in gan]
+                                      + [{**r, "model": "mle_lm"} for r in mle])
+    assert drawn["gan_lm-vs-mle"]["max_gap"] == pytest.approx(0.0)
+    assert drawn["mle_lm-vs-mle"]["mean_gap"] == pytest.approx(0.0)
+    assert length_matched._label("coco-s2-wgan-gp") == "wgan-gp"
+    assert length_matched._label("wn-rsgan") == "wn-rsgan"
+    row = {"experiment": "coco-s0-rsgan", "seed": 0, "split": "test", "loss": "rsgan", **g}
+    table = length_matched.markdown([row])
+    assert "| +0.0200 | +0.0200 | 9.00 (11.00) |" in table and table.startswith("| loss |")
+    assert "| real sample (the ceiling) | 1 | +0.0100 | | +0.0100 | | |" in table
