@@ -55,6 +55,14 @@ def tiny_generator(vocab, seed):
     return build_generator(GeneratorSpec(len(vocab), embed_dim=8, hidden_dim=16, max_len=MAX_LEN)).eval()
 
 
+def tiny_eval(root):
+    """(eval data, a tiny protocol, vocab) for tests of an extra evaluation row."""
+    paths, vocab = make_repo(root, n_train=60, n_test=8)
+    cfg = EvaluateConfig(num_samples=6, sweep_temperatures=(1.0,), sweep_samples=4, batch_size=8,
+                         fid=FIDConfig(svd_dim=3))
+    return load_eval_data(paths), cfg, vocab
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     paths, vocab = make_repo(tmp_path_factory.mktemp("repo"))

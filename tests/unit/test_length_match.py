@@ -80,14 +80,10 @@ def test_params_section():
 
 
 def test_evaluation_reports_length_matched_rows_and_curves_without_nll(tmp_path):
-    from gantext.config import EvaluateConfig, FIDConfig
-    from gantext.evaluation import evaluate, load_eval_data
-    from tests.unit.test_evaluation import make_repo, tiny_generator
+    from gantext.evaluation import evaluate
+    from tests.unit.test_evaluation import tiny_eval, tiny_generator
 
-    paths, vocab = make_repo(tmp_path, n_train=60, n_test=8)
-    data = load_eval_data(paths)
-    cfg = EvaluateConfig(num_samples=6, sweep_temperatures=(1.0,), sweep_samples=4, batch_size=8,
-                         fid=FIDConfig(svd_dim=3))
+    data, cfg, vocab = tiny_eval(tmp_path)
     mle, gan = tiny_generator(vocab, 0), tiny_generator(vocab, 1)
     lengths = [len(s) for s in data.train]
     gens = {"mle": mle, "gan": gan,

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from gantext.configfields import param
+from gantext.metrics.resample import PoolSelection
 from gantext.models.generator import Generator
 
 __all__ = ["LENGTH_STRATA", "LengthMatchConfig", "LengthMatched", "length_weights",
@@ -115,40 +115,16 @@ def stratified_select(lengths: Sequence[int], ref_lengths: Sequence[int], n: int
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
 
 
-class LengthMatched(nn.Module):
-    """A generator drawn at the training sentences' lengths, sampled like a generator
-    (``sample(n, max_len, temperature, generator, batch_size)`` -> (rows, lengths))."""
-
-    #: no tractable likelihood (a selection of a pool): evaluation reports no NLL for this row
-    exact_likelihood = False
+class LengthMatched(PoolSelection):
+    """A generator drawn at the training sentences' lengths (module docstring)."""
 
     def __init__(self, generator: Generator, ref_lengths: Sequence[int], cfg: LengthMatchConfig):
-        super().__init__()
         if len(ref_lengths) == 0:
             raise ValueError("LengthMatched needs the training sentences' lengths; got none")
-        self.generator, self.cfg = generator, cfg
+        super().__init__(generator, cfg.pool_factor)
+        self.cfg = cfg
         self.ref_lengths = np.asarray(ref_lengths, dtype=np.int64)
 
-    @property
-    def device(self) -> torch.device:
-        return self.generator.device
-
-    @torch.no_grad()
-    def sample(self, n: int, max_len: int | None = None, temperature: float = 1.0,
-               generator: torch.Generator | None = None, batch_size: int = 1024
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`n` rows kept from a pool of ``n * pool_factor`` drawn at `temperature`; the
-        selection's uniforms come from `generator` too, so one seed fixes the result."""
-        was = self.generator.training
-        self.generator.eval()
-        try:
-            rows, lens = self.generator.sample(n * self.cfg.pool_factor, max_len, temperature,
-                                               generator, batch_size)
-        finally:
-            self.generator.train(was)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator,
-                                 device=generator.device if generator is not None else "cpu"))
-        idx = stratified_select(lens.cpu().numpy(), self.ref_lengths, n,
-                                np.random.default_rng(seed))
-        idx_t = torch.as_tensor(idx, device=rows.device)
-        return rows[idx_t], lens[idx_t]
+    def keep(self, rows: torch.Tensor, lens: torch.Tensor, n: int, rng: np.random.Generator
+             ) -> np.ndarray:
+        return stratified_select(lens.cpu().numpy(), self.ref_lengths, n, rng)

@@ -36,7 +36,7 @@ from gantext.configfields import param
 from gantext.models.discriminator import Discriminator
 from gantext.models.generator import Generator
 
-__all__ = ["DResampleConfig", "DResampled", "log_weights", "select", "sir", "independent_mh"]
+__all__ = ["DResampleConfig", "DResampled", "PoolSelection", "log_weights", "select", "sir", "independent_mh"]
 
 _SCORE_BATCH = 512
 
@@ -98,20 +98,53 @@ def select(logits: np.ndarray, n: int, cfg: DResampleConfig, rng: np.random.Gene
     return sir(logw, n, rng, cfg.replace)
 
 
-class DResampled(nn.Module):
-    """A generator's samples resampled by a discriminator, sampled like a generator
-    (``sample(n, max_len, temperature, generator, batch_size)`` -> (rows, lengths))."""
+class PoolSelection(nn.Module):
+    """A generator whose samples are a selection from a pool of its own samples, sampled like a
+    generator (``sample(n, max_len, temperature, generator, batch_size)`` -> (rows, lengths)).
+    Subclasses say which rows to keep (:meth:`keep`); the pool size is ``n * pool_factor``."""
 
-    #: no tractable likelihood: evaluation reports no NLL for this row
+    #: no tractable likelihood (a selection of a pool): evaluation reports no NLL for this row
     exact_likelihood = False
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: DResampleConfig):
+    def __init__(self, generator: Generator, pool_factor: int):
         super().__init__()
-        self.generator, self.discriminator, self.cfg = generator, discriminator, cfg
+        self.generator, self.pool_factor = generator, pool_factor
 
     @property
     def device(self) -> torch.device:
         return self.generator.device
+
+    def keep(self, rows: torch.Tensor, lens: torch.Tensor, n: int, rng: np.random.Generator
+             ) -> np.ndarray:
+        """Indices of the `n` pool rows to keep."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, max_len: int | None = None, temperature: float = 1.0,
+               generator: torch.Generator | None = None, batch_size: int = 1024
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` rows kept from a pool of ``n * pool_factor`` drawn at `temperature`; the
+        selection's uniforms come from `generator` too, so one seed fixes the result."""
+        was = self.generator.training
+        self.generator.eval()
+        try:
+            rows, lens = self.generator.sample(n * self.pool_factor, max_len, temperature,
+                                               generator, batch_size)
+        finally:
+            self.generator.train(was)
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator,
+                                 device=generator.device if generator is not None else "cpu"))
+        idx = torch.as_tensor(self.keep(rows, lens, n, np.random.default_rng(seed)),
+                              device=rows.device)
+        return rows[idx], lens[idx]
+
+
+class DResampled(PoolSelection):
+    """A generator's samples resampled by a discriminator (module docstring)."""
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: DResampleConfig):
+        super().__init__(generator, cfg.pool_factor)
+        self.discriminator, self.cfg = discriminator, cfg
 
     @torch.no_grad()
     def logits(self, rows: torch.Tensor) -> np.ndarray:
@@ -125,21 +158,6 @@ class DResampled(nn.Module):
             self.discriminator.train(was)
         return torch.cat(out).numpy() if out else np.zeros(0)
 
-    @torch.no_grad()
-    def sample(self, n: int, max_len: int | None = None, temperature: float = 1.0,
-               generator: torch.Generator | None = None, batch_size: int = 1024
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`n` rows kept from a pool of ``n * pool_factor`` drawn at `temperature`; the
-        selection's uniforms come from `generator` too, so one seed fixes the result."""
-        was = self.generator.training
-        self.generator.eval()
-        try:
-            rows, lens = self.generator.sample(n * self.cfg.pool_factor, max_len, temperature,
-                                               generator, batch_size)
-        finally:
-            self.generator.train(was)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator,
-                                 device=generator.device if generator is not None else "cpu"))
-        idx = select(self.logits(rows), n, self.cfg, np.random.default_rng(seed))
-        idx_t = torch.as_tensor(idx, device=rows.device)
-        return rows[idx_t], lens[idx_t]
+    def keep(self, rows: torch.Tensor, lens: torch.Tensor, n: int, rng: np.random.Generator
+             ) -> np.ndarray:
+        return select(self.logits(rows), n, self.cfg, rng)
