@@ -363,13 +363,29 @@ def plot(results: Mapping[str, Mapping[str, Any]], agg: Mapping[str, Any], out: 
     tmp.replace(out)
 
 
-def length_matched_section(lm: Sequence[Mapping[str, Any]]) -> str:
-    """results.md's section on length (bench/coco/length_matched.py's tables)."""
+def _same_curve(lm_rows: Sequence[Mapping[str, Any]], qd: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a length-matched reading's plain points are the experiment's stored curve (the
+    reading belongs to this run, not to an earlier run of the same name)."""
+    def key(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, float], tuple[float, float]]:
+        return {(r["model"], float(r["temperature"])): (float(r["bleu5"]), float(r["self_bleu5"]))
+                for r in rows if r["model"] in ("mle", "gan") and r["temperature"] != ""}
+    return bool(key(qd)) and key(lm_rows) == key(qd)
+
+
+def length_matched_section(lm: Sequence[Mapping[str, Any]],
+                           results: Mapping[str, Mapping[str, Any]]) -> str:
+    """results.md's section on length (bench/coco/length_matched.py's tables), from the
+    readings of the protocol's test runs in `results` whose curves they reproduce."""
     from length_matched import markdown as lm_table
     from length_matched import markdown_drawn
 
-    lm = [r for r in lm if r.get("split") == "test"]  # the protocol's runs (the sweep's: valid)
-
+    current = [r for r in lm if r.get("split") == "test" and r["experiment"] in results
+               and _same_curve(r["rows"], results[r["experiment"]]["qd"])]
+    stale = sorted(set(results) - {r["experiment"] for r in current})
+    if not current:
+        return ("\nAt equal length: no reading of these runs (run `python bench/coco/"
+                "length_matched.py`, then `--draw`, before `report`).\n")
+    lm = current
     text = ("\n**At equal length** (`python bench/coco/length_matched.py`, then `--draw`): the "
             "same curves re-read with every sample weighted to the test captions' length "
             "deciles (`bleu5_lm`, `self_bleu5_lm`; every curve, MLE's and the real sample's "
@@ -379,6 +395,9 @@ def length_matched_section(lm: Sequence[Mapping[str, Any]]) -> str:
                  "5 x n samples, n kept in the shares of train.txt's length deciles; no test "
                  "caption enters it), both generators, every figure of the protocol at the "
                  "same n and temperatures:\n\n" + markdown_drawn(lm))
+    if stale:
+        text += (f"\nNot read at equal length (no reading, or one of an earlier run): "
+                 f"{', '.join(stale)}.\n")
     return text
 
 
@@ -393,7 +412,8 @@ def write_report(results: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, 
     md = markdown(agg, chosen, seeds, fid_equal)
     lm_file = where / "length_matched.json"  # bench/coco/length_matched.py
     if lm_file.is_file():
-        md += length_matched_section(json.loads(lm_file.read_text(encoding="utf-8"))["results"])
+        md += length_matched_section(json.loads(lm_file.read_text(encoding="utf-8"))["results"],
+                                     results)
     files = []
     for name, text in (("results.json", json.dumps({"chosen": chosen, **agg}, indent=1,
                                                     sort_keys=True, default=str) + "\n"),
