@@ -373,3 +373,17 @@ def test_length_matched_gaps_read_the_plain_and_the_length_matched_curves():
     table = length_matched.markdown([row])
     assert "| +0.0200 | +0.0200 | 9.00 (11.00) |" in table and table.startswith("| loss |")
     assert "| real sample (the ceiling) | 1 | +0.0100 | | +0.0100 | | |" in table
+
+
+def test_the_equal_length_section_skips_a_reading_of_an_earlier_run():
+    mle = _qd_lm("mle", [(0.7, 0.7, 0.30, 0.7, 0.30), (1.0, 0.3, 0.18, 0.3, 0.18)], 11.0)
+    gan = _qd_lm("gan", [(0.7, 0.6, 0.27, 0.6, 0.29), (1.0, 0.4, 0.21, 0.4, 0.23)], 9.0)
+    import length_matched
+
+    reading = {"experiment": "coco-s0-rsgan", "seed": 0, "split": "test", "loss": "rsgan",
+               **length_matched.gaps(mle + gan), "rows": mle + gan}
+    results = {"coco-s0-rsgan": {"qd": mle + gan}, "coco-s0-bce": {"qd": mle + gan}}
+    text = report.length_matched_section([reading], results)
+    assert "| rsgan | 1 |" in text and "Not read at equal length" in text and "coco-s0-bce." in text
+    rerun = {"coco-s0-rsgan": {"qd": mle + [{**r, "bleu5": r["bleu5"] + 0.01} for r in gan]}}
+    assert "no reading of these runs" in report.length_matched_section([reading], rerun)
