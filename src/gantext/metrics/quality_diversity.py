@@ -22,10 +22,9 @@ reproduces the data distribution would get at the same n.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import math
 
 import numpy as np
 
@@ -39,6 +38,9 @@ __all__ = ["COLUMNS", "qd_row", "sweep"]
 #: an oracle).
 COLUMNS = ("model", "temperature", "bleu5", "self_bleu5", "n", "validity", "mean_length",
            "bleu5_lm", "self_bleu5_lm", "lm_coverage", "validity_lm")
+
+Sampler = Callable[[str, float, int], list[list[str]]]
+
 
 def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str]],
            references: Sequence[Sequence[str]], oracle: Oracle | None = None) -> dict[str, Any]:
