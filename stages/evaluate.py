@@ -52,12 +52,10 @@ def main() -> None:
         d = load_discriminator(paths.adversarial_discriminator, data.vocab.hash, device)
         generators["d_resample"] = DResampled(generators["gan"], d, params.evaluate.d_resample)
     if params.evaluate.length_match.enabled:  # both generators at the training lengths
-        from gantext.metrics.length_match import LengthMatched
+        from gantext.metrics.length_match import length_matched
 
-        train_lengths = [len(s) for s in data.train]
-        for name in ("mle", "gan"):
-            generators[f"{name}_lm"] = LengthMatched(generators[name], train_lengths,
-                                                     params.evaluate.length_match)
+        generators.update(length_matched({m: generators[m] for m in ("mle", "gan")},
+                                         data.train, params.evaluate.length_match))
     oracle, modes = None, ()
     if params.ingest.source == "builtin":
         from gantext.corpus.grammar import MODES, default_grammar

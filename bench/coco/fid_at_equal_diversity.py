@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -62,15 +62,32 @@ def temperature_at(curve: Sequence[tuple[float, float]], target: float) -> float
     return None
 
 
+def mle_sbleu5_t1(rows: Sequence[Mapping[str, Any]]) -> float:
+    """MLE's self-BLEU-5 at T = 1 in an experiment's quality_diversity.csv rows: the diversity
+    every row's FID is read at."""
+    return next(float(r["self_bleu5"]) for r in rows
+                if r["model"] == "mle" and r["temperature"] and float(r["temperature"]) == 1.0)
+
+
+def fid_at(model: Any, data: Any, extractor: Any, t: float, n: int) -> tuple[float, float]:
+    """(FID against ``data.test``, self-BLEU-5) of `n` samples of `model` at temperature `t`,
+    drawn from this measurement's fixed stream (SEED)."""
+    from gantext.evaluation import draw_samples
+    from gantext.metrics.bleu import self_bleu
+    from gantext.metrics.fid import fid
+
+    sents = draw_samples(model, data.vocab, n, data.max_len, t, SEED, 500)
+    return fid(extractor, data.test, sents), self_bleu(sents, ns=(5,))[5]
+
+
 def measure(name: str, n: int, split: str = "test") -> dict[str, Any]:
     """FID of the GAN at T* and of MLE at T = 1 for experiment `name` (see the module doc),
     against the `split` captions: ``test`` for the protocol's runs, ``valid`` for the sweep's
     (protocol.py's selection must not look at test)."""
     from dvc.api import DVCFileSystem
 
-    from gantext.evaluation import draw_samples, load_eval_data
-    from gantext.metrics.bleu import self_bleu
-    from gantext.metrics.fid import FeatureExtractor, fid
+    from gantext.evaluation import load_eval_data
+    from gantext.metrics.fid import FeatureExtractor
     from gantext.paths import repo_paths
     from gantext.runtime import autocast_dtype
     from gantext.training.checkpoint import load_generator
@@ -82,8 +99,7 @@ def measure(name: str, n: int, split: str = "test") -> dict[str, Any]:
             fs.get(f, str(Path(tmp) / f), recursive=True)
         rows = list(csv.DictReader(io.StringIO(
             (Path(tmp) / FILES[-1]).read_text(encoding="utf-8"))))
-        mle_s = next(float(r["self_bleu5"]) for r in rows
-                     if r["model"] == "mle" and r["temperature"] and float(r["temperature"]) == 1.0)
+        mle_s = mle_sbleu5_t1(rows)
         t_star = temperature_at([(float(r["temperature"]), float(r["self_bleu5"])) for r in rows
                                  if r["model"] == "gan" and r["temperature"]], mle_s)
         out: dict[str, Any] = {"experiment": name, "commit": sha, "n": n, "split": split,
@@ -98,9 +114,7 @@ def measure(name: str, n: int, split: str = "test") -> dict[str, Any]:
             # the evaluate stage's decoding (runtime.precision bf16: the sweep's sample stream)
             model = load_generator(ckpt, vocab_hash=data.vocab.hash)[0].set_decode_precision(
                 autocast_dtype("bf16"))
-            sents = draw_samples(model, data.vocab, n, data.max_len, t, SEED, 500)
-            out[f"{key}_fid"] = fid(extractor, data.test, sents)
-            out[f"{key}_sbleu5"] = self_bleu(sents, ns=(5,))[5]
+            out[f"{key}_fid"], out[f"{key}_sbleu5"] = fid_at(model, data, extractor, t, n)
     return out
 
 

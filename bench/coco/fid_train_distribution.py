@@ -34,14 +34,13 @@ def measure(name: str) -> tuple[str, dict[str, Any]]:
     """Rows mle, gan, mle_lm, gan_lm and real of experiment `name`, scored on the valid split."""
     from gantext.evaluation import evaluate, load_eval_data
     from gantext.metrics.fid import FeatureExtractor
-    from gantext.metrics.length_match import LengthMatchConfig, LengthMatched
+    from gantext.metrics.length_match import LengthMatchConfig
+    from gantext.metrics.length_match import length_matched as at_train_lengths
 
     with length_matched.experiment(name) as x:
         params, gens = x["params"], x["generators"]
         data = load_eval_data(x["paths"], "valid")
-        lengths = [len(s) for s in data.train]
-        gens = {**gens, **{f"{m}_lm": LengthMatched(gens[m], lengths, LengthMatchConfig(enabled=True))
-                           for m in ("mle", "gan")}}
+        gens = {**gens, **at_train_lengths(gens, data.train, LengthMatchConfig(enabled=True))}
         # the headline rows only: one sweep point of 2 samples (the sweep is not read here)
         cfg = dataclasses.replace(params.evaluate, sweep_temperatures=(1.0,), sweep_samples=2)
         res = evaluate(gens, data, cfg, params.seed, log=lambda _: None,
@@ -59,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [f"coco-s{seed}-{loss}" for loss in args.losses for seed in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         out = dict(pool.map(measure, names))
-    tmp = OUT.with_name(f".{OUT.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(OUT)
+    from gantext.io import write_text
+
+    write_text(OUT, json.dumps(out, indent=1) + "\n")
     for name, rows in out.items():
         print(f"{name}: FID vs valid " + ", ".join(
             f"{r} {v['fid']:.4f} [{v['fid_lo']:.4f}, {v['fid_hi']:.4f}]"

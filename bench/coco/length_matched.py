@@ -41,8 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
-from fid_at_equal_diversity import SEED as EQ_SEED  # noqa: E402
-from fid_at_equal_diversity import exp_sha, temperature_at  # noqa: E402
+from fid_at_equal_diversity import exp_sha, fid_at, mle_sbleu5_t1, temperature_at  # noqa: E402
 from report import gaps_above, real_gap  # noqa: E402
 
 OUT = HERE / "length_matched.json"
@@ -127,34 +126,24 @@ def drawn(name: str) -> dict[str, Any]:
     headline figures (FID included) and curves of ``mle_lm`` and ``gan_lm``."""
     from gantext.evaluation import evaluate
     from gantext.metrics.fid import FeatureExtractor
-    from gantext.metrics.length_match import LengthMatchConfig, LengthMatched
-
-    from gantext.evaluation import draw_samples
-    from gantext.metrics.bleu import self_bleu
-    from gantext.metrics.fid import fid
+    from gantext.metrics.length_match import LengthMatchConfig, length_matched
 
     with experiment(name) as x:
         params, data = x["params"], x["data"]
-        lengths = [len(s) for s in data.train]
-        wrapped = {f"{m}_lm": LengthMatched(g, lengths, LengthMatchConfig(enabled=True))
-                   for m, g in x["generators"].items()}
+        wrapped = length_matched(x["generators"], data.train, LengthMatchConfig(enabled=True))
         extractor = FeatureExtractor.load(x["paths"].fid_extractor)
         res = evaluate(wrapped, data, params.evaluate, params.seed, log=lambda _: None,
                        extractor=extractor)
         # FID at equal diversity, as fid_at_equal_diversity.py reads it: gan_lm at the
         # temperature T* where its curve reaches MLE's self-BLEU-5 at T = 1, MLE at T = 1
-        mle_s = next(float(r["self_bleu5"]) for r in x["stored"]
-                     if r["model"] == "mle" and r["temperature"] and float(r["temperature"]) == 1)
         t_star = temperature_at([(r["temperature"], r["self_bleu5"]) for r in res.qd_rows
-                                 if r["model"] == "gan_lm"], mle_s)
+                                 if r["model"] == "gan_lm"], mle_sbleu5_t1(x["stored"]))
         eq: dict[str, Any] = {"t_star": t_star}
         if t_star is not None:
-            n = params.evaluate.sweep_samples
             for key, model, t in (("gan_lm", wrapped["gan_lm"], t_star),
                                   ("mle", x["generators"]["mle"], 1.0)):
-                sents = draw_samples(model, data.vocab, n, data.max_len, t, EQ_SEED, 500)
-                eq[f"{key}_fid"] = fid(extractor, data.test, sents)
-                eq[f"{key}_sbleu5"] = self_bleu(sents, ns=(5,))[5]
+                eq[f"{key}_fid"], eq[f"{key}_sbleu5"] = fid_at(
+                    model, data, extractor, t, params.evaluate.sweep_samples)
     stored = {m: {k: x["evaluate"][m].get(k) for k in KEEP} for m in ("mle", "gan")}
     return {"metrics": {**stored, **{m: {k: res.metrics[m].get(k) for k in KEEP}
                                      for m in ("mle_lm", "gan_lm")}},
@@ -230,9 +219,9 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
 
 def _write(results: list[dict[str, Any]]) -> None:
     """length_matched.json, replaced whole (never half-written)."""
-    tmp = OUT.with_name(f".{OUT.name}.tmp")
-    tmp.write_text(json.dumps({"results": results}, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(OUT)
+    from gantext.io import write_text
+
+    write_text(OUT, json.dumps({"results": results}, indent=2) + "\n")
 
 
 def markdown_drawn(results: Sequence[dict[str, Any]]) -> str:

@@ -385,16 +385,15 @@ def length_matched_section(lm: Sequence[Mapping[str, Any]],
     if not current:
         return ("\nAt equal length: no reading of these runs (run `python bench/coco/"
                 "length_matched.py`, then `--draw`, before `report`).\n")
-    lm = current
     text = ("\n**At equal length** (`python bench/coco/length_matched.py`, then `--draw`): the "
             "same curves re-read with every sample weighted to the test captions' length "
             "deciles (`bleu5_lm`, `self_bleu5_lm`; every curve, MLE's and the real sample's "
-            "too), the gaps of the target computed on them:\n\n" + lm_table(lm))
-    if any("drawn" in r for r in lm):
+            "too), the gaps of the target computed on them:\n\n" + lm_table(current))
+    if any("drawn" in r for r in current):
         text += ("\nDrawn at the training captions' lengths (`evaluate.length_match`: a pool of "
                  "5 x n samples, n kept in the shares of train.txt's length deciles; no test "
                  "caption enters it), both generators, every figure of the protocol at the "
-                 "same n and temperatures:\n\n" + markdown_drawn(lm))
+                 "same n and temperatures:\n\n" + markdown_drawn(current))
     if stale:
         text += (f"\nNot read at equal length (no reading, or one of an earlier run): "
                  f"{', '.join(stale)}.\n")

@@ -26,7 +26,7 @@ reach (1.0 = all); when drawing, its quota goes to the other strata in proportio
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +36,8 @@ from gantext.configfields import param
 from gantext.metrics.resample import PoolSelection
 from gantext.models.generator import Generator
 
-__all__ = ["LENGTH_STRATA", "LengthMatchConfig", "LengthMatched", "length_weights",
-           "stratified_select", "weighted_mean"]
+__all__ = ["LENGTH_STRATA", "LengthMatchConfig", "LengthMatched", "length_matched",
+           "length_weights", "stratified_select", "weighted_mean"]
 
 #: length strata: quantiles of the reference lengths
 LENGTH_STRATA = 10
@@ -128,3 +128,11 @@ class LengthMatched(PoolSelection):
     def keep(self, rows: torch.Tensor, lens: torch.Tensor, n: int, rng: np.random.Generator
              ) -> np.ndarray:
         return stratified_select(lens.cpu().numpy(), self.ref_lengths, n, rng)
+
+
+def length_matched(generators: Mapping[str, Generator], train: Sequence[Sequence[str]],
+                   cfg: LengthMatchConfig) -> dict[str, LengthMatched]:
+    """``{name + "_lm": generator drawn at the lengths of the `train` sentences}`` for each of
+    `generators` (the rows ``mle_lm`` / ``gan_lm`` of ``evaluate.length_match``)."""
+    lengths = [len(s) for s in train]
+    return {f"{name}_lm": LengthMatched(g, lengths, cfg) for name, g in generators.items()}
