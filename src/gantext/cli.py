@@ -115,6 +115,10 @@ SUMMARY_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4"
                 "oracle_nll_gap", "oracle_invalid", "mode_js", "n_samples", "n_refs")
 #: the real row's counterpart of a model's figure (its FID is the floor at the models' n)
 _REAL_KEY = {"fid": "fid_floor"}
+#: the optional model rows the evaluate stage adds (``evaluate.length_match``: both generators
+#: drawn at the training lengths; ``evaluate.d_resample``: the GAN's samples reweighted by its D),
+#: shown after the real row when the file has them
+EXTRA_ROWS = ("mle_lm", "gan_lm", "d_resample")
 
 
 def _add_summary_args(p: argparse.ArgumentParser) -> None:
@@ -123,7 +127,8 @@ def _add_summary_args(p: argparse.ArgumentParser) -> None:
 
 
 def summary_table(metrics: dict) -> str:
-    """A compact metric x (mle, gan, delta, real) table of evaluate.json's headline keys.
+    """A compact metric x (mle, gan, delta, real, then any of :data:`EXTRA_ROWS`) table of
+    evaluate.json's headline keys.
 
     A delta is marked ``*`` only when its bootstrap 95% interval (``delta.<key>_lo`` ..
     ``_hi``) excludes 0; the interval is printed beside it. Deltas without an interval (NLL,
@@ -132,7 +137,8 @@ def summary_table(metrics: dict) -> str:
     """
     from gantext.metrics.bootstrap import significant
 
-    cols = [c for c in ("mle", "gan", "delta", "real") if isinstance(metrics.get(c), dict)]
+    cols = [c for c in ("mle", "gan", "delta", "real", *EXTRA_ROWS)
+            if isinstance(metrics.get(c), dict)]
     delta = metrics.get("delta") if isinstance(metrics.get("delta"), dict) else {}
 
     def get(c: str, k: str) -> object:
@@ -149,7 +155,8 @@ def summary_table(metrics: dict) -> str:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
 
     has_ci = any(k.endswith("_lo") for k in delta)
-    lines = [f"{'metric':<16}" + "".join(f"{c:>10}" for c in cols)
+    width = {c: max(10, len(c) + 2) for c in cols}  # d_resample is 10 characters wide
+    lines = [f"{'metric':<16}" + "".join(f"{c:>{width[c]}}" for c in cols)
              + ("   delta 95% interval" if has_ci else "")]
     marked = False
     for k in rows:
@@ -158,7 +165,7 @@ def summary_table(metrics: dict) -> str:
             v = fmt(get(c, k))
             if c == "delta" and significant(delta, k):
                 v, marked = v + "*", True
-            cells.append(f"{v:>10}")
+            cells.append(f"{v:>{width[c]}}")
         ci = (f"   [{delta[k + '_lo']:.4f}, {delta[k + '_hi']:.4f}]"
               if significant(delta, k) is not None else "")
         lines.append(f"{k:<16}" + "".join(cells) + ci)
@@ -186,9 +193,11 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- compare
 #: The headline columns of `gantext compare` (a `dvc exp show --keep` regex): what was run
-#: (seed, loss) and how it scored (BLEU-5, self-BLEU-5, FID, NLL of both generators).
+#: (seed, loss) and how it scored (BLEU-5, self-BLEU-5, FID, NLL of both generators; the
+#: optional rows' BLEU-5, self-BLEU-5 and FID where an experiment has them).
 COMPARE_KEEP = (r"^Experiment$|^rev$|^Created$|^seed$|^adversarial\.loss$"
-                r"|^(mle|gan)\.(bleu5|sbleu5|fid|nll)$|^delta\.bleu5$")
+                r"|^(mle|gan)\.(bleu5|sbleu5|fid|nll)$|^delta\.bleu5$"
+                r"|^(" + "|".join(EXTRA_ROWS) + r")\.(bleu5|sbleu5|fid)$")
 
 
 def _add_compare_args(p: argparse.ArgumentParser) -> None:

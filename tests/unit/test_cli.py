@@ -116,6 +116,23 @@ def test_summary_prints_headline_metrics(tmp_path, capsys) -> None:
     assert main(["summary", "--metrics", str(tmp_path / "missing.json")]) == 1
 
 
+def test_summary_shows_the_optional_rows_after_the_real_row(tmp_path, capsys) -> None:
+    import json
+
+    from gantext.cli import main
+
+    f = tmp_path / "evaluate.json"
+    f.write_text(json.dumps({"mle": {"bleu5": 0.5, "nll": 2.0}, "gan": {"bleu5": 0.6, "nll": 2.1},
+                             "real": {"bleu5": 0.7}, "gan_lm": {"bleu5": 0.65},
+                             "mle_lm": {"bleu5": 0.55}, "d_resample": {"bleu5": 0.62}}))
+    assert main(["summary", "--metrics", str(f)]) == 0
+    out = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert out[0] == ["metric", "mle", "gan", "real", "mle_lm", "gan_lm", "d_resample"]
+    assert ["bleu5", "0.5000", "0.6000", "0.7000", "0.5500", "0.6500", "0.6200"] in out
+    # a selection of a pool has no likelihood: its NLL cell is empty, not dropped
+    assert ["nll", "2.0000", "2.1000", "-", "-", "-", "-"] in out
+
+
 def test_summary_marks_a_delta_only_when_its_interval_excludes_zero(tmp_path, capsys) -> None:
     import json
 
@@ -155,9 +172,10 @@ def test_compare_command_keeps_the_headline_columns_and_passes_flags():
     import re
 
     for col in ("Experiment", "gan.bleu5", "mle.sbleu5", "gan.fid", "adversarial.loss", "seed",
-                "real.bleu5"):
+                "real.bleu5", "gan_lm.bleu5", "mle_lm.sbleu5", "d_resample.fid"):
         assert re.search(keep, col), col
-    for col in ("lines_read", "kept.train", "train.tokens", "gan.bleu2"):
+    for col in ("lines_read", "kept.train", "train.tokens", "gan.bleu2", "gan_lm.nll",
+                "xgan_lm.bleu5"):
         assert not re.search(keep, col), col
     assert args.names == ["bce", "seqgan"]
 
