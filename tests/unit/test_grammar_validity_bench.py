@@ -1,0 +1,39 @@
+"""bench/grammar_validity.py: the oracle as a discriminator and the reading at the data's diversity."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import grammar_validity as gv  # noqa: E402
+
+from gantext.corpus.grammar import default_grammar  # noqa: E402
+from gantext.evaluation import OracleContext  # noqa: E402
+from gantext.text.vocab import Vocab, encode  # noqa: E402
+
+
+def test_the_oracle_critic_scores_a_valid_row_0_and_an_invalid_one_minus_the_clip():
+    grammar = default_grammar()
+    sents = grammar.sample(4, seed=0)
+    broken = list(reversed(sents[0]))  # the same words backwards: not a sentence of the grammar
+    vocab = Vocab.build(sents)
+    rows, _ = encode(vocab, [*sents, broken], max_len=40)
+    critic = gv.OracleCritic(OracleContext(grammar, tuple(grammar.modes), "word"), vocab, 5.0)
+    assert critic(torch.as_tensor(rows).long()).tolist() == [0.0] * 4 + [-5.0]
+    # the objective's Adam needs a parameter to hold; the critic has nothing else to train
+    assert [p.numel() for p in critic.parameters()] == [1]
+
+
+def test_validity_is_read_where_the_curve_crosses_the_data_s_self_bleu():
+    curve = [{"sbleu5": 0.75, "validity": 0.9}, {"sbleu5": 0.71, "validity": 0.8},
+             {"sbleu5": 0.69, "validity": 0.7}]
+    assert gv.at_real_diversity(curve, 0.70) == pytest.approx(0.75)
+    assert gv.at_real_diversity(curve, 0.73) == pytest.approx(0.85)
+    # a curve that never comes down to the data's diversity has no reading there
+    assert gv.at_real_diversity(curve[:2], 0.70) is None
+    assert gv.at_real_diversity(curve[:1], 0.75) is None
