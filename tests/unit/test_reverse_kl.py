@@ -48,6 +48,30 @@ def test_generator_step_moves_only_g_and_d_step_logs_accuracies():
     assert not all(torch.equal(a, b) for a, b in zip(g_before, obj.G.parameters()))
 
 
+@pytest.mark.parametrize("name", ["reverse-kl", "seqgan", "coldgan"])
+def test_d_learns_from_samples_at_d_temperature_and_g_never_gets_them(name):
+    """d_temperature (every sampled-D objective): D's fakes are drawn at it; the G step's rows
+    come from its own temperature (1; coldgan: the cold sampler), never from D's hotter pool."""
+    obj = tiny_objective(name, d_temperature=1.5)
+    drawn = []
+    sample = obj.G.sample
+
+    def spy(n, max_len, temperature, *args, **kwargs):
+        drawn.append(temperature)
+        return sample(n, max_len, temperature, *args, **kwargs)
+
+    obj.G.sample = spy
+    real = toy_rows(8, MAX_LEN, V)
+    obj.discriminator_step(real, step=0)
+    assert drawn == [1.5] and set(obj._pool) <= {1.5}  # what is left of the round's draw
+    obj.generator_step(real, step=0)
+    assert drawn[1] == obj.g_temperature != 1.5
+    # at the G step's own temperature, one draw serves the round's D steps and the G step
+    same = tiny_objective(name, d_temperature=obj.g_temperature)
+    same.discriminator_step(real, step=0)
+    assert len(same._pool[same.g_temperature]) == 8 * same.d_steps_per_g_step
+
+
 def test_kl_anchor_is_zero_at_the_start_and_grows_as_g_moves():
     obj = _objective(kl_weight=1.0, g_lr=0.05)
     real = toy_rows(8, MAX_LEN, V)

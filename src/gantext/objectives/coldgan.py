@@ -47,7 +47,6 @@ class ColdGANObjectiveConfig(SampledDConfig):
                                       help="temperature of the exploration sampler q (paper: 0.2)")
     clip_eps: float = param(0.2, gt=0.0, lt=1.0, help="PPO clip: ratios kept in [1-eps, 1+eps]")
     mle_weight: float = param(0.0, ge=0.0, help="weight of the MLE loss on a real batch (0: off)")
-    d_temperature: float = param(1.0, gt=0.0, help="temperature of the samples D learns to reject")
 
 
 def clipped_surrogate(logp: torch.Tensor, logq: torch.Tensor, advantage: torch.Tensor,
@@ -82,12 +81,9 @@ class ColdGANObjective(SampledDObjective):
     config = ColdGANObjectiveConfig
     log_keys = ("d_acc_real", "d_acc_fake", "mean_reward", "is_ratio", "clip_frac")
 
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        c = self.ocfg
-        # one draw for the round's D steps (and the G step's when it samples as hot)
-        ahead = self._pretraining or (self.d_steps_per_g_step
-                                      + (c.sample_temperature == c.d_temperature))
-        return self.bce_discriminator_update(real, self.samples(len(real), c.d_temperature, ahead))
+    @property
+    def g_temperature(self) -> float:  # the G step samples from the exploration sampler q
+        return self.ocfg.sample_temperature
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         c = self.ocfg
