@@ -9,7 +9,8 @@ behind"). This measures where the limit lies, on the pretrained MLE of --root:
    vs fresh MLE samples at T = 1. On held-out rows: AUC real vs fake, and AUC valid vs invalid
    *among the fakes* (can D tell the MLE's invalid sentences from its valid ones?). The same
    network trained on the oracle's labels (valid vs invalid MLE samples, same steps) says whether
-   it *could* see validity.
+   it *could* see validity. ``--d-temperature`` trains both on hotter samples (the objectives'
+   ``d_temperature``), still read on T = 1 samples.
 2. **A perfect reward.** The reverse-kl objective (the product's code) with the grammar oracle as
    its D: logit 0 for a valid row, -reward_clip for an invalid one (log p_data / p_G for a
    generator that matches the data on valid rows, clipped as the objective clips it), for
@@ -128,17 +129,22 @@ def auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
 
 
 def d_sight(gen, corpus, params, ctx, steps: int, seed: int, batch: int = 64,
-            holdout: int = 10000, every: int = 500) -> dict[str, list[dict[str, float]]]:
-    """Train the objective's D as the objective does (real vs MLE samples) and, separately, on
-    the oracle's labels; AUC real/fake and valid/invalid among held-out fakes along training."""
-    itos = corpus.vocab.itos
+            holdout: int = 10000, every: int = 500, d_temperature: float = 1.0
+            ) -> dict[str, list[dict[str, float]]]:
+    """Train the objective's D as the objective does (real vs MLE samples at `d_temperature`)
+    and, separately, on the oracle's labels; AUC real/fake and valid/invalid among held-out
+    fakes at T = 1 (what evaluation draws) along training."""
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        pool, lens = gen.sample(steps * batch * 2 + holdout, corpus.max_len, 1.0, g, 4096)
-    words = [[itos[i] for i in r[:k]] for r, k in zip(pool.tolist(), lens.tolist())]
-    valid = np.asarray(ctx.score_many(words)[0], dtype=bool)
-    fakes, held, held_valid = pool[holdout:], pool[:holdout], valid[:holdout]
-    labels = torch.as_tensor(valid[holdout:], dtype=torch.float32)
+
+    def draw(n: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
+        with torch.no_grad():
+            rows, lens = gen.sample(n, corpus.max_len, t, g, 4096)
+        words = [corpus.vocab.tokens(r) for r in rows.tolist()]
+        return rows, np.asarray(ctx.score_many(words)[0], dtype=bool)
+
+    held, held_valid = draw(holdout, 1.0)
+    fakes, valid = draw(steps * batch * 2, d_temperature)
+    labels = torch.as_tensor(valid, dtype=torch.float32)
     cls = objective_class(LOSS)
     spec = discriminator_spec(params.model.discriminator, len(corpus.vocab), cls)
     ocfg = getattr(params.adversarial, cls.section)
@@ -191,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--temps", nargs="+", type=float, default=[1.0, 1.1, 1.2, 1.3])
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--d-steps", type=int, default=3000)
+    ap.add_argument("--d-temperature", type=float, default=1.0,
+                    help="temperature of the fakes D trains on (read on T = 1 samples)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -228,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print("validity at the data's self-BLEU-5: " + ", ".join(
         f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in at_real.items()), flush=True)
 
-    sight = d_sight(mle, corpus, params, ctx, args.d_steps, seed)
+    sight = d_sight(mle, corpus, params, ctx, args.d_steps, seed,
+                    d_temperature=args.d_temperature)
     for mode, rows in sight.items():
         print(f"D trained {mode}: " + "; ".join(
             f"step {r['step']} AUC real/fake {r['auc_real_fake']:.3f} valid/invalid "
@@ -236,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result = {"loss": LOSS, "seed": seed, "samples": n, "temperatures": args.temps,
               "steps": params.adversarial.steps, "real": real, "curves": curves,
               "validity_at_real_sbleu5": at_real, "d_sight": sight,
+              "d_temperature": args.d_temperature,
               "wall_s": round(time.perf_counter() - t0, 1)}
     write_json(args.out, result)
     print(f"wrote {args.out} ({result['wall_s']} s)")
