@@ -49,6 +49,7 @@ from gantext.config import load_params
 from gantext.corpus.grammar import default_grammar
 from gantext.data import load_corpus
 from gantext.errors import DataError
+from gantext.evaluation import _REAL_TRAIN as REAL_STREAM  # the evaluate stage's real sample
 from gantext.evaluation import OracleContext, draw_samples, load_eval_data, stream_seed
 from gantext.io import write_json
 from gantext.metrics.bleu import bleu, self_bleu
@@ -62,7 +63,6 @@ from gantext.training.checkpoint import load_generator
 
 OUT = Path(__file__).resolve().parent / "grammar_validity.json"
 LOSS = "reverse-kl"  # the sampled-D objective whose D settings and G step are measured
-REAL_STREAM = 3  # evaluation.py's _REAL_TRAIN key: the evaluate stage's real sample
 
 
 class OracleCritic(nn.Module):
