@@ -65,6 +65,16 @@ OUT = Path(__file__).resolve().parent / "grammar_validity.json"
 LOSS = "reverse-kl"  # the sampled-D objective whose D settings and G step are measured
 
 
+def is_valid(ctx: OracleContext, sents: Sequence[Sequence[str]]) -> np.ndarray:
+    """The grammar's verdict per token list (bool array)."""
+    return np.asarray(ctx.score_many(sents)[0], dtype=bool)
+
+
+def rows_valid(ctx: OracleContext, vocab, rows: torch.Tensor) -> np.ndarray:
+    """The grammar's verdict per encoded row (decoded up to <eos>)."""
+    return is_valid(ctx, [vocab.tokens(r) for r in rows.tolist()])
+
+
 class OracleCritic(nn.Module):
     """The grammar oracle as a discriminator: logit 0 for a valid row, -clip for an invalid one."""
 
@@ -75,14 +85,13 @@ class OracleCritic(nn.Module):
         self.unused = nn.Parameter(torch.zeros(()))
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        words = [self.vocab.tokens(row) for row in rows.tolist()]
-        valid = torch.as_tensor(np.asarray(self.ctx.score_many(words)[0], dtype=bool))
+        valid = torch.as_tensor(rows_valid(self.ctx, self.vocab, rows))
         return torch.where(valid, 0.0, -self.clip)
 
 
 def figures(sents: list[list[str]], data, ctx: OracleContext) -> dict[str, float]:
     """validity, self-BLEU-5, BLEU-5 (test), mean length, n of token lists."""
-    valid = np.asarray(ctx.score_many(sents)[0], dtype=bool)
+    valid = is_valid(ctx, sents)
     return {"validity": float(valid.mean()), "sbleu5": self_bleu(sents, (5,))[5],
             "bleu5": bleu(sents, data.test, (5,))[5],
             "len": float(np.mean([len(s) for s in sents])), "n": len(sents)}
@@ -113,7 +122,7 @@ def valid_only(gen, data, ctx, temps: Sequence[float], n: int, seed: int, pool_f
     ref = [len(s) for s in data.train]
     for t in temps:
         pool = draw_samples(gen, data.vocab, pool_factor * n, data.max_len, t, seed, 500)
-        valid = np.asarray(ctx.score_many(pool)[0], dtype=bool)
+        valid = is_valid(ctx, pool)
         kept = [s for s, ok in zip(pool, valid) if ok]
         idx = stratified_select([len(s) for s in kept], ref, min(n, len(kept)),
                                 np.random.default_rng(seed))
@@ -139,8 +148,7 @@ def d_sight(gen, corpus, params, ctx, steps: int, seed: int, batch: int = 64,
     def draw(n: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
         with torch.no_grad():
             rows, lens = gen.sample(n, corpus.max_len, t, g, 4096)
-        words = [corpus.vocab.tokens(r) for r in rows.tolist()]
-        return rows, np.asarray(ctx.score_many(words)[0], dtype=bool)
+        return rows, rows_valid(ctx, corpus.vocab, rows)
 
     held, held_valid = draw(holdout, 1.0)
     fakes, valid = draw(steps * batch * 2, d_temperature)
