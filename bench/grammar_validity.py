@@ -1,4 +1,4 @@
-"""What limits grammar validity on the built-in corpus: three bounds behind issue 15's grammar target.
+"""What limits grammar validity on the built-in corpus: the bounds behind issue 15's grammar target.
 
 The target asks for validity >= 0.90 at a self-BLEU-5 no higher than the real data's. Every
 objective so far bought validity with shorter, less diverse sentences (README, "Where we are
@@ -14,7 +14,10 @@ behind"). This measures where the limit lies, on the pretrained MLE of --root:
 2. **A perfect reward.** The reverse-kl objective (the product's code) with the grammar oracle as
    its D: logit 0 for a valid row, -reward_clip for an invalid one (log p_data / p_G for a
    generator that matches the data on valid rows, clipped as the objective clips it), for
-   ``adversarial.steps`` generator steps. What a D that knew validity would give this G step.
+   ``adversarial.steps`` generator steps (``--reward-steps``). What a D that knew validity
+   would give this G step. ``bayes_d``: the same G step with the *Bayes-optimal* D of the
+   generator as it trains, logit log p_data(x) - log p_G(x) exact from the grammar (-clip for an
+   invalid row): what a D trained to its optimum at every step would hand it, diversity included.
 3. **A perfect resampling.** The MLE's samples restricted to the valid ones: where
    discriminator-guided resampling with a perfect D ends (validity 1 by construction); its
    self-BLEU-5 says whether the MLE's valid sentences alone are as diverse as the data.
@@ -22,7 +25,8 @@ behind"). This measures where the limit lies, on the pretrained MLE of --root:
    (``evaluate.length_match``'s draw), so a diversity gap there is not a length effect.
 
 Every row: validity, self-BLEU-5, BLEU-5 against the test split, mean length, n = --samples, at
-each temperature of --temps; the real row is the evaluate stage's real sample (same n). "At the
+each temperature of --temps; ``<row>_lm`` is the same generator drawn at the training sentences'
+lengths (``evaluate.length_match``'s draw: a gain made of shorter sentences vanishes there); the real row is the evaluate stage's real sample (same n). "At the
 data's self-BLEU-5" interpolates validity linearly in self-BLEU-5 between the two temperatures
 that bracket the real row's (None when none do).
 
@@ -53,7 +57,7 @@ from gantext.evaluation import _REAL_TRAIN as REAL_STREAM  # the evaluate stage'
 from gantext.evaluation import OracleContext, draw_samples, load_eval_data, stream_seed
 from gantext.io import write_json
 from gantext.metrics.bleu import bleu, self_bleu
-from gantext.metrics.length_match import stratified_select
+from gantext.metrics.length_match import length_matched, stratified_select
 from gantext.metrics.reference import real_order
 from gantext.models.discriminator import build_discriminator
 from gantext.objectives.base import eval_mode
@@ -87,6 +91,24 @@ class OracleCritic(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         valid = torch.as_tensor(rows_valid(self.ctx, self.vocab, rows))
         return torch.where(valid, 0.0, -self.clip)
+
+
+class BayesCritic(OracleCritic):
+    """The Bayes-optimal discriminator of the generator being trained: logit log p_data(x) -
+    log p_G(x), exact (the grammar's probability and G's own likelihood), -clip for an invalid
+    row (where the true value is -inf). A D trained with BCE on real vs G's samples converges
+    to this logit, so it bounds what any trained D can hand reverse-kl's G step."""
+
+    def __init__(self, ctx: OracleContext, vocab, clip: float, gen):
+        super().__init__(ctx, vocab, clip)
+        self.gen = [gen]  # a list: G's parameters must not become D's (the G step trains them)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        valid, logp_data, _ = self.ctx.score_many([self.vocab.tokens(r) for r in rows.tolist()])
+        with torch.no_grad():
+            logp_g = -self.gen[0].token_nll(rows).sum(1)
+        ratio = torch.as_tensor(np.where(valid, logp_data, 0.0), dtype=torch.float32) - logp_g
+        return torch.where(torch.as_tensor(valid), ratio, -self.clip)
 
 
 def figures(sents: list[list[str]], data, ctx: OracleContext) -> dict[str, float]:
@@ -186,15 +208,17 @@ def d_sight(gen, corpus, params, ctx, steps: int, seed: int, batch: int = 64,
     return out
 
 
-def perfect_reward(gen, corpus, params, ctx, seed: int):
-    """G after ``adversarial.steps`` reverse-kl generator steps with the oracle as D."""
+def oracle_reward(gen, corpus, params, ctx, seed: int, steps: int, bayes: bool = False):
+    """G after `steps` reverse-kl generator steps with the oracle as D: the validity critic, or
+    (``bayes``) the exact log-ratio of the generator as it trains."""
     cls = objective_class(LOSS)
     G = copy.deepcopy(gen).train()
     G.set_dropout(0.0)  # as the adversarial stage trains
-    critic = OracleCritic(ctx, corpus.vocab, getattr(params.adversarial, cls.section).reward_clip)
+    clip = getattr(params.adversarial, cls.section).reward_clip
+    critic = BayesCritic(ctx, corpus.vocab, clip, G) if bayes else OracleCritic(ctx, corpus.vocab, clip)
     obj = cls(G, critic, params.adversarial, corpus.max_len, torch.device("cpu"),
               torch.Generator().manual_seed(seed))
-    for step in range(params.adversarial.steps):
+    for step in range(steps):
         obj.generator_step(corpus.train[:params.adversarial.batch_size], step)
     return G.eval()
 
@@ -204,9 +228,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--root", default=".", help="repository copy with the built-in pretrain outputs")
     ap.add_argument("--temps", nargs="+", type=float, default=[1.0, 1.1, 1.2, 1.3])
     ap.add_argument("--samples", type=int, default=2000)
-    ap.add_argument("--d-steps", type=int, default=3000)
+    ap.add_argument("--d-steps", type=int, default=3000, help="0: skip the D-sight part")
     ap.add_argument("--d-temperature", type=float, default=1.0,
                     help="temperature of the fakes D trains on (read on T = 1 samples)")
+    ap.add_argument("--reward-steps", type=int, default=0,
+                    help="generator steps of the oracle-reward rows (0: adversarial.steps)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -231,8 +257,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     curves = {"mle": curve(mle, data, ctx, args.temps, n, sample_seed)}
     print(f"real: validity {real['validity']:.3f} self-BLEU-5 {real['sbleu5']:.4f} "
           f"len {real['len']:.2f} (n {real['n']})", flush=True)
-    curves["perfect_reward"] = curve(perfect_reward(mle, corpus, params, ctx, seed), data, ctx,
-                                     args.temps, n, sample_seed)
+    steps = args.reward_steps or params.adversarial.steps
+    gens = {"mle": mle, **{name: oracle_reward(mle, corpus, params, ctx, seed, steps, bayes)
+                           for name, bayes in (("perfect_reward", False), ("bayes_d", True))}}
+    # each generator drawn at the training sentences' lengths too (evaluate.length_match's draw):
+    # a gain that is only shorter sentences vanishes there
+    for name, g in length_matched(gens, data.train, params.evaluate.length_match).items():
+        gens[name] = g
+    for name, g in gens.items():
+        if name != "mle":
+            curves[name] = curve(g, data, ctx, args.temps, n, sample_seed)
     curves["perfect_resampling"], curves["perfect_resampling_lm"] = valid_only(
         mle, data, ctx, args.temps, n, sample_seed)
     print(f"{'row':22s} {'T':>5s} {'validity':>9s} {'sBLEU-5':>8s} {'BLEU-5':>7s} {'len':>6s}")
@@ -245,13 +279,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in at_real.items()), flush=True)
 
     sight = d_sight(mle, corpus, params, ctx, args.d_steps, seed,
-                    d_temperature=args.d_temperature)
+                    d_temperature=args.d_temperature) if args.d_steps > 0 else {}
     for mode, rows in sight.items():
         print(f"D trained {mode}: " + "; ".join(
             f"step {r['step']} AUC real/fake {r['auc_real_fake']:.3f} valid/invalid "
             f"{r['auc_valid_invalid']:.3f}" for r in rows), flush=True)
     result = {"loss": LOSS, "seed": seed, "samples": n, "temperatures": args.temps,
-              "steps": params.adversarial.steps, "real": real, "curves": curves,
+              "steps": steps, "real": real, "curves": curves,
               "validity_at_real_sbleu5": at_real, "d_sight": sight,
               "d_temperature": args.d_temperature,
               "wall_s": round(time.perf_counter() - t0, 1)}

@@ -14,6 +14,7 @@ import grammar_validity as gv  # noqa: E402
 
 from gantext.corpus.grammar import default_grammar  # noqa: E402
 from gantext.evaluation import OracleContext  # noqa: E402
+from gantext.models.generator import build_generator  # noqa: E402
 from gantext.text.vocab import Vocab, encode  # noqa: E402
 
 
@@ -37,3 +38,24 @@ def test_validity_is_read_where_the_curve_crosses_the_data_s_self_bleu():
     # a curve that never comes down to the data's diversity has no reading there
     assert gv.at_real_diversity(curve[:2], 0.70) is None
     assert gv.at_real_diversity(curve[:1], 0.75) is None
+
+
+def test_the_bayes_critic_is_the_exact_log_ratio_of_the_generator_it_is_given():
+    grammar = default_grammar()
+    sents = grammar.sample(6, seed=1)
+    broken = list(reversed(sents[0]))
+    vocab = Vocab.build(sents)
+    rows, _ = encode(vocab, [*sents, broken], max_len=40)
+    rows = torch.as_tensor(rows).long()
+    torch.manual_seed(0)
+    gen = build_generator(dict(vocab_size=len(vocab), embed_dim=8, hidden_dim=16, max_len=40))
+    ctx = OracleContext(grammar, tuple(grammar.modes), "word")
+    critic = gv.BayesCritic(ctx, vocab, 5.0, gen)
+    logits = critic(rows)
+    logp_data = [grammar.score(s)[1] for s in sents]
+    with torch.no_grad():
+        logp_g = (-gen.token_nll(rows).sum(1)).tolist()
+    assert logits[:6].tolist() == pytest.approx([d - g for d, g in zip(logp_data, logp_g)], abs=1e-4)
+    assert logits[6].item() == -5.0
+    # G is trained by the G step, never by the objective's D optimizer
+    assert [p.numel() for p in critic.parameters()] == [1]
