@@ -23,6 +23,10 @@ behind"). This measures where the limit lies, on the pretrained MLE of --root:
    self-BLEU-5 says whether the MLE's valid sentences alone are as diverse as the data.
    ``perfect_resampling_lm`` keeps them in the shares of the training sentences' length deciles
    (``evaluate.length_match``'s draw), so a diversity gap there is not a length effect.
+   ``bayes_resampling``: the product's ``sir`` with the Bayes-optimal D's weights, exact:
+   D/(1-D) = p_data(x) / q_T(x) on a pool of ``evaluate.d_resample.pool_factor`` x n samples at
+   each temperature, with replacement (the default) and without (``_noreplace``): where
+   ``evaluate.d_resample`` ends with a perfect D, coverage correction included.
 
 Every row: validity, self-BLEU-5, BLEU-5 against the test split, mean length, n = --samples, at
 each temperature of --temps; ``<row>_lm`` is the same generator drawn at the training sentences'
@@ -59,9 +63,11 @@ from gantext.io import write_json
 from gantext.metrics.bleu import bleu, self_bleu
 from gantext.metrics.length_match import length_matched, stratified_select
 from gantext.metrics.reference import real_order
+from gantext.metrics.resample import sir
 from gantext.models.discriminator import build_discriminator
 from gantext.objectives.base import eval_mode
 from gantext.paths import repo_paths
+from gantext.text.vocab import PAD_ID
 from gantext.training.adversarial import discriminator_spec, objective_class
 from gantext.training.checkpoint import load_generator
 
@@ -152,6 +158,37 @@ def valid_only(gen, data, ctx, temps: Sequence[float], n: int, seed: int, pool_f
         plain.append({**head, **figures(kept[:n], data, ctx)})
         at_lengths.append({**head, **figures([kept[i] for i in idx], data, ctx)})
     return plain, at_lengths
+
+
+@torch.no_grad()
+def tempered_logprob(gen, rows: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log q_T(row): the row's log-probability under `gen` sampled at `temperature` (B,)."""
+    logits = gen(gen.shift_right(rows))[0]
+    logq = torch.log_softmax(gen.masked(logits.float()) / temperature, -1)
+    return (logq.gather(-1, rows.unsqueeze(-1)).squeeze(-1) * (rows != PAD_ID)).sum(1)
+
+
+def bayes_resampling(gen, data, ctx, temps: Sequence[float], n: int, seed: int, pool_factor: int
+                     ) -> dict[str, list[dict[str, float]]]:
+    """Discriminator-guided resampling (the product's ``sir``) with the Bayes-optimal D's
+    weights D/(1-D) = p_data(x) / q_T(x), exact, on a pool of pool_factor * n samples at each
+    temperature: with replacement (``evaluate.d_resample``'s default) and without (no duplicates)."""
+    out: dict[str, list[dict[str, float]]] = {"bayes_resampling": [],
+                                              "bayes_resampling_noreplace": []}
+    for t in temps:
+        with torch.no_grad():
+            rows, _ = gen.sample(pool_factor * n, data.max_len, t,
+                                 torch.Generator().manual_seed(seed), 4096)
+        sents = [data.vocab.tokens(r) for r in rows.tolist()]
+        valid, logp_data, _ = ctx.score_many(sents)
+        logq = torch.cat([tempered_logprob(gen, rows[i:i + 4096], t)
+                          for i in range(0, len(rows), 4096)]).numpy()
+        logw = np.where(valid, logp_data - logq, -np.inf)
+        for name, replace in (("bayes_resampling", True), ("bayes_resampling_noreplace", False)):
+            idx = sir(logw, n, np.random.default_rng(seed), replace)
+            out[name].append({"temperature": t, "unique": len(set(idx.tolist())) / n,
+                              **figures([sents[i] for i in idx], data, ctx)})
+    return out
 
 
 def auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
@@ -269,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             curves[name] = curve(g, data, ctx, args.temps, n, sample_seed)
     curves["perfect_resampling"], curves["perfect_resampling_lm"] = valid_only(
         mle, data, ctx, args.temps, n, sample_seed)
+    curves.update(bayes_resampling(mle, data, ctx, args.temps, n, sample_seed,
+                                   params.evaluate.d_resample.pool_factor))
     print(f"{'row':22s} {'T':>5s} {'validity':>9s} {'sBLEU-5':>8s} {'BLEU-5':>7s} {'len':>6s}")
     for name, pts in curves.items():
         for p in pts:

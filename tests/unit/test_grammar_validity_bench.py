@@ -15,7 +15,7 @@ import grammar_validity as gv  # noqa: E402
 from gantext.corpus.grammar import default_grammar  # noqa: E402
 from gantext.evaluation import OracleContext  # noqa: E402
 from gantext.models.generator import build_generator  # noqa: E402
-from gantext.text.vocab import Vocab, encode  # noqa: E402
+from gantext.text.vocab import BOS_ID, PAD_ID, Vocab, encode  # noqa: E402
 
 
 def test_the_oracle_critic_scores_a_valid_row_0_and_an_invalid_one_minus_the_clip():
@@ -59,3 +59,20 @@ def test_the_bayes_critic_is_the_exact_log_ratio_of_the_generator_it_is_given():
     assert logits[6].item() == -5.0
     # G is trained by the G step, never by the objective's D optimizer
     assert [p.numel() for p in critic.parameters()] == [1]
+
+
+def test_the_tempered_log_probability_is_the_sampler_s_density_at_that_temperature():
+    torch.manual_seed(0)
+    gen = build_generator(dict(vocab_size=9, embed_dim=8, hidden_dim=16, max_len=6)).eval()
+    rows, _ = gen.sample(5, 6, 1.7, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert gv.tempered_logprob(gen, rows, 1.0).tolist() == pytest.approx(
+            (-gen.token_nll(rows).sum(1)).tolist(), abs=1e-5)
+        # step by step, as the sampler draws: softmax(logits / T) at each real position
+        logits, state = gen.step(torch.full((5,), BOS_ID, dtype=torch.long), None)
+        total = torch.zeros(5)
+        for j in range(rows.shape[1]):
+            logq = torch.log_softmax(gen.masked(logits) / 1.7, -1)
+            total += logq.gather(1, rows[:, j:j + 1]).squeeze(1) * (rows[:, j] != PAD_ID)
+            logits, state = gen.step(rows[:, j], state)
+    assert gv.tempered_logprob(gen, rows, 1.7).tolist() == pytest.approx(total.tolist(), abs=1e-5)
