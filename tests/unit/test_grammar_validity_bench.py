@@ -55,7 +55,8 @@ def test_the_bayes_critic_is_the_exact_log_ratio_of_the_generator_it_is_given():
     logp_data = [grammar.score(s)[1] for s in sents]
     with torch.no_grad():
         logp_g = (-gen.token_nll(rows).sum(1)).tolist()
-    assert logits[:6].tolist() == pytest.approx([d - g for d, g in zip(logp_data, logp_g)], abs=1e-4)
+    expected = [d - g for d, g in zip(logp_data, logp_g)]
+    assert logits[:6].tolist() == pytest.approx(expected, abs=1e-4)
     assert logits[6].item() == -5.0
     # G is trained by the G step, never by the objective's D optimizer
     assert [p.numel() for p in critic.parameters()] == [1]
