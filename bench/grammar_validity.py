@@ -81,9 +81,14 @@ def is_valid(ctx: OracleContext, sents: Sequence[Sequence[str]]) -> np.ndarray:
     return np.asarray(ctx.score_many(sents)[0], dtype=bool)
 
 
+def decode_rows(vocab, rows: torch.Tensor) -> list[list[str]]:
+    """Encoded rows as token lists (up to <eos>)."""
+    return [vocab.tokens(r) for r in rows.tolist()]
+
+
 def rows_valid(ctx: OracleContext, vocab, rows: torch.Tensor) -> np.ndarray:
-    """The grammar's verdict per encoded row (decoded up to <eos>)."""
-    return is_valid(ctx, [vocab.tokens(r) for r in rows.tolist()])
+    """The grammar's verdict per encoded row."""
+    return is_valid(ctx, decode_rows(vocab, rows))
 
 
 class OracleCritic(nn.Module):
@@ -111,7 +116,7 @@ class BayesCritic(OracleCritic):
         self.gen = [gen]  # a list: G's parameters must not become D's (the G step trains them)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        valid, logp_data, _ = self.ctx.score_many([self.vocab.tokens(r) for r in rows.tolist()])
+        valid, logp_data, _ = self.ctx.score_many(decode_rows(self.vocab, rows))
         with torch.no_grad():
             logp_g = -self.gen[0].token_nll(rows).sum(1)
         ratio = torch.as_tensor(np.where(valid, logp_data, 0.0), dtype=torch.float32) - logp_g
@@ -178,10 +183,9 @@ def bayes_resampling(gen, data, ctx, temps: Sequence[float], n: int, seed: int, 
     out: dict[str, list[dict[str, float]]] = {"bayes_resampling": [],
                                               "bayes_resampling_noreplace": []}
     for t in temps:
-        with torch.no_grad():
-            rows, _ = gen.sample(pool_factor * n, data.max_len, t,
-                                 torch.Generator().manual_seed(seed), 4096)
-        sents = [data.vocab.tokens(r) for r in rows.tolist()]
+        rows, _ = gen.sample(pool_factor * n, data.max_len, t,
+                             torch.Generator().manual_seed(seed), 4096)
+        sents = decode_rows(data.vocab, rows)
         valid, logp_data, _ = ctx.score_many(sents)
         logq = torch.cat([tempered_logprob(gen, rows[i:i + 4096], t)
                           for i in range(0, len(rows), 4096)]).numpy()
