@@ -12,7 +12,7 @@ import sys
 from gantext.config import load_params
 from gantext.data import load_corpus
 from gantext.paths import repo_paths
-from gantext.runtime import configure, resolve_device
+from gantext.runtime import configure, resolve_device, resolve_precision
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
 from gantext.training.checkpoint import discard_resume, load_generator
@@ -24,15 +24,17 @@ def main() -> None:
     params = load_params(paths.params)
     cfg = params.adversarial
     configure(params.runtime, resolve_device(cfg.device))
+    precision = resolve_precision(params.runtime.precision, resolve_device(cfg.device))
     corpus = load_corpus(paths)
     generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
     resume = paths.resume_file("adversarial")
     fingerprint = resume_fingerprint(params, resolve_device(cfg.device), paths.pretrain_generator,
                                      paths.vocab, paths.encoded("train"), paths.encoded("valid"))
     with stage_run("adversarial", params, paths) as tracker:
+        tracker.set_tags({"gantext.precision": precision})  # what ran, after any fallback
         result = train_adversarial(generator, corpus, cfg, params.model.discriminator, params.seed,
                                    resume_file=resume, fingerprint=fingerprint, tracker=tracker,
-                                   precision=params.runtime.precision)
+                                   precision=precision)
         write_outputs(result, paths, corpus.vocab.hash, cfg.loss)
         tracker.log_metrics({**result.metrics, "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))

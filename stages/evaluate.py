@@ -22,7 +22,8 @@ def main() -> None:
     from gantext.lineage import build_lineage
     from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
-    from gantext.runtime import autocast_dtype, configure, resolve_device, seed_everything
+    from gantext.runtime import (autocast_dtype, configure, resolve_device, resolve_precision,
+                                 seed_everything)
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import load_generator
 
@@ -42,7 +43,8 @@ def main() -> None:
     seed_everything(params.seed, params.runtime.deterministic)
     data = load_eval_data(paths, params.evaluate.split)
     # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (see README)
-    head = autocast_dtype(params.runtime.precision)
+    precision = resolve_precision(params.runtime.precision, device)
+    head = autocast_dtype(precision)
     generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
                   .set_decode_precision(head) for name, path in checkpoints.items()}
     if params.evaluate.d_resample.enabled:  # the GAN's samples reweighted by its D: own row
@@ -66,6 +68,7 @@ def main() -> None:
     extractor = load_or_fit(paths.fid_extractor, data.train, params.evaluate.fid,
                             log=lambda m: print(f"evaluate: {m}", file=sys.stderr, flush=True))
     with stage_run("evaluate", params, paths) as tracking:
+        tracking.set_tags({"gantext.precision": precision})  # what ran, after any fallback
         result = evaluate(generators, data, params.evaluate, params.seed, oracle=oracle,
                           modes=modes, device=device, extractor=extractor)
         # inside the run: the tracker hashes the stage's outs when the body finishes

@@ -14,7 +14,7 @@ def main() -> None:
     from gantext.data import load_corpus
     from gantext.io import write_csv, write_json
     from gantext.paths import repo_paths
-    from gantext.runtime import configure, resolve_device, seed_everything
+    from gantext.runtime import configure, resolve_device, resolve_precision, seed_everything
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import discard_resume, save_generator
     from gantext.training.mle import EpochReport, train_mle
@@ -24,10 +24,12 @@ def main() -> None:
     corpus = load_corpus(paths)
     device = resolve_device(params.pretrain.device)
     configure(params.runtime, device)
+    precision = resolve_precision(params.runtime.precision, device)
     seed_everything(params.seed, params.runtime.deterministic)
     resume = paths.resume_file("pretrain")
 
     with stage_run("pretrain", params, paths) as tracker:
+        tracker.set_tags({"gantext.precision": precision})  # what ran, after any fallback
         def on_epoch_end(rep: EpochReport) -> None:
             tracker.log_metrics({**{k: v for k, v in rep.row.items() if k != "epoch"},
                                  "epoch_seconds": rep.seconds,
@@ -35,7 +37,7 @@ def main() -> None:
 
         result = train_mle(corpus, params.model.generator, params.pretrain, seed=params.seed,
                            device=device, resume_path=resume, on_epoch_end=on_epoch_end,
-                           precision=params.runtime.precision)
+                           precision=precision)
         for row in result.history[:result.start_epoch - 1]:  # epochs restored from a killed run
             tracker.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
 

@@ -43,7 +43,7 @@ def _add_sample_args(p: argparse.ArgumentParser) -> None:
 def _run_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from gantext.runtime import autocast_dtype, resolve_device
+    from gantext.runtime import autocast_dtype, resolve_device, resolve_precision
     from gantext.text.vocab import Vocab
     from gantext.training.checkpoint import load_generator
 
@@ -63,7 +63,7 @@ def _run_sample(args: argparse.Namespace) -> int:
         raise DataError(f"{vocab_path}: not a gantext vocabulary ({exc})") from None
     device = resolve_device(args.device)
     model, _ = load_generator(args.model, vocab_hash=vocab.hash, device=device)
-    model.set_decode_precision(autocast_dtype(args.precision))
+    model.set_decode_precision(autocast_dtype(resolve_precision(args.precision, device)))
     if model.spec.vocab_size != len(vocab):
         raise CheckpointError(f"{args.model}: vocabulary size {model.spec.vocab_size} does not "
                               f"match {vocab_path} ({len(vocab)} tokens)")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import ctypes.util
 import hashlib
 import json
 import os
 import random
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -132,6 +133,46 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
     except KeyError:
         raise ConfigError(f"runtime.precision {precision!r}: expected one of "
                           f"{', '.join(PRECISIONS)}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_lstm_supported(device_type: str) -> bool:
+    """Whether this machine trains an LSTM under bf16 autocast on `device_type` ("cpu"/"cuda").
+
+    On CPU, PyTorch's bf16 LSTM is oneDNN's, which has no kernel without AVX-512 (measured on an
+    AVX2-only AMD EPYC with torch 2.13: "could not create a primitive descriptor for the LSTM
+    forward propagation primitive"), so ask the kernel itself: one tiny forward and backward.
+    """
+    if device_type != "cpu":
+        return True  # CUDA: cuDNN has bf16 LSTMs on every GPU torch supports it on
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+            out, _ = lstm(torch.zeros(1, 2, 4))
+        out.float().sum().backward()
+    except RuntimeError:
+        return False
+    return True
+
+
+def resolve_precision(precision: str, device: torch.device | str,
+                      log: Callable[[str], None] | None = None) -> str:
+    """The precision a stage computes in: ``runtime.precision``, except bf16 on a CPU with no
+    bf16 LSTM kernel (:func:`bf16_lstm_supported`), which computes in fp32 and says so through
+    `log` (stderr by default) rather than stopping the pipeline with oneDNN's error."""
+    autocast_dtype(precision)  # validates the value
+    device_type = torch.device(device).type
+    if precision == "bf16" and not bf16_lstm_supported(device_type):
+        (log or _stderr)("runtime.precision bf16: this CPU has no bfloat16 LSTM kernel (oneDNN "
+                         "needs AVX-512), so this stage computes in fp32; its figures will differ "
+                         "slightly from a bf16 machine's. Set runtime.precision: fp32 in "
+                         "params.yaml to make that choice explicit.")
+        return "fp32"
+    return precision
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

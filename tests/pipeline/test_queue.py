@@ -50,7 +50,11 @@ def test_queued_losses_run_with_two_jobs(make_tiny_repo, run_cmd, tmp_path):
                 cwd=repo)
         names[name] = loss
     try:
-        run_cmd(["dvc", "queue", "start", "--jobs", "2"], cwd=repo, env=DEFAULT_STORE)
+        # no pipes: the workers it wakes inherit them, and reading them to EOF waits for the
+        # workers to exit (CI, 2026-12-01: 900 s timeout on "Started '2' new ... workers");
+        # the loop below is the wait, with its own deadline and the queue's status on failure
+        run_cmd(["dvc", "queue", "start", "--jobs", "2"], cwd=repo, env=DEFAULT_STORE,
+                capture=False)
         deadline = time.monotonic() + WAIT_S
         while True:
             status = run_cmd(["dvc", "queue", "status"], cwd=repo).stdout

@@ -1,8 +1,15 @@
-"""Tiny encoded rows shared by the objective tests (no corpus needed)."""
+"""Tiny encoded rows shared by the objective tests (no corpus needed), and shared test marks."""
 
+import pytest
 import torch
 
+from gantext.runtime import bf16_lstm_supported
 from gantext.text.vocab import EOS_ID, PAD_ID
+
+#: bf16 training tests need a CPU with oneDNN's bf16 LSTM (AVX-512); elsewhere the stages fall
+#: back to fp32 (tested in test_runtime.py) and these tests have nothing to measure
+needs_bf16_lstm = pytest.mark.skipif(not bf16_lstm_supported("cpu"),
+                                     reason="this CPU has no bf16 LSTM kernel (oneDNN needs AVX-512)")
 
 
 def toy_rows(n: int, max_len: int, vocab_size: int) -> torch.Tensor:

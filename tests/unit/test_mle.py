@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _toy import needs_bf16_lstm
 
 from gantext.config import GeneratorConfig, PretrainConfig
 from gantext.data import Corpus
@@ -289,6 +290,7 @@ def test_the_default_generator_takes_the_fast_path():
     assert type(model) in mle.HEAD_FEATURES
 
 
+@needs_bf16_lstm
 def test_bf16_training_is_reproducible_and_close_to_fp32():
     a, b = _run(precision="bf16"), _run(precision="bf16")
     _assert_same(a, b)

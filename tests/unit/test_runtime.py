@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 import torch
+from _toy import needs_bf16_lstm
 
 from gantext.config import ConfigError, RuntimeConfig, params_from_dict
 from gantext.runtime import (autocast, autocast_dtype, configure, seed_everything,
@@ -106,6 +107,7 @@ def test_autocast_precisions() -> None:
         autocast_dtype("fp16")
 
 
+@needs_bf16_lstm
 def test_never_logit_stays_finite_under_bf16() -> None:
     """<pad>/<bos> get the generator's -1e9 logit: finite in bf16 (fp32's exponent range), so
     their probability is exactly 0 and no 0 * inf NaN appears; fp16 (not offered) would overflow."""
@@ -138,3 +140,33 @@ def test_autocast_region_sees_every_optimizer_step() -> None:
     with autocast("bf16", "cpu"):
         fresh = layer(x).detach()
     assert torch.equal(inside, fresh)
+
+
+def test_bf16_falls_back_to_fp32_where_the_cpu_has_no_bf16_lstm(monkeypatch) -> None:
+    """An AVX2-only CPU has no oneDNN bf16 LSTM: bf16 must become fp32 with a message naming the
+    key, not oneDNN's "could not create a primitive descriptor" from the middle of pretrain."""
+    import gantext.runtime as rt
+
+    said: list[str] = []
+    monkeypatch.setattr(rt, "bf16_lstm_supported", lambda device_type: False)
+    assert rt.resolve_precision("bf16", "cpu", log=said.append) == "fp32"
+    assert len(said) == 1 and "runtime.precision" in said[0] and "fp32" in said[0]
+    assert rt.resolve_precision("fp32", "cpu", log=said.append) == "fp32" and len(said) == 1
+    monkeypatch.setattr(rt, "bf16_lstm_supported", lambda device_type: True)
+    assert rt.resolve_precision("bf16", "cpu", log=said.append) == "bf16" and len(said) == 1
+    with pytest.raises(ConfigError, match="runtime.precision"):
+        rt.resolve_precision("fp16", "cpu")
+
+
+def test_bf16_lstm_probe_agrees_with_a_real_lstm() -> None:
+    """The probe's answer is what an LSTM of the sizes the stages use does on this machine."""
+    from gantext.runtime import bf16_lstm_supported
+
+    lstm = torch.nn.LSTM(16, 32, batch_first=True)
+    try:
+        with autocast("bf16", "cpu"):
+            lstm(torch.randn(32, 21, 16))[0].float().sum().backward()
+        ran = True
+    except RuntimeError:
+        ran = False
+    assert bf16_lstm_supported("cpu") is ran
