@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from gantext.data import iterate_batches, teacher_forced  # noqa: E402
 from gantext.models.discriminator import Discriminator, DiscriminatorSpec  # noqa: E402
 from gantext.models.generator import GeneratorSpec, build_generator  # noqa: E402
-from gantext.runtime import autocast, retain_freed_memory  # noqa: E402
+from gantext.runtime import autocast, bf16_lstm_supported, retain_freed_memory  # noqa: E402
 from gantext.text.tokenizer import tokenize_lines  # noqa: E402
 from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab, encode  # noqa: E402
 from gantext.training.mle import HEAD_ROWS_MULTIPLE, batch_nll  # noqa: E402
@@ -218,6 +218,9 @@ def mle_rows(spec, batches, args) -> tuple[list[dict], object]:
         "ours fp32": ("fp32", None),
         "ours bf16": ("bf16", None),
     }
+    if not bf16_lstm_supported("cpu"):  # the stages fall back to fp32 there (gantext.runtime)
+        print("mle: no bf16 row: this CPU has no bf16 LSTM kernel (oneDNN needs AVX-512)")
+        del variants["ours bf16"]
     out, model = [], None
     per_token = 3 * step_flops(spec)  # forward + backward (2x) of the real tokens
     for name, (precision, loss_fn) in variants.items():
@@ -251,11 +254,12 @@ def mle_rows(spec, batches, args) -> tuple[list[dict], object]:
 
 
 def train_bf16(model, opt, batches) -> None:
-    """Our MLE step in bf16 over `batches` (no timing)."""
+    """Our MLE step in bf16 over `batches` (no timing; fp32 where the CPU has no bf16 LSTM)."""
     model.train()
+    precision = "bf16" if bf16_lstm_supported("cpu") else "fp32"
     for b in batches:
         tf = teacher_forced(b, HEAD_ROWS_MULTIPLE)
-        with autocast("bf16", "cpu"):
+        with autocast(precision, "cpu"):
             s = batch_nll(model, tf)
         opt.zero_grad(set_to_none=True)
         (s / tf.count).backward()
@@ -311,7 +315,8 @@ def main() -> None:
     rows, model = mle_rows(spec, batches[:args.mle_batches + 1], args)
     _print(rows)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    print("    why (ours bf16):", why(lambda: train_bf16(model, opt, batches[1:6])))
+    print(f"    why (ours {'bf16' if bf16_lstm_supported('cpu') else 'fp32'}):",
+          why(lambda: train_bf16(model, opt, batches[1:6])))
     # a partly trained model, so sampled sentences have realistic lengths
     train_bf16(model, opt, (batches * 2)[args.mle_batches + 1:
                                          args.mle_batches + 1 + args.warm_batches])
