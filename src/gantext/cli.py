@@ -63,7 +63,8 @@ def _run_sample(args: argparse.Namespace) -> int:
         raise DataError(f"{vocab_path}: not a gantext vocabulary ({exc})") from None
     device = resolve_device(args.device)
     model, _ = load_generator(args.model, vocab_hash=vocab.hash, device=device)
-    model.set_decode_precision(autocast_dtype(resolve_precision(args.precision, device)))
+    model.set_decode_precision(autocast_dtype(resolve_precision(
+        args.precision, device, key="--precision", explicit="pass --precision fp32")))
     if model.spec.vocab_size != len(vocab):
         raise CheckpointError(f"{args.model}: vocabulary size {model.spec.vocab_size} does not "
                               f"match {vocab_path} ({len(vocab)} tokens)")

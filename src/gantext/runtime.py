@@ -156,17 +156,19 @@ def bf16_lstm_supported(device_type: str) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device | str,
-                      log: Callable[[str], None] | None = None) -> str:
+                      log: Callable[[str], None] | None = None,
+                      key: str = "runtime.precision",
+                      explicit: str = "set runtime.precision: fp32 in params.yaml") -> str:
     """The precision a stage computes in: ``runtime.precision``, except bf16 on a CPU with no
     bf16 LSTM kernel (:func:`bf16_lstm_supported`), which computes in fp32 and says so through
-    `log` (stderr by default) rather than stopping the pipeline with oneDNN's error."""
+    `log` (stderr by default) rather than stopping the pipeline with oneDNN's error. `key` and
+    `explicit` name the setting in that message (the CLI's is a flag, not a params key)."""
     autocast_dtype(precision)  # validates the value
     device_type = torch.device(device).type
     if precision == "bf16" and not bf16_lstm_supported(device_type):
-        (log or _stderr)("runtime.precision bf16: this CPU has no bfloat16 LSTM kernel (oneDNN "
-                         "needs AVX-512), so this stage computes in fp32; its figures will differ "
-                         "slightly from a bf16 machine's. Set runtime.precision: fp32 in "
-                         "params.yaml to make that choice explicit.")
+        (log or _stderr)(f"{key} bf16: this CPU has no bfloat16 LSTM kernel (oneDNN needs "
+                         "AVX-512), so this computes in fp32; figures will differ slightly from a "
+                         f"bf16 machine's. To make that choice explicit, {explicit}.")
         return "fp32"
     return precision
 

@@ -152,6 +152,10 @@ def test_bf16_falls_back_to_fp32_where_the_cpu_has_no_bf16_lstm(monkeypatch) -> 
     assert rt.resolve_precision("bf16", "cpu", log=said.append) == "fp32"
     assert len(said) == 1 and "runtime.precision" in said[0] and "fp32" in said[0]
     assert rt.resolve_precision("fp32", "cpu", log=said.append) == "fp32" and len(said) == 1
+    assert rt.resolve_precision("bf16", "cpu", log=said.append, key="--precision",
+                                explicit="pass --precision fp32") == "fp32"
+    assert said[1].startswith("--precision bf16") and "pass --precision fp32" in said[1]
+    said.pop()
     monkeypatch.setattr(rt, "bf16_lstm_supported", lambda device_type: True)
     assert rt.resolve_precision("bf16", "cpu", log=said.append) == "bf16" and len(said) == 1
     with pytest.raises(ConfigError, match="runtime.precision"):
