@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import ctypes.util
+import functools
 import hashlib
 import json
 import os
@@ -142,13 +142,13 @@ def bf16_lstm_supported(device_type: str) -> bool:
     On CPU, PyTorch's bf16 LSTM is oneDNN's, which has no kernel without AVX-512 (measured on an
     AVX2-only AMD EPYC with torch 2.13: "could not create a primitive descriptor for the LSTM
     forward propagation primitive"), so ask the kernel itself: one tiny forward and backward.
+    The probe's weights are drawn inside a forked RNG, so asking never moves a seeded stream.
     """
-    if device_type != "cpu":
-        return True  # CUDA: cuDNN has bf16 LSTMs on every GPU torch supports it on
-    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    with torch.random.fork_rng(devices=[]):
+        lstm = torch.nn.LSTM(4, 4, batch_first=True).to(device_type)
     try:
-        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
-            out, _ = lstm(torch.zeros(1, 2, 4))
+        with torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=False):
+            out, _ = lstm(torch.zeros(1, 2, 4, device=device_type))
         out.float().sum().backward()
     except RuntimeError:
         return False
@@ -159,16 +159,17 @@ def resolve_precision(precision: str, device: torch.device | str,
                       log: Callable[[str], None] | None = None,
                       key: str = "runtime.precision",
                       explicit: str = "set runtime.precision: fp32 in params.yaml") -> str:
-    """The precision a stage computes in: ``runtime.precision``, except bf16 on a CPU with no
+    """The precision a stage computes in: ``runtime.precision``, except bf16 on a device with no
     bf16 LSTM kernel (:func:`bf16_lstm_supported`), which computes in fp32 and says so through
     `log` (stderr by default) rather than stopping the pipeline with oneDNN's error. `key` and
     `explicit` name the setting in that message (the CLI's is a flag, not a params key)."""
     autocast_dtype(precision)  # validates the value
     device_type = torch.device(device).type
     if precision == "bf16" and not bf16_lstm_supported(device_type):
-        (log or _stderr)(f"{key} bf16: this CPU has no bfloat16 LSTM kernel (oneDNN needs "
-                         "AVX-512), so this computes in fp32; figures will differ slightly from a "
-                         f"bf16 machine's. To make that choice explicit, {explicit}.")
+        (log or _stderr)(f"{key} bf16: this machine has no bfloat16 LSTM kernel on "
+                         f"{device_type} (on CPU, oneDNN's needs AVX-512), so this computes in "
+                         "fp32; figures will differ slightly from a bf16 machine's. To make that "
+                         f"choice explicit, {explicit}.")
         return "fp32"
     return precision
 

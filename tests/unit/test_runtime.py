@@ -174,3 +174,14 @@ def test_bf16_lstm_probe_agrees_with_a_real_lstm() -> None:
     except RuntimeError:
         ran = False
     assert bf16_lstm_supported("cpu") is ran
+
+
+def test_bf16_lstm_probe_leaves_the_seeded_stream_alone() -> None:
+    """evaluate asks after seeding: the probe's weights must not shift the samples it draws."""
+    from gantext.runtime import bf16_lstm_supported
+
+    torch.manual_seed(7)
+    expected = torch.rand(5)
+    torch.manual_seed(7)
+    bf16_lstm_supported.__wrapped__("cpu")  # uncached: really builds and runs the probe
+    assert torch.equal(torch.rand(5), expected)
