@@ -231,6 +231,17 @@ def params_changed(root: Path = ROOT) -> str:
     return p.stdout.strip().splitlines()[-1].strip() if p.stdout.strip() else ""
 
 
+def refuse_changed_params(who: str) -> None:
+    """Exit with what to do when the workspace's params.yaml differs from HEAD: `who` would
+    inherit it, since every `dvc exp run` here applies its params to the workspace (seen: a
+    second `exp` ran rsgan at wgan-gp's 200 steps, and a queue ran on evaluate.split: valid)."""
+    if dirty := params_changed():
+        sys.exit(f"params.yaml differs from the commit ({dirty}): {who} would inherit it (a "
+                 "`dvc exp run` in this workspace applies its params here, e.g. "
+                 "adversarial.steps or evaluate.split). Run `git checkout params.yaml` (or "
+                 "commit it), then this command again")
+
+
 def superseded_name(name: str, existing: dict[str, Any]) -> str:
     """``<name>-superseded-<k>``, the first k not taken."""
     return next(f"{name}-superseded-{k}" for k in itertools.count(1)
@@ -305,11 +316,7 @@ def queue_and_wait(jobs: dict[str, tuple[dict[str, Any], list[str]]], n_jobs: in
     workers unless some are already running (they take new tasks as they free up), wait for
     these experiments and fail loudly (with the log) if any failed. Workers are never stopped
     here: an interrupted script leaves the queue running (`dvc queue stop` halts it)."""
-    if dirty := params_changed():
-        sys.exit(f"params.yaml differs from the commit ({dirty}): queued experiments would "
-                 "inherit it (a `dvc exp run` in this workspace applies its params here, e.g. "
-                 "evaluate.split: valid). Run `git checkout params.yaml` (or commit it), then "
-                 "this command again")
+    refuse_changed_params("queued experiments")
     existing = experiments()
     defaults = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     for name, (ovr, _) in jobs.items():
@@ -581,6 +588,7 @@ def cmd_flags(args: argparse.Namespace) -> None:
 
 def cmd_exp(args: argparse.Namespace) -> None:
     """One COCO experiment in the workspace: `dvc exp run -n NAME <flags> [extra args]`."""
+    refuse_changed_params("this experiment")
     ovr = overrides(args.coco, load_recipe(), load_chosen(), args.seed, args.loss)
     cmd = ["dvc", "exp", "run", *(["-n", args.name] if args.name else []), *flag_list(ovr),
            *args.dvc_args]

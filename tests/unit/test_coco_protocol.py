@@ -343,6 +343,19 @@ def test_a_changed_params_yaml_in_the_workspace_stops_the_queue(tmp_path):
     assert "1 insertion" in protocol.params_changed(tmp_path)
 
 
+def test_exp_refuses_a_workspace_changed_by_an_earlier_experiment(monkeypatch):
+    """`exp` after `exp` in one clone: the first applied its params (wgan-gp's 200 steps), and
+    the second (rsgan, whose overrides do not set steps) silently ran at 200 instead of 300."""
+    import argparse
+
+    monkeypatch.setattr(protocol, "params_changed", lambda root=None: "1 file changed")
+    monkeypatch.setattr(protocol.subprocess, "run",
+                        lambda *a, **k: pytest.fail("dvc exp run must not start"))
+    with pytest.raises(SystemExit, match="git checkout params.yaml"):
+        protocol.cmd_exp(argparse.Namespace(coco=protocol.DEFAULT_COCO, seed=0, loss="rsgan", name="x",
+                                            dvc_args=[]))
+
+
 def _qd_lm(model, points, length=10.0):
     """Sweep rows of `model`: (temperature, self-BLEU-5, BLEU-5, self-BLEU-5 lm, BLEU-5 lm)."""
     return [{"model": model, "temperature": t, "self_bleu5": s, "bleu5": b,
