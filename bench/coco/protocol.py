@@ -233,8 +233,8 @@ def params_changed(root: Path = ROOT) -> str:
 
 def refuse_changed_params(who: str) -> None:
     """Exit with what to do when the workspace's params.yaml differs from HEAD: `who` would
-    inherit it, since every `dvc exp run` here applies its params to the workspace (seen: a
-    second `exp` ran rsgan at wgan-gp's 200 steps, and a queue ran on evaluate.split: valid)."""
+    inherit it, since every `dvc exp run` here applies its params to the workspace (seen: rsgan
+    run after seqgan trained seqgan's 200 steps, not 300; a queue ran on evaluate.split: valid)."""
     if dirty := params_changed():
         sys.exit(f"params.yaml differs from the commit ({dirty}): {who} would inherit it (a "
                  "`dvc exp run` in this workspace applies its params here, e.g. "

@@ -344,8 +344,8 @@ def test_a_changed_params_yaml_in_the_workspace_stops_the_queue(tmp_path):
 
 
 def test_exp_refuses_a_workspace_changed_by_an_earlier_experiment(monkeypatch):
-    """`exp` after `exp` in one clone: the first applied its params (wgan-gp's 200 steps), and
-    the second (rsgan, whose overrides do not set steps) silently ran at 200 instead of 300."""
+    """`exp` after `exp` in one clone: the first applied its params (seqgan's 200 steps), and
+    the second (rsgan, whose overrides do not set steps) silently ran 200 steps, not 300."""
     import argparse
 
     monkeypatch.setattr(protocol, "params_changed", lambda root=None: "1 file changed")
