@@ -23,12 +23,13 @@ def main() -> None:
     paths = repo_paths()
     params = load_params(paths.params)
     cfg = params.adversarial
-    configure(params.runtime, resolve_device(cfg.device))
-    precision = resolve_precision(params.runtime.precision, resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    configure(params.runtime, device)
+    precision = resolve_precision(params.runtime.precision, device)
     corpus = load_corpus(paths)
     generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
     resume = paths.resume_file("adversarial")
-    fingerprint = resume_fingerprint(params, resolve_device(cfg.device), paths.pretrain_generator,
+    fingerprint = resume_fingerprint(params, device, paths.pretrain_generator,
                                      paths.vocab, paths.encoded("train"), paths.encoded("valid"))
     with stage_run("adversarial", params, paths) as tracker:
         tracker.set_tags({"gantext.precision": precision})  # what ran, after any fallback
