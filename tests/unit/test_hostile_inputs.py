@@ -68,11 +68,11 @@ def test_a_binary_line_in_jsonl(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (gzip.compress(b"a line\n" * 200), "gzip"),
+    (gzip.compress(b"a line\n" * 200, mtime=0), "gzip"),
     ("text\nhello there\nanother line\n".encode("utf-16-le"), "UTF-16"),  # no BOM
     ("text\nhello\n".encode("utf-16"), "UTF-16"),                          # with BOM
     (bytes(range(256)) * 8, "looks like a binary file"),
-])
+], ids=["gzip", "utf16-no-bom", "utf16-bom", "binary"])  # stable ids: xdist workers must agree
 def test_mostly_binary_files_are_still_refused(tmp_path, content, message):
     f = tmp_path / "a.txt"
     f.write_bytes(content)
