@@ -1,14 +1,20 @@
 """One trained tiny repo shared by test_caching, test_remote and test_queue (built once).
 
 A full `dvc repro` is the expensive part of every pipeline test, so it happens once per pytest
-session: the *origin* is a tiny repo (see conftest.py) after `dvc repro` (twice: the second must
+run: the *origin* is a tiny repo (see conftest.py) after `dvc repro` (twice: the second must
 run nothing), with a local-directory DVC remote beside it (`dvc push --run-cache`) and dvc.lock
 and the metrics committed. Tests never modify the origin; they work on clones of it
 (:func:`clone`): `git clone` + `dvc pull`, as a teammate or a CI box would.
+
+Once per run, not per process: under pytest-xdist the first worker to ask builds it in the run's
+shared folder (``session_tmp``) while holding a file lock, and writes ``origin.json``; the other
+workers wait on the lock and read that file. Only test_caching runs dvc inside the origin, and
+`--dist loadfile` keeps its tests in one worker, so no two dvc processes share the origin.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,9 +23,9 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+from filelock import FileLock  # a dependency of torch
 
-_CACHE: dict[str, "Origin"] = {}
-_FAILED: dict[str, str] = {}
+_CACHE: dict[str, "Origin"] = {}  # this process's copy of origin.json
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 
 
@@ -41,23 +47,35 @@ def ran(log: str) -> list[str]:
 
 
 def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any]) -> Origin:
-    """The session's origin (built on first use, under the first caller's tmp_path)."""
+    """The run's origin (built on first use by any worker, in ``session_tmp``)."""
     if "origin" in _CACHE:
         return _CACHE["origin"]
-    if "failed" in _FAILED:  # a broken pipeline fails every user fast, not one rebuild each
-        pytest.fail(f"the shared trained origin could not be built: {_FAILED['failed']}",
-                    pytrace=False)
-    try:
-        origin = _build(make_tiny_repo, run_cmd)
-    except BaseException as exc:
-        _FAILED["failed"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
-        raise
+    shared = Path(make_tiny_repo.session_tmp)
+    done, failed = shared / "origin.json", shared / "origin.failed"
+    with FileLock(str(shared / "origin.lock")):
+        if failed.is_file():  # a broken pipeline fails every user fast, not one rebuild each
+            pytest.fail("the shared trained origin could not be built: "
+                        + failed.read_text(encoding="utf-8"), pytrace=False)
+        if done.is_file():
+            fields = json.loads(done.read_text(encoding="utf-8"))
+            origin = Origin(Path(fields["repo"]), Path(fields["remote"]), fields["first_log"],
+                            fields["second_log"])
+        else:
+            try:
+                origin = _build(make_tiny_repo, run_cmd, shared)
+            except BaseException as exc:
+                failed.write_text(f"{type(exc).__name__}: {str(exc)[:2000]}", encoding="utf-8")
+                raise
+            done.write_text(json.dumps({"repo": str(origin.repo), "remote": str(origin.remote),
+                                        "first_log": origin.first_log,
+                                        "second_log": origin.second_log}), encoding="utf-8")
     _CACHE["origin"] = origin
     return origin
 
 
-def _build(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any]) -> Origin:
-    repo = make_tiny_repo(name="origin")
+def _build(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any],
+           shared: Path) -> Origin:
+    repo = make_tiny_repo(name="origin", under=shared)
     first = run_cmd(["dvc", "repro"], cwd=repo)
     second = run_cmd(["dvc", "repro"], cwd=repo)
     remote = repo.parent / "dvc-remote"

@@ -196,12 +196,24 @@ def _update_params(repo: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every test of this pytest run can reach, whichever xdist worker runs it (the
+    workers' base folders share a parent); without xdist, the run's base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture
-def make_tiny_repo(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``make_tiny_repo(overrides=None, name="repo")`` -> path of a new tiny repo."""
-    def make(overrides: Mapping[str, Any] | None = None, name: str = "repo") -> Path:
-        base = tmp_path / name  # <base>/repo + <base>/mlflow.db: one store per repo
+def make_tiny_repo(tmp_path: Path, session_tmp: Path) -> Callable[..., Path]:
+    """Factory: ``make_tiny_repo(overrides=None, name="repo")`` -> path of a new tiny repo.
+
+    ``make_tiny_repo.session_tmp`` is :func:`session_tmp`, for worlds built once per run."""
+    def make(overrides: Mapping[str, Any] | None = None, name: str = "repo",
+             under: Path | None = None) -> Path:
+        base = (under or tmp_path) / name  # <base>/repo + <base>/mlflow.db: one store per repo
         return create_tiny_repo(base / "repo", overrides)
+    make.session_tmp = session_tmp  # type: ignore[attr-defined]
     return make
 
 

@@ -16,13 +16,7 @@ from _origin import STAGES, copy, ran, trained_origin  # noqa: E402
 
 from gantext.io import md5_file  # noqa: E402
 
-# xdist_group: the trained origin (_origin.py) is built once per worker
-# (one group = one worker = one build)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.xdist_group("trained_origin"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 @pytest.fixture

@@ -1,14 +1,22 @@
 """`dvc repro` through evaluate in a tiny copy of the repo: outputs, determinism, the plot, MLflow,
-and a clear failure when the adversarial checkpoint is missing."""
+and a clear failure when the adversarial checkpoint is missing.
+
+The `dvc repro` is the shared trained origin's (_origin.py: the run's one full pipeline); what
+runs dvc again does so in a copy of it, so the origin stays as built."""
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
-from gantext.metrics.quality_diversity import COLUMNS
+sys.path.insert(0, str(Path(__file__).parent))
+from _origin import copy, trained_origin  # noqa: E402
+
+from gantext.metrics.quality_diversity import COLUMNS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -17,9 +25,10 @@ MAIN_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "
              "unique", "novelty")
 
 
-def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
-    proc = run_cmd(["dvc", "repro"], cwd=tiny_repo)
-    assert "Running stage 'evaluate'" in proc.stdout + proc.stderr
+def test_repro_through_evaluate(make_tiny_repo, run_cmd, tiny_tracking_uri, tmp_path) -> None:
+    origin = trained_origin(make_tiny_repo, run_cmd)
+    assert "Running stage 'evaluate'" in origin.first_log
+    tiny_repo = copy(origin, tmp_path / "copy" / "repo")  # dvc runs here, never in the origin
 
     metrics_file = tiny_repo / "metrics" / "evaluate.json"
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
@@ -64,7 +73,7 @@ def test_repro_through_evaluate(tiny_repo, run_cmd, tiny_tracking_uri) -> None:
     # MLflow: the evaluate run holds the metrics and the artifacts
     from mlflow import MlflowClient
 
-    client = MlflowClient(tiny_tracking_uri(tiny_repo))
+    client = MlflowClient(tiny_tracking_uri(origin.repo))  # the copy's store is still empty
     exp = client.get_experiment_by_name("gantext-test")
     runs = client.search_runs([exp.experiment_id], "tags.`gantext.stage` = 'evaluate'")
     assert len(runs) == 1

@@ -18,13 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _origin import clone, trained_origin  # noqa: E402
 
-# xdist_group: the trained origin (_origin.py) is built once per worker
-# (one group = one worker = one build)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.xdist_group("trained_origin"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 LOSSES = ("wgan-gp", "seqgan")
 WAIT_S = 600

@@ -18,9 +18,10 @@ Contract (what ingest, tokenize and evaluate rely on):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from nltk.tokenize import NLTKWordTokenizer
+if TYPE_CHECKING:
+    from nltk.tokenize import NLTKWordTokenizer
 
 __all__ = ["LEVELS", "tokenize", "tokenize_lines", "detokenize"]
 
@@ -30,8 +31,12 @@ _MAX_PASSES = 8  # fixpoints are reached in <= 3 passes on fuzzed punctuation so
 
 
 @lru_cache(maxsize=1)
-def _word_tokenizer() -> NLTKWordTokenizer:
-    # One shared instance: construction compiles the Treebank regexes.
+def _word_tokenizer() -> "NLTKWordTokenizer":
+    # One shared instance: construction compiles the Treebank regexes. Imported here, not at the
+    # top: `import nltk` loads scipy.stats and half of nltk (~2 s of CPU), and every stage imports
+    # this module (through gantext.data) while only ingest, tokenize and evaluate tokenize.
+    from nltk.tokenize import NLTKWordTokenizer
+
     return NLTKWordTokenizer()
 
 
