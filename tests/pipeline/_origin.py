@@ -1,4 +1,4 @@
-"""One trained tiny repo shared by test_caching, test_remote and test_queue (built once).
+"""One trained tiny repo shared by test_caching, test_remote, test_queue and test_evaluate_stage.
 
 A full `dvc repro` is the expensive part of every pipeline test, so it happens once per pytest
 run: the *origin* is a tiny repo (see conftest.py) after `dvc repro` (twice: the second must
@@ -7,14 +7,15 @@ and the metrics committed. Tests never modify the origin; they work on clones of
 (:func:`clone`): `git clone` + `dvc pull`, as a teammate or a CI box would.
 
 Once per run, not per process: under pytest-xdist the first worker to ask builds it in the run's
-shared folder (``session_tmp``) while holding a file lock, and writes ``origin.json``; the other
-workers wait on the lock and read that file. Only test_caching runs dvc inside the origin, and
+shared folder (``session_tmp``) while holding a file lock, and writes ``origin<run id>.json``; the
+other workers wait on the lock and read that file. Only test_caching runs dvc inside the origin, and
 `--dist loadfile` keeps its tests in one worker, so no two dvc processes share the origin.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 
 @dataclass(frozen=True)
 class Origin:
-    repo: Path          # <tmp>/origin/repo; its MLflow store is <tmp>/origin/mlflow.db
+    repo: Path          # <shared>/origin<run id>/repo; its MLflow store is ../mlflow.db
     remote: Path        # the local-directory DVC remote (default remote of the repo)
     first_log: str      # stdout + stderr of the first `dvc repro`
     second_log: str     # ... of the second one, right after
@@ -50,9 +51,11 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
     """The run's origin (built on first use by any worker, in ``session_tmp``)."""
     if "origin" in _CACHE:
         return _CACHE["origin"]
+    # the run's id in every name: a --basetemp reused by another run holds no stale origin
+    name = "origin" + os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
     shared = Path(make_tiny_repo.session_tmp)
-    done, failed = shared / "origin.json", shared / "origin.failed"
-    with FileLock(str(shared / "origin.lock")):
+    done, failed = shared / f"{name}.json", shared / f"{name}.failed"
+    with FileLock(str(shared / f"{name}.lock")):
         if failed.is_file():  # a broken pipeline fails every user fast, not one rebuild each
             pytest.fail("the shared trained origin could not be built: "
                         + failed.read_text(encoding="utf-8"), pytrace=False)
@@ -62,7 +65,7 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
                             fields["second_log"])
         else:
             try:
-                origin = _build(make_tiny_repo, run_cmd, shared)
+                origin = _build(make_tiny_repo, run_cmd, shared, name)
             except BaseException as exc:
                 failed.write_text(f"{type(exc).__name__}: {str(exc)[:2000]}", encoding="utf-8")
                 raise
@@ -74,8 +77,8 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
 
 
 def _build(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., Any],
-           shared: Path) -> Origin:
-    repo = make_tiny_repo(name="origin", under=shared)
+           shared: Path, name: str) -> Origin:
+    repo = make_tiny_repo(name=name, under=shared)
     first = run_cmd(["dvc", "repro"], cwd=repo)
     second = run_cmd(["dvc", "repro"], cwd=repo)
     remote = repo.parent / "dvc-remote"
