@@ -18,7 +18,8 @@ from _origin import copy, trained_origin  # noqa: E402
 
 from gantext.metrics.quality_diversity import COLUMNS  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# mlflow's SQLAlchemy store warns on its first use in a process (a `noload` deprecation)
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 MAIN_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "sbleu5", "fid",
              "nll", "nll_anchor", "validity", "oracle_nll", "mode_js", "distinct_1", "distinct_4",
