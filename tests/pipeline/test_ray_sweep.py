@@ -31,9 +31,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 
 VENV_BIN = Path(sys.executable).parent
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
-# Two experiments, not a 2 x 2 grid: each one is a whole pipeline, run here and again on the local
-# queue, and this module was 40% of the suite with four. Names over two varied keys are
-# test_sweep.py's job; seed 1 (params.yaml has 0) checks that a fixed `-S` reaches every task.
+# Two experiments, not a 2 x 2 grid: each one is a whole pipeline, and with four (each run again on
+# the local queue) this module was 40% of the suite. Names over two varied keys are test_sweep.py's
+# job; seed 1 (params.yaml has 0) checks that a fixed `-S` reaches every task.
 GRID = ["-S", "adversarial.loss=bce,wgan-gp", "-S", "seed=1"]
 SUFFIXES = ("lossbce", "losswgan-gp")
 KILLED = "ray-losswgan-gp"  # its first attempt loses its pretrain stage to SIGKILL
