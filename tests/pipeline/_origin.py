@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,17 +61,15 @@ def trained_origin(make_tiny_repo: Callable[..., Path], run_cmd: Callable[..., A
                         + failed.read_text(encoding="utf-8"), pytrace=False)
         if done.is_file():
             fields = json.loads(done.read_text(encoding="utf-8"))
-            origin = Origin(Path(fields["repo"]), Path(fields["remote"]), fields["first_log"],
-                            fields["second_log"])
+            origin = Origin(**{**fields, "repo": Path(fields["repo"]),
+                               "remote": Path(fields["remote"])})
         else:
             try:
                 origin = _build(make_tiny_repo, run_cmd, shared, name)
             except BaseException as exc:
                 failed.write_text(f"{type(exc).__name__}: {str(exc)[:2000]}", encoding="utf-8")
                 raise
-            done.write_text(json.dumps({"repo": str(origin.repo), "remote": str(origin.remote),
-                                        "first_log": origin.first_log,
-                                        "second_log": origin.second_log}), encoding="utf-8")
+            done.write_text(json.dumps(asdict(origin), default=str), encoding="utf-8")
     _CACHE["origin"] = origin
     return origin
 
