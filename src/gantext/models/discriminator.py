@@ -83,6 +83,12 @@ class Discriminator(nn.Module):
         with parametrize.cached():
             return self._forward(x)
 
+    def score_embedded(self, e: torch.Tensor) -> torch.Tensor:
+        """Score (B,) of rows given as their embeddings (B, T, D), i.e. :meth:`embed`'s output:
+        the critic as a function of the embedded point (WGAN-GP's penalty is taken there)."""
+        with parametrize.cached():
+            return self._score(e, e.shape[1], e.shape[1])
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         width, kmax = x.shape[1], max(self.spec.kernel_sizes)
         last = width
@@ -93,7 +99,13 @@ class Discriminator(nn.Module):
             used = (x != PAD_ID).any(dim=0).nonzero()
             last = int(used.max()) if len(used) else -1
             x = x[:, :min(width, last + kmax)]
-        e = self.embed(x).transpose(1, 2)  # (B, D, T) for Conv1d
+        return self._score(self.embed(x), width, last)
+
+    def _score(self, e: torch.Tensor, width: int, last: int) -> torch.Tensor:
+        """Score of embeddings (B, T', D) of rows `width` wide whose columns after `last` are
+        all <pad> and were cut when T' < width (their windows' constant feature is added back)."""
+        kmax = max(self.spec.kernel_sizes)
+        e = e.transpose(1, 2)  # (B, D, T) for Conv1d
         short = kmax - e.shape[-1]
         if short > 0:  # sequences narrower than the widest kernel: pad on the right
             e = F.pad(e, (0, short))

@@ -51,11 +51,6 @@ def anneal(beta_max: float, schedule: str, step: int, steps: int) -> float:
     raise ValueError(f"unknown temperature schedule {schedule!r}; valid: exp, linear, constant")
 
 
-def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """Float one-hot rows (B, T, V): real data in the same space as relaxed generator output."""
-    return F.one_hot(ids.long(), vocab_size).float()
-
-
 class Objective:
     """Base class: optimizers, clipped updates with a NaN/inf guard, checkpointable state.
 
