@@ -98,7 +98,7 @@ def test_two_steps_per_objective(mod, loss, tmp_path):
     corpus = mod["tiny_corpus"]()
     torch.manual_seed(1)
     from gantext.config import DiscriminatorConfig
-    from gantext.models.generator import Generator, GeneratorSpec, build_generator
+    from gantext.models.generator import GeneratorSpec, build_generator
     from gantext.training.adversarial import train_adversarial
 
     gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
@@ -216,7 +216,7 @@ def assert_same(got: dict, reference) -> None:
 def test_generator_trains_without_dropout_in_train_mode(mod):
     """Issue 15 defect 1: G's dropout is 0 for the whole adversarial phase (train mode kept)."""
     from gantext.config import DiscriminatorConfig
-    from gantext.models.generator import Generator, GeneratorSpec, build_generator
+    from gantext.models.generator import GeneratorSpec, build_generator
     from gantext.training.adversarial import train_adversarial
 
     corpus = mod["tiny_corpus"]()
