@@ -10,8 +10,8 @@ The penalty is the paper's, on the (B, T, V) one-hot interpolates, but it is com
 critic's embedding space: the critic embeds a row as x E, so its gradient there is
 grad_x = grad_e E^T and ||grad_x||^2 = sum_t grad_e[t] (E^T E) grad_e[t]. That is the same
 function of the critic's weights without a (B, T, V) interpolate, one-hot of the reals or
-gradient: at a 25k-word vocabulary a critic step took 2.2x a bce D step, the penalty's V-wide
-tensors most of the difference (``bench/relaxed_speed.py``).
+gradient. With those tensors a critic step cost 2.1-2.3x a bce D step (at 25,000 and 4,660 words);
+now 1.26x, the penalty itself 4-5x cheaper (``bench/relaxed_speed.py``).
 """
 
 from __future__ import annotations
