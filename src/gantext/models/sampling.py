@@ -177,7 +177,7 @@ def sample_relaxed(model: Generator, n: int, max_len: int, beta: float,
     gumbel = u.log_().neg_().log_().neg_()
 
     eos = F.one_hot(torch.tensor(EOS_ID, device=dev), V)
-    check_last = dev.type == "cpu"  # a host sync is free there (see sync_every)
+    sync_free = dev.type == "cpu"  # a host sync (reading a flag back) is free there: sync_every
 
     def pick(logits, alive, pos, done):
         y = logits + gumbel[alive, pos.clamp(max=width - 1)].to(logits.dtype)
@@ -185,7 +185,7 @@ def sample_relaxed(model: Generator, n: int, max_len: int, beta: float,
         last = pos >= width - 1
         # Only the last column is a forced <eos>: on CPU skip the V-wide select at every other
         # step (the same values; it was an eighth of a V = 25k batch's sampling time).
-        if not check_last or bool(last.any()):
+        if not sync_free or bool(last.any()):
             soft = torch.where(last.unsqueeze(1), eos.to(soft), soft)
         softs.append(soft)
         flat.append(alive * width + pos.clamp(max=width - 1))
@@ -200,7 +200,7 @@ def sample_relaxed(model: Generator, n: int, max_len: int, beta: float,
     written, at, rows = torch.cat(writes), torch.cat(flat), torch.cat(softs).float()
     # On CPU the batch is compacted every step, so every picked row is written: skip the
     # (rows x V) gather (and its backward) that would copy them all once more.
-    if not (check_last and bool(written.all())):
+    if not (sync_free and bool(written.all())):
         keep = written.nonzero().squeeze(1)
         at, rows = at[keep], rows[keep]
     base = F.one_hot(torch.tensor(PAD_ID, device=dev), V).float().expand(n * width, V)
