@@ -12,6 +12,7 @@ import sys
 from gantext.config import load_params
 from gantext.data import load_corpus
 from gantext.paths import repo_paths
+from gantext.provenance import record_machine
 from gantext.runtime import configure, resolve_device, resolve_precision
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
@@ -37,6 +38,7 @@ def main() -> None:
                                    resume_file=resume, fingerprint=fingerprint, tracker=tracker,
                                    precision=precision)
         write_outputs(result, paths, corpus.vocab.hash, cfg.loss)
+        record_machine(paths.metrics_json("adversarial"))  # what computed these figures (verify)
         tracker.log_metrics({**result.metrics, "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))
     discard_resume(resume)  # finished: the outputs are the record now

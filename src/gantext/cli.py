@@ -295,6 +295,35 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- verify
+#: `gantext verify`'s exit status when some figure lies outside its committed interval (1 is an
+#: error): scripts/pipeline.sh prints the comparison and does not fail on it.
+EXIT_NOT_REPRODUCED = 3
+
+
+def _add_verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--against", default="HEAD", metavar="REV",
+                   help="commit, branch, tag or DVC experiment to compare with (default: HEAD)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance for figures without an interval (default: 0.01)")
+    p.add_argument("--brief", action="store_true",
+                   help="the verdict lines and the figures outside their interval only")
+    p.add_argument("--all", action="store_true", dest="show_all",
+                   help="list every figure without an interval that moved beyond --rtol")
+    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from gantext.verify import RTOL, render, verify
+
+    rtol = RTOL if args.rtol is None else args.rtol
+    if not rtol >= 0:
+        raise GantextError(f"--rtol must be >= 0, got {args.rtol}")
+    cmp = verify(Path(args.root).resolve(), args.against, rtol)
+    sys.stdout.write(render(cmp, brief=args.brief, show_all=args.show_all))
+    return 0 if cmp.reproduced else EXIT_NOT_REPRODUCED
+
+
 #: name -> Command. Other subcommands (e.g. `lineage`) register here.
 COMMANDS: dict[str, Command] = {
     "compare": Command("compare experiments on the headline metrics (`dvc exp show` with the "
@@ -309,6 +338,9 @@ COMMANDS: dict[str, Command] = {
                        _add_summary_args, _run_summary),
     "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",
                      add_sweep_arguments, run_sweep_command),
+    "verify": Command("did this workspace reproduce a revision's figures? metrics/*.json vs "
+                      "REV's (default HEAD), figure by figure against the committed 95% "
+                      "intervals; exit 3 when one lies outside", _add_verify_args, _run_verify),
 }
 
 

@@ -19,9 +19,10 @@ params.yaml have uncommitted changes), holding
   ``gantext.dvc_exp_name`` / ``gantext.dvc_exp_baseline`` inside ``dvc exp run``,
   ``gantext.pipeline_id`` (shared by every stage run of one pipeline execution, see
   :func:`gantext.provenance.pipeline_id`), ``gantext.host`` / ``gantext.pid`` (to recognise a run
-  whose process was killed), and the md5 of every dvc.yaml dep (``dvc.dep.<path>``, hashed when the
-  stage starts) and out (``dvc.out.<path>``, hashed when the stage body finished) as DVC records
-  them in dvc.lock (see :mod:`gantext.provenance`).
+  whose process was killed), ``gantext.machine.*`` (CPU model, ISA flags, torch, BLAS, oneDNN:
+  :func:`gantext.provenance.machine_info`), and the md5 of every dvc.yaml dep (``dvc.dep.<path>``,
+  hashed when the stage starts) and out (``dvc.out.<path>``, hashed when the stage body finished) as
+  DVC records them in dvc.lock (see :mod:`gantext.provenance`).
 
 The experiment carries ``mlflow.experimentKind = custom_model_development`` (the kind MLflow 3's UI
 uses to open an experiment on its runs rather than on the GenAI traces overview; in 3.17 the
