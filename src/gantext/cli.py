@@ -193,14 +193,6 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- compare
-#: The headline columns of `gantext compare` (a `dvc exp show --keep` regex): what was run
-#: (seed, loss) and how it scored (BLEU-5, self-BLEU-5, FID, NLL of both generators; the
-#: optional rows' BLEU-5, self-BLEU-5 and FID where an experiment has them).
-COMPARE_KEEP = (r"^Experiment$|^rev$|^Created$|^seed$|^adversarial\.loss$"
-                r"|^(mle|gan)\.(bleu5|sbleu5|fid|nll)$|^delta\.bleu5$"
-                r"|^(" + "|".join(EXTRA_ROWS) + r")\.(bleu5|sbleu5|fid)$")
-
-
 def _add_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", help="only these experiments (default: all shown by "
                    "`dvc exp show` with the same flags)")
@@ -210,62 +202,22 @@ def _add_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num", default=None, help="dvc exp show -n")
     p.add_argument("--keep", default=None, metavar="REGEX",
                    help="more columns, e.g. 'evaluate\\.|real\\.bleu5' (added to the headline)")
+    p.add_argument("--width", type=int, default=None,
+                   help="characters the table may use (default: 120); columns of least use "
+                        "are left out to fit, and named")
     fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--wide", action="store_true",
+                     help="every column under its full name, DVC's rev and Created too")
     fmt.add_argument("--md", action="store_true", help="Markdown table")
     fmt.add_argument("--csv", action="store_true", help="CSV")
 
 
-def compare_command(args: argparse.Namespace) -> list[str]:
-    """The `dvc exp show --csv` command line `gantext compare` runs (names are filtered and the
-    table drawn afterwards: DVC's own table elides columns ("…") to fit the terminal)."""
-    import shutil
-
-    dvc = Path(sys.executable).with_name("dvc")
-    cmd = [str(dvc) if dvc.is_file() else (shutil.which("dvc") or "dvc"), "exp", "show",
-           "--no-pager", "--drop", ".*",
-           "--keep", COMPARE_KEEP + (f"|{args.keep}" if args.keep else "")]
-    cmd += ["-A"] if args.all_commits else []
-    cmd += ["-a"] if args.all_branches else []
-    cmd += ["-n", str(args.num)] if args.num else []
-    return cmd + ["--csv"]
-
-
-def filter_rows(csv_text: str, names: list[str]) -> list[list[str]]:
-    """Header + the rows of `dvc exp show --csv` whose experiment name or rev is in `names`
-    (all rows when `names` is empty)."""
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(csv_text)))
-    if not rows:
-        return rows
-    head = rows[0]
-    cols = [i for i, c in enumerate(head) if c in ("Experiment", "rev")]
-    return [head] + [r for r in rows[1:]
-                     if not names or any(i < len(r) and r[i] in names for i in cols)]
-
-
-def _short(cell: str) -> str:
-    """5 significant digits for a number (DVC's CSV carries full floats), text unchanged."""
-    try:
-        return cell if cell.isdigit() else f"{float(cell):.5g}"
-    except ValueError:
-        return cell
-
-
-def shorten_numbers(rows: list[list[str]]) -> list[list[str]]:
-    """Header + rows with numbers cut to 5 significant digits; the identifier columns stay text
-    (a commit such as ``61629e2`` is not the number 6.1629e+06)."""
-    text_cols = {i for i, c in enumerate(rows[0]) if c in ("Experiment", "rev", "Created")}
-    return [rows[0]] + [[c if i in text_cols else _short(c) for i, c in enumerate(r)]
-                        for r in rows[1:]]
-
-
 def _run_compare(args: argparse.Namespace) -> int:
-    import csv
     import subprocess
 
-    cmd = compare_command(args)
+    from gantext.compare import DEFAULT_WIDTH, dvc_command, filter_rows, render
+
+    cmd = dvc_command(args.all_commits, args.all_branches, args.num, args.keep)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
     except OSError as exc:
@@ -279,19 +231,11 @@ def _run_compare(args: argparse.Namespace) -> int:
     missing = sorted(set(args.names) - {c for r in rows[1:] for c in r})
     if missing:
         print(f"warning: no experiment named {', '.join(missing)} (try -A)", file=sys.stderr)
-    if args.csv:
-        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
-        return 0
-    rows = shorten_numbers(rows)
-    if args.md:
-        for i, r in enumerate(rows):
-            sys.stdout.write("| " + " | ".join(r) + " |\n")
-            if i == 0:
-                sys.stdout.write("|" + "---|" * len(r) + "\n")
-    else:
-        widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    if args.width is not None and args.width < 20:
+        raise GantextError(f"--width must be >= 20, got {args.width}")
+    fmt = "csv" if args.csv else "md" if args.md else "table"
+    width = None if args.wide else (args.width or DEFAULT_WIDTH)
+    sys.stdout.write(render(rows, fmt, width))
     return 0
 
 
