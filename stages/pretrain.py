@@ -52,7 +52,8 @@ def main() -> None:
         tracker.log_artifact(paths.plot_csv("pretrain"))
     discard_resume(resume)
     print(f"pretrain: best epoch {result.summary['best_epoch']}, test NLL "
-          f"{result.summary['test_nll']} per token ({result.summary['test_nll_anchor']} anchor); "
+          f"{result.summary['test_nll']:.4f} per token ({result.summary['test_nll_anchor']:.4f} "
+          "anchor); "
           f"{result.timings['wall_seconds']:.1f}s, "
           f"{result.timings['train_tokens_per_s']:.0f} train tokens/s on {device}")
 
