@@ -88,23 +88,29 @@ def _run_sample(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- lineage
 def _add_lineage_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.add_argument("--exp", default=None, metavar="NAME",
+                   help="the lineage of this DVC experiment (its commit's dvc.lock and metrics; "
+                        "outputs checked against the DVC cache) instead of the workspace")
     p.add_argument("--no-mlflow", action="store_true",
-                   help="do not look up MLflow run ids (faster; no tracking store needed)")
-    p.add_argument("-o", "--output", default=None, help="also write the report to this file")
+                   help="do not look up MLflow run ids (no tracking store needed)")
+    p.add_argument("--md", action="store_true",
+                   help="print Markdown (what metrics/lineage.md holds) instead of plain text")
+    p.add_argument("-o", "--output", default=None,
+                   help="also write the report to this file, as Markdown")
 
 
 def _run_lineage(args: argparse.Namespace) -> int:
-    from gantext.config import load_params
     from gantext.io import write_text
-    from gantext.lineage import build_lineage
+    from gantext.lineage import collect_lineage, render_lineage, tracking_settings
     from gantext.paths import repo_paths
 
     paths = repo_paths(args.root)
-    params = load_params(paths.params) if paths.params.is_file() else None
-    text = build_lineage(paths, params, query_mlflow=not args.no_mlflow)
+    data = collect_lineage(paths, tracking_settings(paths.params),
+                           query_mlflow=not args.no_mlflow, exp=args.exp)
+    md = render_lineage(data, paths, "md")
     if args.output:
-        write_text(args.output, text)
-    sys.stdout.write(text)
+        write_text(args.output, md)
+    sys.stdout.write(md if args.md else render_lineage(data, paths, "text"))
     sys.stdout.flush()
     return 0
 
@@ -275,9 +281,9 @@ COMMANDS: dict[str, Command] = {
                        _add_compare_args, _run_compare),
     "sample": Command("print sentences sampled from a generator checkpoint",
                       _add_sample_args, _run_sample),
-    "lineage": Command("print how the current model was made: inputs, md5s (as in dvc.lock), "
-                       "params, metrics, git commit, MLflow runs", _add_lineage_args,
-                       _run_lineage),
+    "lineage": Command("print how the current model (or a DVC experiment's, --exp) was made: "
+                       "inputs, md5s (as in dvc.lock), params, metrics, machine, git commit, "
+                       "MLflow runs", _add_lineage_args, _run_lineage),
     "summary": Command("print the headline evaluation metrics (MLE, GAN, delta, real data)",
                        _add_summary_args, _run_summary),
     "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",

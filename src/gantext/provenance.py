@@ -30,9 +30,9 @@ import socket
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from gantext.config import Params, flatten, to_dict
+from gantext.configfields import flatten, to_dict  # not gantext.config: it imports torch
 from gantext.errors import DataError
 from gantext.io import md5_file, read_json, write_json
 
@@ -44,6 +44,9 @@ CODE_PATHS = ("src", "stages", "dvc.yaml", "pyproject.toml")
 #: The configuration: uncommitted edits make ``gantext.params_dirty`` true (a run from edited
 #: params is not reproducible from its commit alone).
 PARAMS_PATHS = ("params.yaml",)
+if TYPE_CHECKING:
+    from gantext.config import Params
+
 _EXPS_TMP = re.compile(r"^(?P<root>.*?)[/\\]\.dvc[/\\]tmp[/\\]exps[/\\]")
 
 
@@ -256,16 +259,21 @@ def dir_listing_md5(listing: list[dict[str, str]]) -> str:
 # ----------------------------------------------------------------------------- dvc.lock
 def read_lock(root: Path) -> dict[str, dict]:
     """`stages` of dvc.lock ({} when there is none)."""
-    import yaml
-
     lock = root / "dvc.lock"
     if not lock.is_file():
         return {}
+    return parse_lock(lock.read_text(encoding="utf-8"), str(lock))
+
+
+def parse_lock(text: str, where: str) -> dict[str, dict]:
+    """`stages` of a dvc.lock's text (`where` names it in the error)."""
+    import yaml
+
     try:
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise DataError(f"{lock}: not valid YAML ({exc}); restore it with git") from None
-    return dict(data.get("stages") or {})
+        raise DataError(f"{where}: not valid YAML ({exc}); restore it with git") from None
+    return dict(data.get("stages") or {}) if isinstance(data, dict) else {}
 
 
 def lock_params(entry: dict) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gantext.config import flatten
+from gantext.configfields import flatten  # not gantext.config: it imports torch
 from gantext.errors import DataError
 from gantext.provenance import (MACHINE_KEY, describe_machine, git_show, resolve_rev)
 

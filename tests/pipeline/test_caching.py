@@ -78,7 +78,8 @@ def test_lineage_md5s_are_dvc_lock_md5s(origin, run_cmd, tiny_tracking_uri):
     """`gantext lineage` (and the evaluate stage's metrics/lineage.md): every md5 is dvc.lock's,
     every checkpoint file md5 is the one in DVC's .dir manifest, run ids are MLflow's."""
     lock = origin.lock
-    text = run_cmd([sys.executable, "-m", "gantext.cli", "lineage"], cwd=origin.repo).stdout
+    text = run_cmd([sys.executable, "-m", "gantext.cli", "lineage", "--md"],
+                   cwd=origin.repo).stdout
     written = (origin.repo / "metrics" / "lineage.md").read_text(encoding="utf-8")
     for stage in STAGES:
         for item in lock[stage]["outs"] + lock[stage]["deps"]:
