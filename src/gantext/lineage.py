@@ -235,7 +235,7 @@ def collect_lineage(paths: Paths, params: Params | None = None, *,
     elif params is None:
         note = "not queried (no params)"
     else:
-        note = _attach_runs(paths, params, stages, running_stage, running_run_id)
+        note = _attach_runs(paths, params, stages, running_stage, running_run_id, exp)
 
     tok = stages["tokenize"].metrics if "tokenize" in stages else {}
     vocab_hash, vocab_size = tok.get("vocab_hash"), tok.get("vocab_size")
@@ -257,10 +257,11 @@ def collect_lineage(paths: Paths, params: Params | None = None, *,
 
 
 def _attach_runs(paths: Paths, params: Params, stages: dict[str, StageRecord],
-                 running_stage: str | None, running_run_id: str | None) -> str | None:
+                 running_stage: str | None, running_run_id: str | None,
+                 exp: str | None = None) -> str | None:
     """Find each stage's MLflow run by its stage tag + the md5 tags of all its outs: the run
-    that computed them first, then runs that restored them from DVC's cache (``gantext.cached``)
-    or recomputed them identically."""
+    that computed them first (one of experiment `exp` before others), then runs that restored
+    them from DVC's cache (``gantext.cached``) or recomputed them identically."""
     from gantext import tracking
 
     asked: list[str] = []
@@ -282,7 +283,9 @@ def _attach_runs(paths: Paths, params: Params, stages: dict[str, StageRecord],
     for name, runs in zip(asked, found):
         done = [r for r in runs if r["status"] == "FINISHED"]
         # newest first within each kind; computed before restored
-        stages[name].runs = sorted(done, key=lambda r: r["tags"].get("gantext.cached") == "true")
+        stages[name].runs = sorted(done, key=lambda r: (
+            r["tags"].get("gantext.cached") == "true",
+            exp is not None and r["tags"].get("gantext.dvc_exp_name") != exp))
     return None
 
 
