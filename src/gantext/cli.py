@@ -101,8 +101,9 @@ def _add_lineage_args(p: argparse.ArgumentParser) -> None:
 
 def _run_lineage(args: argparse.Namespace) -> int:
     from gantext.io import write_text
-    from gantext.lineage import collect_lineage, render_lineage, tracking_settings
+    from gantext.lineage import collect_lineage, render_lineage
     from gantext.paths import repo_paths
+    from gantext.tracking import tracking_settings
 
     paths = repo_paths(args.root)
     data = collect_lineage(paths, tracking_settings(paths.params),

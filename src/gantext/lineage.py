@@ -41,11 +41,12 @@ from gantext.paths import Paths
 from gantext.provenance import (MACHINE_KEY, describe_machine, dir_listing_md5, dvc_dir_listing,
                                 dvc_md5, dvc_stage, exp_refs, git_commit, git_dirty, git_show,
                                 lock_params, params_dirty, parse_lock, read_lock, stage_params)
+from gantext.provenance import STAGES as PIPELINE_STAGES
 
 if TYPE_CHECKING:
     from gantext.config import Params
 
-STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
+STAGES = PIPELINE_STAGES
 TITLES = {"ingest": "corpus -> cleaned sentences", "tokenize": "sentences -> ids + vocabulary",
           "pretrain": "MLE generator", "adversarial": "adversarial generator",
           "evaluate": "evaluation"}
@@ -114,31 +115,6 @@ def _read_metrics(paths: Paths, stage: str) -> dict[str, Any]:
         return read_json(path) if path.is_file() else {}
     except ValueError:
         return {}
-
-
-#: TrackingConfig's defaults (gantext.config), for :func:`tracking_settings`;
-#: tests/unit/test_lineage.py checks that they agree.
-TRACKING_DEFAULTS = {"enabled": True, "experiment": "gantext"}
-
-
-def tracking_settings(path: Path) -> Any:
-    """params.yaml's ``tracking`` section as ``.tracking.enabled`` / ``.tracking.experiment``
-    (what the MLflow lookup reads), without :func:`gantext.config.load_params`: importing that
-    module imports torch for the generator registry, most of `gantext lineage`'s 6 s on a busy
-    machine. None when the file is missing or unreadable (MLflow is then not asked)."""
-    from types import SimpleNamespace
-
-    from gantext.errors import ConfigError
-    from gantext.params_file import read_params_file
-
-    try:
-        raw = read_params_file(path)
-    except ConfigError:
-        return None
-    section = raw.get("tracking") if isinstance(raw, dict) else None
-    values = {**TRACKING_DEFAULTS, **(section if isinstance(section, dict) else {})}
-    return SimpleNamespace(tracking=SimpleNamespace(enabled=bool(values["enabled"]),
-                                                    experiment=str(values["experiment"])))
 
 
 def _cache_dir(root: Path) -> Path:
@@ -487,6 +463,14 @@ def lineage_blocks(data: LineageData, paths: Paths) -> list[Block]:
         blocks.append(("p", f"MLflow experiment `{data.experiment}`; find a stage's run with "
                             "`tags.\"dvc.out.<path>\" = '<md5>'`, a pipeline's with "
                             "`tags.\"gantext.pipeline_id\" = '<id>'`."))
+        exp_ids = {r.get("experiment_id") for rec in data.stages.values() for r in rec.runs
+                   if r.get("experiment_id")}
+        if len(exp_ids) == 1:
+            from gantext.tracking import ui_url
+
+            exp_id = exp_ids.pop()
+            blocks.append(("p", f"In `mlflow ui` (default address): the runs "
+                                f"{ui_url(exp_id)}\na run: {ui_url(exp_id, '<run id>')}"))
     return blocks
 
 

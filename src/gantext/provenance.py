@@ -36,6 +36,8 @@ from gantext.configfields import flatten, to_dict  # not gantext.config: it impo
 from gantext.errors import DataError
 from gantext.io import md5_file, read_json, write_json
 
+#: The pipeline's stages in dvc.yaml's dependency order (upstream first).
+STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 #: Set this to group stage runs yourself (e.g. stages run by hand from a script).
 ENV_PIPELINE_ID = "GANTEXT_PIPELINE_ID"
 #: Code whose uncommitted changes make ``gantext.git_dirty`` true (outputs such as dvc.lock and
@@ -391,17 +393,19 @@ def run_name(stage: str, spec: Mapping[str, list[str]], params: Params,
     return " · ".join(parts)
 
 
-def run_tags(stage: str, params: Params, root: Path, spec: Mapping[str, list[str]]
-              ) -> tuple[dict[str, str], str, str]:
+def run_tags(stage: str, params: Params | None, root: Path, spec: Mapping[str, list[str]],
+             machine: bool = True) -> tuple[dict[str, str], str, str]:
     """(tags, run name, pipeline id) of a new stage run (the MLflow tags tracking.py sets,
-    without the dep md5s)."""
+    without the dep md5s); `machine` False leaves out :func:`machine_info` (it imports torch)
+    for bookkeeping that computes nothing (the ``track`` stage)."""
     pid, pid_source = pipeline_id()
     commit = git_commit(root)
     dirty, pdirty = git_dirty(root), params_dirty(root)
     tags = {"gantext.stage": stage, "gantext.pipeline_id": pid,
             "gantext.pipeline_id_source": pid_source,
-            "mlflow.source.name": f"stages/{stage}.py", **process_tags(),
-            **{f"gantext.machine.{k}": v for k, v in machine_info().items()}}
+            "mlflow.source.name": f"stages/{stage}.py", **process_tags()}
+    if machine:
+        tags.update({f"gantext.machine.{k}": v for k, v in machine_info().items()})
     if commit:
         tags.update({"gantext.git_commit": commit, "mlflow.source.git.commit": commit})
     if dirty is not None:

@@ -31,12 +31,10 @@ from typing import Any
 
 from gantext.configfields import flatten  # not gantext.config: it imports torch
 from gantext.errors import DataError
-from gantext.provenance import (MACHINE_KEY, describe_machine, git_show, resolve_rev)
+from gantext.provenance import MACHINE_KEY, STAGES, describe_machine, git_show, resolve_rev
 
 #: Default relative tolerance for figures without an interval ("close").
 RTOL = 0.01
-#: The stages in pipeline order (upstream first): the order files are compared and printed in.
-STAGE_ORDER = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 
 
 @dataclass
@@ -125,7 +123,7 @@ def metrics_files(root: Path) -> list[str]:
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{root / 'dvc.yaml'}: cannot read it ({exc})") from None
     stages = spec.get("stages") or {}
-    order = [s for s in STAGE_ORDER if s in stages] + [s for s in stages if s not in STAGE_ORDER]
+    order = [s for s in STAGES if s in stages] + [s for s in stages if s not in STAGES]
     files = []
     for name in order:
         for item in stages[name].get("metrics") or []:

@@ -273,8 +273,8 @@ def test_terminal_lineage_needs_no_torch(ws):
 def test_tracking_defaults_agree_with_the_config():
     from gantext.config import TrackingConfig
 
-    assert lineage.TRACKING_DEFAULTS == {"enabled": TrackingConfig().enabled,
-                                         "experiment": TrackingConfig().experiment}
+    assert tracking.TRACKING_DEFAULTS == {"enabled": TrackingConfig().enabled,
+                                          "experiment": TrackingConfig().experiment}
 
 
 def test_sqlite_lookup_equals_mlflow_search(ws, monkeypatch):
