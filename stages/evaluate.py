@@ -43,7 +43,7 @@ def main() -> None:
     configure(params.runtime, device)
     seed_everything(params.seed, params.runtime.deterministic)
     data = load_eval_data(paths, params.evaluate.split)
-    # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (see README)
+    # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (docs/guide/speed.md)
     precision = resolve_precision(params.runtime.precision, device)
     head = autocast_dtype(precision)
     generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
