@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from gantext.configfields import param, section
 from gantext.errors import ConfigError
@@ -59,6 +59,10 @@ class IngestConfig:
     test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
     data_dir: str = _f("data/raw", help="folder DVC watches for ingest (a dvc.yaml dep via "
                        "${ingest.data_dir}); keep the corpus files under it")
+    # Its own seed, not the top-level `seed`: experiments over `seed` vary the model only, and
+    # every seed is scored on the same test split (the built-in corpus is the same sample too).
+    split_seed: int = _f(0, ge=0, le=2**32 - 1, help="seed of the train/valid/test split (and of "
+                         "the built-in corpus' sample); the top-level seed never moves the split")
 
 
 # ----------------------------------------------------------------------------- tokenize
@@ -162,6 +166,9 @@ class _AdversarialLoop:
                    "one (or the MLE)")
     guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
+    control: bool = _f(True, help="also train the control (mle-continued: the same generator "
+                       "updates with the MLE loss, no D) from the same MLE, written beside the "
+                       "generator and scored by evaluate as its own row")
     device: str = _f("auto")
 
 
@@ -191,24 +198,47 @@ class FIDConfig:
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 
 
+#: The full protocol's sample counts on a real corpus (``source: files``) and on the built-in
+#: grammar, which ``evaluate.num_samples`` / ``sweep_samples: auto`` resolve to.
+FULL_PROTOCOL = {"files": (10000, 5000), "builtin": (2000, 1000)}
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""
 
     # >= 2: self-BLEU scores each sample against the others, FID needs a covariance.
-    num_samples: int = _f(2000, ge=2, help="samples per generator at temperature 1")
+    num_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per generator at temperature 1; auto = the full protocol: "
+        "10000 on a real corpus, 2000 on the built-in grammar")
     temperature: float = _f(1.0, gt=0.0)
     sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
-    sweep_samples: int = _f(1000, ge=2, help="samples per (generator, temperature) of the sweep")
+    sweep_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
+        "real corpus, 1000 on the built-in grammar")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
     # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
     split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
     fid: FIDConfig = _sub(FIDConfig)
+    mauve: bool = _f(True, help="MAUVE next to FID, over the FID extractor's features")
     # discriminator-guided resampling of the GAN generator's samples (gantext.metrics.resample)
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
     device: str = _f("auto")
+
+    def resolved(self, source: str, warn: Callable[[str], None] | None = None
+                 ) -> "EvaluateConfig":
+        """This config with ``auto`` sample counts replaced by the full protocol's for `source`
+        (``ingest.source``); `warn` hears when a real corpus is evaluated on fewer samples."""
+        full_n, full_sweep = FULL_PROTOCOL["files" if source == "files" else "builtin"]
+        n = full_n if self.num_samples == "auto" else self.num_samples
+        sweep = full_sweep if self.sweep_samples == "auto" else self.sweep_samples
+        if warn is not None and source == "files" and (n < full_n or sweep < full_sweep):
+            warn(f"evaluate.num_samples {n} / sweep_samples {sweep} are below the full "
+                 f"protocol's {full_n} / {full_sweep} on a real corpus: wider intervals, and "
+                 "self-BLEU / FID not comparable with figures at the full size; set them to auto")
+        return dataclasses.replace(self, num_samples=n, sweep_samples=sweep)
 
 
 # ----------------------------------------------------------------------------- runtime

@@ -91,15 +91,26 @@ def test_load_eval_data_uses_raw_test_tokens(setup):
 def test_metric_keys(setup):
     *_, result = setup
     m = result.metrics
-    assert set(m) == {"mle", "gan", "real", "delta", "protocol"}
+    assert set(m) == {"mle", "gan", "real", "delta", "protocol", "verdict"}
     for name in ("mle", "gan"):
-        for k in ("bleu2", "bleu5", "sbleu2", "sbleu5", "fid", "nll", "nll_anchor", "validity",
+        for k in ("bleu2", "bleu5", "sbleu2", "sbleu5", "fid", "fid_train", "fid_train_lo",
+                  "mauve", "mauve_test", "nll", "nll_anchor", "validity",
                   "oracle_nll", "oracle_nll_token", "oracle_nll_gap", "oracle_invalid", "mode_js",
                   "len", "n_samples", "n_refs", "bleu5_lo", "bleu5_hi", "fid_lo", "fid_hi"):
             assert k in m[name], (name, k)
     for k in ("bleu2", "sbleu5", "fid_floor", "fid_halves", "fid_shuffle_ratio", "validity",
-              "oracle_nll", "mode_js", "n_samples", "n_refs", "pool_size", "fid_floor_lo"):
+              "oracle_nll", "mode_js", "n_samples", "n_refs", "pool_size", "fid_floor_lo",
+              "fid_train_floor", "fid_train_floor_lo", "mauve", "mauve_test"):
         assert k in m["real"], k
+    v = m["verdict"]
+    # two random tiny generators: their curves may not overlap (then no gap, and the line says so)
+    assert v["vs_mle"] in (-1, 0, 1, None) and v["vs_mle_lm"] in (-1, 0, 1, None)
+    if v["vs_mle"] is None:
+        assert "gap_mean" not in v and "not comparable" in v["line"]
+    else:
+        assert v["gap_mean_lo"] <= v["gap_mean"] <= v["gap_mean_hi"] <= v["gap_max_hi"]
+    assert "vs_control" not in v  # no control generator here
+    assert v["fid_train_vs_mle"] in (-1, 0, 1) and v["line"].startswith("above MLE's curve: ")
     assert m["real"]["validity"] == 1.0  # the real sample is grammar output
     assert set(m["delta"]) <= set(DELTA_KEYS) | {f"{k}_{e}" for k in CI_KEYS for e in ("lo", "hi")}
     for k in DELTA_KEYS:
@@ -157,10 +168,12 @@ def test_write_outputs(setup):
     saved = read_json(paths.metrics_json("evaluate"))
     assert saved == result.metrics  # exact float round trip
     # the headline figures come first (the first columns of `dvc exp show`)
-    assert list(saved) == ["mle", "gan", "delta", "real", "protocol"]
-    assert list(saved["mle"])[:11] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
-                                       "sbleu4", "sbleu5", "fid", "nll", "nll_anchor"]
-    assert list(saved["real"])[8:10] == ["fid_floor", "validity"]
+    assert list(saved) == ["verdict", "mle", "gan", "delta", "real", "protocol"]
+    assert list(saved["verdict"])[:2] == ["vs_mle", "vs_mle_lm"]
+    assert list(saved["mle"])[:14] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
+                                       "sbleu4", "sbleu5", "fid_train", "fid", "mauve",
+                                       "mauve_test", "nll", "nll_anchor"]
+    assert list(saved["real"])[8:12] == ["fid_train_floor", "fid_floor", "mauve", "mauve_test"]
     for name in ("mle", "gan"):
         lines = read_lines(paths.samples_dir / f"{name}.txt")
         assert [line.split() for line in lines] == result.samples[name]
