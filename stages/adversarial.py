@@ -77,6 +77,9 @@ def main() -> None:
     if figures:  # the guard measured the end, which a rollback did not hand out
         figures = (f"; {'the end it rejected' if m.get('rolled_back') else 'start -> end'}: "
                    f"{figures} ({cfg.guard_samples} samples at T = 1 vs valid)")
+    if "guard_gap_max_end" in m:  # and its quality-diversity curve against the MLE's
+        figures += (f"; largest gap above MLE's curve {m['guard_gap_max_end']:+.4f} "
+                    f"[{m['guard_gap_max_lo_end']:+.4f}, {m['guard_gap_max_hi_end']:+.4f}]")
     print(f"adversarial ({cfg.loss}): {steps} in {result.wall_seconds:.1f}s; "
           f"valid NLL {m['valid_nll_start']:.4f} -> {m['valid_nll']:.4f}{figures}", file=sys.stderr)
     if control is not None:

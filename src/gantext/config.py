@@ -161,9 +161,13 @@ class _AdversarialLoop:
                           "keep the latest checkpoint (every checkpoint_every steps) within it; "
                           "0 = always keep the end")
     rollback_if_worse_everywhere: bool = _f(
-        True, help="if the end has a higher valid NLL than the MLE and no gain in BLEU-5 or "
-                   "self-BLEU-5 beyond 2 standard errors, keep the latest checkpoint that has "
-                   "one (or the MLE)")
+        True, help="if the end has a higher valid NLL than the MLE and its quality-diversity "
+                   "curve lies below the MLE's everywhere beyond noise (without a reading: no "
+                   "gain in BLEU-5 or self-BLEU-5 beyond 2 standard errors), keep the latest "
+                   "checkpoint that has a trade (or the MLE)")
+    guard_temperatures: tuple[float, ...] = _f(
+        (0.8, 1.0, 1.25), gt=0.0, help="temperatures of the guard's curve (T = 1 always among "
+        "them); one temperature: the T = 1 rule alone")
     guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
     control: bool = _f(True, help="also train the control (mle-continued: the same generator "
