@@ -204,7 +204,7 @@ class FIDConfig:
 
 #: The full protocol's sample counts on a real corpus (``source: files``) and on the built-in
 #: grammar, which ``evaluate.num_samples`` / ``sweep_samples: auto`` resolve to.
-FULL_PROTOCOL = {"files": (10000, 5000), "builtin": (2000, 1000)}
+FULL_PROTOCOL = {"files": (10000, 5000), "builtin": (2000, 4000)}
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class EvaluateConfig:
     sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
     sweep_samples: int | Literal["auto"] = _f(
         "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
-        "real corpus, 1000 on the built-in grammar")
+        "real corpus, 4000 on the built-in grammar")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
     # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
     split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
