@@ -360,8 +360,9 @@ def _user() -> str:
 def find_runs(paths: Paths, params: Params, filter_string: str,
               max_results: int = 100) -> list[dict[str, Any]] | str:
     """Runs of `tracking.experiment` matching an MLflow filter (newest first) as plain dicts
-    {run_id, status, start_time, tags, params, metrics}; or a one-line reason when MLflow cannot
-    be asked (disabled, unreachable, no experiment yet). For `gantext lineage` and tests."""
+    {run_id, status, start_time, end_time, tags, params, metrics}; or a one-line reason when
+    MLflow cannot be asked (disabled, unreachable, no experiment yet). For `gantext lineage`,
+    `gantext protocol report` (stage wall times) and tests."""
     found = search_runs(paths, params, [filter_string], max_results)
     return found if isinstance(found, str) else found[0]
 
@@ -389,8 +390,9 @@ def search_runs(paths: Paths, params: Params, filters: list[str],
     except Exception as exc:
         return f"{uri}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
     return [[{"run_id": r.info.run_id, "status": r.info.status, "start_time": r.info.start_time,
-              "tags": dict(r.data.tags), "params": dict(r.data.params),
-              "metrics": dict(r.data.metrics)} for r in runs] for runs in answers]
+              "end_time": r.info.end_time, "tags": dict(r.data.tags),
+              "params": dict(r.data.params), "metrics": dict(r.data.metrics)} for r in runs]
+            for runs in answers]
 
 
 def quote_key(key: str) -> str:
