@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from gantext.protocol.run import Planned, ProtocolError, baseline_experiments, experiment_params
 from gantext.sweep import git
 
-__all__ = ["STAGES", "RunRecord", "collect", "read_qd", "parse_qd", "stage_walls"]
+__all__ = ["STAGES", "RunRecord", "collect", "read_qd", "parse_qd", "show_json", "stage_walls"]
 
 STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 #: which output each stage's wall time is looked up by
@@ -53,7 +53,8 @@ class RunRecord:
     walls: dict[str, float | None] = field(default_factory=dict)
 
 
-def _show_json(root: Path, sha: str, path: str) -> dict[str, Any]:
+def show_json(root: Path, sha: str, path: str) -> dict[str, Any]:
+    """A JSON file of commit `sha`, parsed ({} when the commit has none)."""
     text = git(root, "show", f"{sha}:{path}", check=False)
     return json.loads(text) if text else {}
 
@@ -134,14 +135,14 @@ def collect(root: Path, planned: Sequence[Planned], walls: bool = True
         if sha is None:
             missing.append(p.name)
             continue
-        ev = _show_json(root, sha, "metrics/evaluate.json")
+        ev = show_json(root, sha, "metrics/evaluate.json")
         if not ev:
             missing.append(p.name)
             continue
         records.append(RunRecord(
             name=p.name, seed=p.seed, loss=p.loss, sha=sha, evaluate=ev,
-            adversarial=_show_json(root, sha, "metrics/adversarial.json"),
-            pretrain=_show_json(root, sha, "metrics/pretrain.json"),
+            adversarial=show_json(root, sha, "metrics/adversarial.json"),
+            pretrain=show_json(root, sha, "metrics/pretrain.json"),
             params=experiment_params(root, sha), qd=read_qd(root, sha)))
     if walls and records:
         times = stage_walls(root, [r.name for r in records])

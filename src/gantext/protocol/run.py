@@ -45,16 +45,19 @@ class ProtocolError(GantextError):
 
 @dataclass(frozen=True)
 class Planned:
-    """One experiment of the protocol: its name, seed, objective and params overrides."""
+    """One experiment of the protocol: its name, seed, objective, params overrides and stage
+    targets (none: the whole pipeline)."""
 
     name: str
     seed: int
     loss: str
     overrides: dict[str, Any]
+    targets: tuple[str, ...] = ()
 
     def experiment(self) -> Experiment:
         """The :class:`gantext.sweep.Experiment` that runs it."""
-        return Experiment(self.name, tuple((k, fmt_value(v)) for k, v in self.overrides.items()))
+        return Experiment(self.name, tuple((k, fmt_value(v)) for k, v in self.overrides.items()),
+                          self.targets)
 
 
 def experiment_name(prefix: str, seed: int, loss: str) -> str:
