@@ -141,6 +141,11 @@ class PretrainConfig:
     lr_decay: float = _f(0.8, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
     grad_clip: float = _f(5.0, gt=0.0)
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
+    # after early stopping, from the best epoch: fresh Adam at a small fixed rate, kept while
+    # each epoch lowers the valid NLL (what the mle-continued control showed a stopped MLE left)
+    low_lr_epochs: int = _f(0, ge=0, help="epochs of the low-lr phase after early stopping "
+                            "(0: none); it stops at the first epoch that does not improve")
+    low_lr: float = _f(1e-4, gt=0.0, help="learning rate of the low-lr phase")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
 
 
