@@ -14,6 +14,7 @@ from gantext.config import load_params
 from gantext.data import load_corpus
 from gantext.objectives import CONTROL
 from gantext.paths import repo_paths
+from gantext.provenance import record_machine
 from gantext.runtime import configure, resolve_device, resolve_precision
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
@@ -62,6 +63,7 @@ def main() -> None:
             save_generator(paths.adversarial_control, control.generator, corpus.vocab.hash,
                            metrics=control.metrics,
                            extra={"stage": "adversarial", "loss": CONTROL, "role": "control"})
+        record_machine(paths.metrics_json("adversarial"))  # what computed these figures (verify)
         tracker.log_metrics({**{k: v for k, v in result.metrics.items() if k != "control"},
                              "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))

@@ -22,6 +22,7 @@ def main() -> None:
     from gantext.lineage import build_lineage
     from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
+    from gantext.provenance import record_machine
     from gantext.runtime import (autocast_dtype, configure, resolve_device, resolve_precision,
                                  seed_everything)
     from gantext.tracking import stage_run
@@ -78,6 +79,7 @@ def main() -> None:
                           modes=modes, device=device, extractor=extractor, log=log)
         # inside the run: the tracker hashes the stage's outs when the body finishes
         files = write_outputs(result, paths)
+        record_machine(paths.metrics_json("evaluate"))  # what computed these figures (verify)
         tracking.log_metrics(result.metrics)  # nested -> dotted keys (mle.bleu5, ...)
         if "verdict" in result.metrics:  # numbers above; the sentence as a tag
             tracking.set_tags({"gantext.verdict": result.metrics["verdict"]["line"]})

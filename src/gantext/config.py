@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from gantext.configfields import param, section
+from gantext.configfields import flatten, param, section, to_dict  # noqa: F401 (re-exported)
 from gantext.errors import ConfigError
 
 __all__ = [
@@ -440,26 +440,3 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return params_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def to_dict(obj: Any) -> dict:
-    """Plain nested dict of a config (tuples become lists), for checkpoints and logging."""
-    def conv(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple):
-            return [conv(x) for x in v]
-        return v
-    return conv(obj)
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}, for MLflow params."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict):
-            out.update(flatten(v, key))
-        else:
-            out[key] = v
-    return out
