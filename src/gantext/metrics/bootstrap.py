@@ -37,11 +37,14 @@ excludes 0 (:func:`significant`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from gantext.metrics.fid import frechet_distance
+from gantext.progress import format_duration, progress
+from gantext.progress import write as progress_write
 
 __all__ = ["RESAMPLES", "LEVEL", "indices", "interval", "mean_replicates", "fid_replicates",
            "significant"]
@@ -50,6 +53,9 @@ __all__ = ["RESAMPLES", "LEVEL", "indices", "interval", "mean_replicates", "fid_
 RESAMPLES = 1000
 #: Two-sided coverage of the intervals.
 LEVEL = 0.95
+#: An FID bootstrap predicted (from its first replicate) to take longer than this many seconds
+#: says so before it goes on; its progress lines (rate, ETA) follow every few seconds.
+ESTIMATE_NOTE_S = 30.0
 
 
 def indices(n: int, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
@@ -79,15 +85,30 @@ def mean_replicates(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return v[idx].mean(axis=1)
 
 
-def fid_replicates(ref: tuple[np.ndarray, np.ndarray], feats: np.ndarray,
-                   idx: np.ndarray) -> np.ndarray:
+def fid_replicates(ref: tuple[np.ndarray, np.ndarray], feats: np.ndarray, idx: np.ndarray,
+                   note: Callable[[str], None] = progress_write,
+                   clock: Callable[[], float] = time.perf_counter) -> np.ndarray:
     """FID of each resample of `feats` (rows of features) against the fixed reference Gaussian
-    ``ref = (mean, covariance)``: (resamples,) float64."""
+    ``ref = (mean, covariance)``: (resamples,) float64.
+
+    Each replicate costs an eigendecomposition of a d x d matrix (d = the feature dimension,
+    ``evaluate.fid.svd_dim``): cubic in d. The first replicate's time times the resamples is the
+    cost estimate, passed to `note` when above :data:`ESTIMATE_NOTE_S`; a progress counter
+    (rate and ETA, :mod:`gantext.progress`) covers the rest."""
     mu_r, s_r = ref
     out = np.empty(len(idx), dtype=np.float64)
+    dim = int(np.atleast_1d(mu_r).size)
+    desc = f"FID bootstrap ({dim} dims)"
+    bar = progress(total=len(idx), desc=desc, unit="resample", leave=False)
+    t0 = clock()
     for b, rows in enumerate(idx):
         x = feats[rows]
         out[b] = frechet_distance(mu_r, s_r, x.mean(axis=0), np.cov(x, rowvar=False))
+        if b == 0 and (estimate := (clock() - t0) * len(idx)) > ESTIMATE_NOTE_S:
+            note(f"{desc}: {len(idx)} resamples, about {format_duration(estimate)} for this row "
+                 "(from the first; the cost grows with the cube of evaluate.fid.svd_dim)")
+        bar.update(1)
+    bar.close()
     return out
 
 
