@@ -69,9 +69,12 @@ class TokenizeConfig:
     level: Literal["word", "char"] = _f("word")
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
-    # auto: the 99th percentile of the train split's lengths (recorded in metrics/tokenize.json)
+    # auto: the 99th percentile of the train split's lengths, at most 4x their median (one
+    # outlier cannot widen every row; gantext.text.prepare.auto_max_len; recorded with its
+    # reading in metrics/tokenize.json)
     max_len: int | Literal["auto"] = _f(32, ge=1, help="tokens per sentence before <eos>; longer "
-                                        "ones are truncated; auto = 99th percentile of train")
+                                        "ones are truncated; auto = 99th percentile of train, "
+                                        "at most 4x the median")
     # [train, valid] = the whole training *file* when valid is carved from it (the COCO
     # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
     vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
