@@ -181,7 +181,7 @@ def test_max_len_auto_is_the_99th_percentile_of_train_lengths() -> None:
 
     # train lengths 1..100: the 99th percentile (linear) is 99.01 -> 100 rounded up; one
     # sentence of 150 tokens in test
-    texts = {"train": [" ".join(["w"] * k) for k in range(1, 101)], "valid": ["w w"],
+    texts = {"train": ["v"] + [" ".join(["w"] * k) for k in range(2, 101)], "valid": ["w w"],
              "test": [" ".join(["w"] * 150)]}
     res = tokenize_splits(texts, TokenizeConfig(max_len="auto"))
     assert res.metrics["max_len"] == 100 and res.metrics["max_len_auto"] is True

@@ -13,7 +13,7 @@ from gantext.errors import DataError
 from gantext.io import atomic_path, read_lines, write_json
 from gantext.paths import Paths
 from gantext.text.tokenizer import tokenize_lines
-from gantext.text.vocab import Vocab, encode
+from gantext.text.vocab import SPECIALS, Vocab, encode
 
 __all__ = ["SPLITS", "Tokenized", "auto_max_len", "read_splits", "resolve_max_len", "split_stats",
            "tokenize_splits", "truncation_warnings", "write_tokenized"]
@@ -118,6 +118,14 @@ def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> 
     vocab_source = [sent for split in dict.fromkeys(cfg.vocab_splits) for sent in tokens[split]]
     vocab = Vocab.build(vocab_source, min_freq=cfg.min_freq, max_size=cfg.max_size,
                         level=cfg.level)
+    words = vocab.itos[len(SPECIALS):]
+    if len(words) < 2:  # here, not after pretraining: a generator needs a choice to learn
+        kept = f"only {words[0]!r}" if words else "none"
+        raise DataError(f"the vocabulary (from {'+'.join(dict.fromkeys(cfg.vocab_splits))}, "
+                        f"tokenize.level {cfg.level}, min_freq {cfg.min_freq}, max_size "
+                        f"{cfg.max_size}) holds {kept} besides the specials: at least 2 tokens "
+                        "are needed; use a corpus with more than one word, or lower "
+                        "tokenize.min_freq")
     arrays: dict[str, np.ndarray] = {}
     max_len = resolve_max_len(cfg.max_len, tokens["train"])
     metrics: dict = {
