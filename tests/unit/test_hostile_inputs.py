@@ -264,6 +264,16 @@ def test_a_full_disk_names_the_file_and_says_so(tmp_path):
     assert not target.exists() and list(target.parent.iterdir()) == []  # no temp file left
 
 
+# ----------------------------------------------------------------------------- special files
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+def test_a_named_pipe_is_not_a_regular_file_rather_than_not_found(tmp_path):
+    os.mkfifo(tmp_path / "corpus.txt")
+    with pytest.raises(DataError, match=r"ingest.paths: 'corpus.txt' is not a regular file "
+                                        r"\(a named pipe \(FIFO\)\)") as info:
+        resolve_inputs(["corpus.txt"], tmp_path, "paths")
+    assert "not found" not in str(info.value)
+
+
 # ----------------------------------------------------------------------------- degenerate corpora
 def _lines(tmp_path, lines):
     (tmp_path / "c.txt").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")

@@ -30,6 +30,7 @@ import glob
 import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -97,6 +98,10 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
             if p.is_dir():
                 raise DataError(f"{key}: '{pattern}' is a directory; list its files or use a glob "
                                 f"such as '{pattern.rstrip('/')}/*.txt'")
+            if p.exists() and not p.is_file():  # reading a FIFO would block until a writer came
+                raise DataError(f"{key}: '{pattern}' is not a regular file ({_kind(p)}); ingest "
+                                "reads files (DVC hashes them): write the corpus to a file and "
+                                "list that")
             if not p.is_file():
                 raise DataError(f"{key}: file '{pattern}' not found (paths are relative to the "
                                 f"repository root {root}); fix the path or add the file")
@@ -115,6 +120,16 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
 
 
 # ----------------------------------------------------------------------------- helpers
+def _kind(path: Path) -> str:
+    """What a path that exists but is not a regular file or a folder is, in words."""
+    mode = path.stat().st_mode
+    for test, word in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
 def _text_bytes(path: Path, name: str) -> TextBytes:
     return text_bytes(path.read_bytes(), name)
 
