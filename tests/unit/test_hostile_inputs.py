@@ -61,6 +61,31 @@ def test_a_nul_byte_in_one_csv_row_rejects_that_row_only(tmp_path):
     assert [(r.file, r.line, r.reason) for r in res.rejects] == [("reviews.csv", 31, "binary")]
 
 
+def test_csv_after_a_quoted_field_that_spans_lines(tmp_path):
+    # physical lines: 1 header, 2-4 a three-line quoted field (with an escaped quote), 5 a
+    # field with a quote in its middle (literal), 6 a NUL row, 7 an empty text, 8-9 a two-line
+    # field with "" inside, 10 the last row
+    f = tmp_path / "reviews.csv"
+    f.write_bytes(b'id,text\n'
+                  b'1,"first line\nsecond, with ""quotes""\nthird"\n'
+                  b'2,a 5" screen is small\n'
+                  b'3,review \x00 with a nul\n'
+                  b'4,\n'
+                  b'5,"one\n""two"""\n'
+                  b'6,the last review\n')
+    recs = read(f)
+    assert [(r.line, r.reason) for r in recs] == [
+        (2, None), (5, None), (6, "binary"), (7, None), (8, None), (10, None)]
+    assert recs[0].text == 'first line\nsecond, with "quotes"\nthird'
+    assert recs[1].text == 'a 5" screen is small'
+    assert recs[2].text == "3,review \\x00 with a nul"  # the row's bytes, not an empty cell
+    assert recs[3].text == "" and recs[4].text == 'one\n"two"'
+    res = ingest(files_cfg(paths=["reviews.csv"], valid_fraction=0.2, test_fraction=0.2), 0,
+                 tmp_path)
+    assert [(r.line, r.reason) for r in res.rejects] == [(6, "binary"), (7, "empty")]
+    assert res.metrics["lines_read"] == 6 == res.metrics["kept"]["total"] + 2
+
+
 def test_a_binary_line_in_jsonl(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_bytes(b'{"text": "one fine line"}\n\x00\x00garbage\n{"text": "two fine lines"}\n')
