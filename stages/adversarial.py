@@ -18,7 +18,8 @@ from gantext.provenance import record_machine
 from gantext.runtime import configure, resolve_device, resolve_precision
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
-from gantext.training.checkpoint import discard_resume, load_generator, save_generator
+from gantext.training.checkpoint import (discard_resume, expect_spec, load_generator,
+                                         save_generator)
 from stages._common import run
 
 
@@ -30,7 +31,10 @@ def main() -> None:
     configure(params.runtime, device)
     precision = resolve_precision(params.runtime.precision, device)
     corpus = load_corpus(paths)
-    generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
+    # run directly (not by dvc repro), a pretrain checkpoint of other settings must not train on
+    generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash,
+                                  expect=expect_spec(len(corpus.vocab), corpus.max_len,
+                                                     params.model.generator))
     resume = paths.resume_file("adversarial")
     fingerprint = resume_fingerprint(params, device, paths.pretrain_generator,
                                      paths.vocab, paths.encoded("train"), paths.encoded("valid"))

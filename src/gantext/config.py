@@ -73,9 +73,12 @@ class TokenizeConfig:
     level: Literal["word", "char"] = _f("word")
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
-    # auto: the 99th percentile of the train split's lengths (recorded in metrics/tokenize.json)
+    # auto: the 99th percentile of the train split's lengths, at most 4x their median (one
+    # outlier cannot widen every row; gantext.text.prepare.auto_max_len; recorded with its
+    # reading in metrics/tokenize.json)
     max_len: int | Literal["auto"] = _f(32, ge=1, help="tokens per sentence before <eos>; longer "
-                                        "ones are truncated; auto = 99th percentile of train")
+                                        "ones are truncated; auto = 99th percentile of train, "
+                                        "at most 4x the median")
     # [train, valid] = the whole training *file* when valid is carved from it (the COCO
     # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
     vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
@@ -197,13 +200,20 @@ AdversarialConfig = _adversarial_config()
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
 from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
 
+#: Upper bound of ``evaluate.fid.svd_dim`` (see FIDConfig).
+MAX_SVD_DIM = 256
+
+
 @dataclass(frozen=True)
 class FIDConfig:
     """Frozen feature extractor for the simplified FID."""
 
     ngram_min: int = _f(2, ge=1)
     ngram_max: int = _f(2, ge=1)
-    svd_dim: int = _f(32, ge=1)
+    # Each bootstrap replicate of FID is an eigendecomposition of an svd_dim^2 matrix (cubic
+    # cost), 1,000 of them per row: 256 is ~15 s a row on one core, 1,600 was ~54 min.
+    svd_dim: int = _f(32, ge=1, le=MAX_SVD_DIM,
+                      help="feature dimensions; the bootstrap's FID cost grows with their cube")
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 
 
@@ -221,7 +231,9 @@ class EvaluateConfig:
         "auto", ge=2, help="samples per generator at temperature 1; auto = the full protocol: "
         "10000 on a real corpus, 2000 on the built-in grammar")
     temperature: float = _f(1.0, gt=0.0)
-    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
+    # >= 2 distinct: the quality-diversity curve (and the verdict read off it) needs two points
+    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0,
+                                               help="at least 2 distinct temperatures > 0")
     sweep_samples: int | Literal["auto"] = _f(
         "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
         "real corpus, 4000 on the built-in grammar")
@@ -363,7 +375,9 @@ def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
             if isinstance(v, str):  # a keyword alternative such as "auto": no numeric bound
                 continue
             if not ok(v, bound):
-                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} {bound}")
+                why = f" ({m['help']})" if m.get("help") else ""  # the key's help says why
+                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} "
+                                  f"{bound}{why}")
 
 
 def _build(cls: type, data: dict, prefix: str) -> Any:
@@ -409,6 +423,11 @@ def _check_cross_fields(obj: Any, prefix: str) -> None:
                           "convolution width, e.g. [2, 3, 4, 5]")
     if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
         raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
+    if isinstance(obj, EvaluateConfig) and len(set(obj.sweep_temperatures)) < 2:
+        raise ConfigError(f"params key '{prefix}.sweep_temperatures': got "
+                          f"{list(obj.sweep_temperatures)}, expected at least 2 distinct "
+                          "temperatures > 0 (the quality-diversity curve of each model is "
+                          "interpolated between them), e.g. [0.7, 1.0, 1.5]")
 
 
 def params_from_dict(data: dict | None) -> Params:

@@ -155,6 +155,22 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(mod, tmp_pat
     assert torch.load(resume, weights_only=True)["state"]["step"] == 2
 
 
+@pytest.mark.parametrize("loss, keys", [
+    ("bce", "adversarial.bce.g_lr / adversarial.bce.d_lr"),
+    ("mle-continued", "adversarial.mle_continued.g_lr or"),  # it has no D, so no d_lr
+])
+def test_divergence_names_only_the_learning_rates_the_objective_has(mod, monkeypatch, loss, keys):
+    cls = OBJECTIVES[loss]
+    original = cls.generator_step
+    monkeypatch.setattr(cls, "generator_step", lambda self, real, step: {
+        **original(self, real, step), "g_loss": float("inf")})
+    with pytest.raises(TrainingError) as info:
+        mod["run"](loss)
+    msg = str(info.value)
+    assert f"Lower {keys}" in msg
+    assert ("d_lr" in msg) == (loss != "mle-continued")
+
+
 def test_stale_resume_file_is_ignored(mod, tmp_path, capsys):
     resume = tmp_path / "adv.resume.pt"
     mod["run"]("bce", resume, fingerprint="old", on_step=lambda s: None)

@@ -121,6 +121,12 @@ def resume_fingerprint(params: Params, device: str | torch.device, *inputs: str 
 
 
 # ----------------------------------------------------------------------------- the loop
+def _rate_keys(objective: Objective) -> str:
+    """The learning rates the objective has (mle-continued has no discriminator: no d_lr)."""
+    return " / ".join(f"adversarial.{objective.section}.{k}" for k in ("g_lr", "d_lr")
+                      if hasattr(objective.ocfg, k))
+
+
 def _finite_or_raise(logs: dict[str, float]) -> None:
     for k, v in logs.items():
         if not math.isfinite(v):
@@ -262,7 +268,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
                      if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
             raise TrainingError(
                 f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
-                f"Lower adversarial.{objective.section}.g_lr / d_lr or adversarial.grad_clip") from None
+                f"Lower {_rate_keys(objective)} or adversarial.grad_clip") from None
         if row is not None:
             window = []
             history.append(row)
