@@ -110,14 +110,24 @@ GeneratorConfig = _generator_config()
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
-    """CNN text classifier (SeqGAN/RelGAN style)."""
+class _DiscriminatorShared:
+    """The discriminator; `arch` picks it from gantext.models.discriminator.DISCRIMINATORS."""
 
+    arch: str = _f("cnn", help="a name in gantext.models.discriminator.DISCRIMINATORS")
     embed_dim: int = _f(64, ge=1)
-    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="at least one width")
-    num_filters: int = _f(64, ge=1, help="filters per kernel width")
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="cnn: at least one width")
+    num_filters: int = _f(64, ge=1, help="cnn: filters per kernel width")
     dropout: float = _f(0.25, ge=0.0, lt=1.0)
     spectral_norm: bool = _f(False)
+
+
+def _discriminator_config() -> type:
+    from gantext.models.discriminator import discriminator_sections  # imports torch
+
+    return _with_sections("DiscriminatorConfig", _DiscriminatorShared, discriminator_sections())
+
+
+DiscriminatorConfig = _discriminator_config()
 
 
 @dataclass(frozen=True)
@@ -379,12 +389,17 @@ def params_from_dict(data: dict | None) -> Params:
     if not isinstance(data, dict):
         raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
     params = _build(Params, data, "")
+    from gantext.models.discriminator import DISCRIMINATORS
     from gantext.models.generator import GENERATORS
     from gantext.objectives import OBJECTIVES
 
     if params.model.generator.arch not in GENERATORS:
         raise ConfigError(f"params key 'model.generator.arch': unknown architecture "
                           f"{params.model.generator.arch!r}; valid: {', '.join(sorted(GENERATORS))}")
+    if params.model.discriminator.arch not in DISCRIMINATORS:
+        raise ConfigError(f"params key 'model.discriminator.arch': unknown architecture "
+                          f"{params.model.discriminator.arch!r}; valid: "
+                          f"{', '.join(sorted(DISCRIMINATORS))}")
     if params.adversarial.loss not in OBJECTIVES:
         raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
                           f"valid losses: {', '.join(sorted(OBJECTIVES))}")

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 
 if TYPE_CHECKING:  # config.py builds AdversarialConfig from this registry: no runtime import
@@ -69,10 +69,13 @@ class Objective:
     log_keys: ClassVar[tuple[str, ...]] = ()
     #: overrides of ``model.discriminator`` for this objective (e.g. no dropout in a critic)
     discriminator_settings: ClassVar[dict[str, Any]] = {}
+    #: the D architecture used when the objective needs a score per prefix and
+    #: ``model.discriminator.arch`` has none (None: the objective takes any D)
+    prefix_discriminator: ClassVar[str | None] = None
     #: discriminator (critic) steps before each generator step
     d_steps_per_g_step: int = 1
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: AdversarialConfig,
+    def __init__(self, generator: Generator, discriminator: TextDiscriminator, cfg: AdversarialConfig,
                  max_len: int, device: torch.device, rng: torch.Generator):
         self.G = generator
         self.D = discriminator

@@ -27,7 +27,8 @@ from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
 from gantext.io import md5_file, write_csv, write_json
 from gantext.metrics.bleu import self_sentence_scores, sentence_scores
-from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
+from gantext.models.discriminator import (TextDiscriminator, build_discriminator,
+                                          discriminator_class)
 from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
@@ -89,7 +90,7 @@ class AdversarialResult:
     """Trained models plus what the stage writes: summary metrics, plot rows, logged samples."""
 
     generator: Generator
-    discriminator: Discriminator
+    discriminator: TextDiscriminator
     metrics: dict[str, float]
     history: list[dict[str, float]]
     samples: list[str] = field(default_factory=list)
@@ -102,12 +103,15 @@ def objective_class(name: str) -> type[Objective]:
 
 
 def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
-                       objective: type[Objective] | None = None) -> DiscriminatorSpec:
-    """D's spec from ``model.discriminator``, with the objective's own overrides applied (the
-    WGAN-GP critic has no dropout)."""
-    spec = DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
-                             kernel_sizes=tuple(cfg.kernel_sizes), num_filters=cfg.num_filters,
-                             dropout=cfg.dropout, spectral_norm=cfg.spectral_norm)
+                       objective: type[Objective] | None = None) -> Any:
+    """D's spec from ``model.discriminator`` (its ``arch``, or the objective's
+    ``prefix_discriminator`` when the objective needs a score per prefix and that arch has
+    none), with the objective's own overrides applied (the WGAN-GP critic has no dropout)."""
+    arch = cfg.arch
+    fallback = objective.prefix_discriminator if objective is not None else None
+    if fallback is not None and not discriminator_class(arch).scores_prefixes:
+        arch = fallback
+    spec = discriminator_class(arch).spec_from_config(vocab_size, cfg)
     return dataclasses.replace(spec, **objective.discriminator_settings) if objective else spec
 
 
@@ -388,6 +392,6 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
 
 
 def load_discriminator(path: str | Path, vocab_hash: str | None = None,
-                       device: str | torch.device = "cpu") -> Discriminator:
+                       device: str | torch.device = "cpu") -> TextDiscriminator:
     """Rebuild the adversarial stage's discriminator (eval mode) from its checkpoint."""
     return load_module(path, "discriminator", build_discriminator, vocab_hash, device)[0]
