@@ -52,7 +52,8 @@ SCRIPT = textwrap.dedent('''
         return dataclasses.replace(
             cfg, wgan_gp=dataclasses.replace(cfg.wgan_gp, n_critic=2),
             seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16),
-            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2))
+            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2),
+            scratchgan=dataclasses.replace(cfg.scratchgan, d_pretrain_steps=2, accumulate=2))
 
     def run(loss, resume_file=None, fingerprint="fp", on_step=None, **kw):
         corpus = tiny_corpus()

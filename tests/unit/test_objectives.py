@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gantext.config import AdversarialConfig, ConfigError, params_from_dict
-from gantext.models.discriminator import Discriminator, DiscriminatorSpec
+from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.objectives import OBJECTIVES
 from gantext.objectives.base import NonFiniteLoss, anneal
@@ -45,6 +45,9 @@ def objective(name: str, arch: str = "lstm", **seqgan):
     cfg = AdversarialConfig(loss=name, steps=10, device="cpu")
     cfg = dataclasses.replace(cfg, seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, **seqgan))
     g, d = models(arch=arch)
+    if OBJECTIVES[name].prefix_discriminator:  # an objective that needs a score per prefix
+        d = build_discriminator({"arch": OBJECTIVES[name].prefix_discriminator, "vocab_size": V,
+                                 "embed_dim": 8, "hidden_dim": 12})
     return OBJECTIVES[name](g, d, cfg, MAX_LEN, torch.device("cpu"), torch.Generator().manual_seed(0))
 
 
