@@ -128,7 +128,7 @@ def test_l2_regularises_the_discriminator():
     for obj in (plain, decayed):
         for _ in range(3):
             obj.discriminator_step(toy_rows(6, MAX_LEN, V), step=0)
-    norm = lambda o: sum(float((p ** 2).sum()) for p in o.D.parameters())
+    norm = lambda o: sum(float((p.detach() ** 2).sum()) for p in o.D.parameters())
     assert norm(decayed) < norm(plain)
 
 
