@@ -200,10 +200,12 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True)])
+@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True),
+                                        ("scratchgan", False)])
 def test_crashed_run_resumes_to_the_identical_result(mod, tmp_path, loss, guard):
-    """The same in-process (cheaper than a subprocess) for the other objectives; with the
-    worse-everywhere rollback on, the kept candidate travels in the resume file."""
+    """The same in-process (cheaper than a subprocess) for the other objectives (scratchgan:
+    its moving-average baseline); with the worse-everywhere rollback on, the kept candidate
+    travels in the resume file."""
     kw = {"rollback_if_worse_everywhere": guard, "max_valid_nll_rise": 1e-9 if guard else 0.5}
     reference = mod["run"](loss, **kw)
     resume = tmp_path / "adv.resume.pt"
