@@ -209,6 +209,7 @@ AdversarialConfig = _adversarial_config()
 # ----------------------------------------------------------------------------- evaluate
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
 from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
+from gantext.metrics.reverse_lm import ReverseLMConfig  # noqa: E402 (as above)
 
 #: Upper bound of ``evaluate.fid.svd_dim`` (see FIDConfig).
 MAX_SVD_DIM = 256
@@ -256,6 +257,8 @@ class EvaluateConfig:
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
+    # LM / reverse-LM scores per row (gantext.metrics.reverse_lm): off by default, on in the protocol
+    reverse_lm: ReverseLMConfig = _sub(ReverseLMConfig)
     device: str = _f("auto")
 
     def resolved(self, source: str, warn: Callable[[str], None] | None = None

@@ -12,7 +12,7 @@ from gantext.config import ConfigError, params_from_dict
 from gantext.models.discriminator import DISCRIMINATORS, build_discriminator
 from gantext.objectives.wgan_gp import embedded_gradient_penalty, gradient_penalty, interpolate
 from gantext.training.adversarial import discriminator_spec
-from tests.unit.test_discriminator import V, W, structured, uniform
+from test_discriminator import V, W, structured, uniform
 
 #: tiny settings per architecture (every registered one must be listed)
 TINY = {"cnn": dict(kernel_sizes=(2, 3), num_filters=8),
@@ -155,7 +155,7 @@ def test_every_objective_steps_with_every_discriminator(loss, d_arch):
 
     from gantext.config import AdversarialConfig
     from gantext.objectives import OBJECTIVES
-    from tests.unit.test_objectives import MAX_LEN, models, real_rows
+    from test_objectives import MAX_LEN, models, real_rows
 
     cfg = AdversarialConfig(loss=loss, steps=10, device="cpu")
     cfg = dataclasses.replace(cfg, seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2))
