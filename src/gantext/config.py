@@ -156,9 +156,9 @@ class PretrainConfig:
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
     # after early stopping, from the best epoch: fresh Adam at a small fixed rate, kept while
     # each epoch lowers the valid NLL (what the mle-continued control showed a stopped MLE left)
-    low_lr_epochs: int = _f(0, ge=0, help="epochs of the low-lr phase after early stopping "
+    low_lr_epochs: int = _f(4, ge=0, help="epochs of the low-lr phase after early stopping "
                             "(0: none); it stops at the first epoch that does not improve")
-    low_lr: float = _f(1e-4, gt=0.0, help="learning rate of the low-lr phase")
+    low_lr: float = _f(3e-4, gt=0.0, help="learning rate of the low-lr phase")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
 
 

@@ -43,7 +43,8 @@ def tiny_corpus(seed: int = 0) -> Corpus:
 
 def tiny_cfgs(**pretrain):
     gen = GeneratorConfig(embed_dim=8, hidden_dim=16, num_layers=1, dropout=0.1)
-    cfg = dict(epochs=4, batch_size=16, lr=0.01, grad_clip=1.0, patience=10, device="cpu")
+    cfg = dict(epochs=4, batch_size=16, lr=0.01, grad_clip=1.0, patience=10, device="cpu",
+               low_lr_epochs=0)
     cfg.update(pretrain)
     return gen, PretrainConfig(**cfg)
 
@@ -343,5 +344,5 @@ def test_the_low_lr_phase_starts_from_the_best_epoch_and_stops_at_no_gain(monkey
 
 
 def test_without_the_low_lr_phase_nothing_changes():
-    r = _run(epochs=3)
+    r = _run(epochs=3, low_lr_epochs=0)
     assert r.summary["low_lr_epochs_run"] == 0 and r.summary["epochs_run"] == 3
