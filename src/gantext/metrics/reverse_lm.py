@@ -60,8 +60,10 @@ def train_lm(train: torch.Tensor, valid: torch.Tensor, vocab: Vocab, cfg: Revers
 
     gen = GeneratorConfig(arch="lstm", embed_dim=cfg.embed_dim, hidden_dim=cfg.hidden_dim,
                           num_layers=1, dropout=0.0)
+    # no low-lr phase after early stopping: the ruler stays the same when pretrain's changes
     pre = PretrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                         lr_decay=cfg.lr_decay, patience=cfg.patience, device=str(device))
+                         lr_decay=cfg.lr_decay, patience=cfg.patience, device=str(device),
+                         low_lr_epochs=0)
     corpus = Corpus(vocab, train, valid, train[:0])
     return train_mle(corpus, gen, pre, seed=seed, device=device, log=log).model
 
