@@ -117,14 +117,24 @@ GeneratorConfig = _generator_config()
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
-    """CNN text classifier (SeqGAN/RelGAN style)."""
+class _DiscriminatorShared:
+    """The discriminator; `arch` picks it from gantext.models.discriminator.DISCRIMINATORS."""
 
+    arch: str = _f("cnn", help="a name in gantext.models.discriminator.DISCRIMINATORS")
     embed_dim: int = _f(64, ge=1)
-    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="at least one width")
-    num_filters: int = _f(64, ge=1, help="filters per kernel width")
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="cnn: at least one width")
+    num_filters: int = _f(64, ge=1, help="cnn: filters per kernel width")
     dropout: float = _f(0.25, ge=0.0, lt=1.0)
     spectral_norm: bool = _f(False)
+
+
+def _discriminator_config() -> type:
+    from gantext.models.discriminator import discriminator_sections  # imports torch
+
+    return _with_sections("DiscriminatorConfig", _DiscriminatorShared, discriminator_sections())
+
+
+DiscriminatorConfig = _discriminator_config()
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,7 @@ AdversarialConfig = _adversarial_config()
 # ----------------------------------------------------------------------------- evaluate
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
 from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
+from gantext.metrics.reverse_lm import ReverseLMConfig  # noqa: E402 (as above)
 
 #: Upper bound of ``evaluate.fid.svd_dim`` (see FIDConfig).
 MAX_SVD_DIM = 256
@@ -246,6 +257,8 @@ class EvaluateConfig:
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
+    # LM / reverse-LM scores per row (gantext.metrics.reverse_lm): off by default, on in the protocol
+    reverse_lm: ReverseLMConfig = _sub(ReverseLMConfig)
     device: str = _f("auto")
 
     def resolved(self, source: str, warn: Callable[[str], None] | None = None
@@ -437,12 +450,17 @@ def params_from_dict(data: dict | None) -> Params:
     if not isinstance(data, dict):
         raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
     params = _build(Params, data, "")
+    from gantext.models.discriminator import DISCRIMINATORS
     from gantext.models.generator import GENERATORS
     from gantext.objectives import OBJECTIVES
 
     if params.model.generator.arch not in GENERATORS:
         raise ConfigError(f"params key 'model.generator.arch': unknown architecture "
                           f"{params.model.generator.arch!r}; valid: {', '.join(sorted(GENERATORS))}")
+    if params.model.discriminator.arch not in DISCRIMINATORS:
+        raise ConfigError(f"params key 'model.discriminator.arch': unknown architecture "
+                          f"{params.model.discriminator.arch!r}; valid: "
+                          f"{', '.join(sorted(DISCRIMINATORS))}")
     if params.adversarial.loss not in OBJECTIVES:
         raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
                           f"valid losses: {', '.join(sorted(OBJECTIVES))}")

@@ -107,9 +107,9 @@ KEY_ORDER = (*VERDICT_ORDER, *(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in N
 # published number changes. (_REAL_TEST and _FID_FIT are retired: the real sample comes from the
 # held-out pool, the FID extractor has a fixed seed.) _REAL_TRAIN_ONLY: the real sample from the
 # train split alone (the floor against the held-out training-distribution sentences);
-# _VERDICT: the verdict's paired bootstrap.
+# _VERDICT: the verdict's paired bootstrap. _REVERSE_LM: the LM / reverse-LM scores' training.
 (_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES, _BOOTSTRAP, _REAL_TRAIN_ONLY,
- _VERDICT) = range(1, 10)
+ _VERDICT, _REVERSE_LM) = range(1, 11)
 
 Log = Callable[[str], None]
 
@@ -395,6 +395,14 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
                               for m, c in zip(ctx.modes, ctx.test_modes)}
     metrics = {name: row.metrics for name, row in rows.items()}
+    if cfg.reverse_lm.enabled:  # the second ruler: lm_score / reverse_lm_score in every row
+        from gantext.metrics.reverse_lm import lm_scores
+
+        scored = lm_scores({**samples, "real": real_sample[:n]}, data.train, data.heldout,
+                           data.test_encoded, data.vocab, data.max_len, cfg.reverse_lm,
+                           stream_seed(seed, _REVERSE_LM), device, log)
+        for name, block in scored.items():
+            metrics[name].update(block)
     if ctx is not None:  # grammar NLL as a distance to the real data's (same n, per token)
         real_tok = metrics["real"]["oracle_nll_token"]
         for name in generators:

@@ -17,6 +17,7 @@ from gantext.registry import load_entries, lookup
 _REGISTRY = {
     "lstm": "lstm:LSTMGenerator",
     "relational-memory": "relational_memory:RelationalMemoryGenerator",
+    "transformer": "transformer:TransformerGenerator",
 }
 
 GENERATORS: dict[str, type[Generator]] = load_entries("gantext.models", _REGISTRY)

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
 from gantext.objectives.base import SampledDConfig, SampledDObjective, eval_mode
@@ -111,7 +111,7 @@ class RolloutPlan:
                 f"(prefix logits) + {self.pass_bytes / mb:,.0f} MB (one pass)")
 
 
-def _score(discriminator: Discriminator, rows: torch.Tensor) -> torch.Tensor:
+def _score(discriminator: TextDiscriminator, rows: torch.Tensor) -> torch.Tensor:
     """sigmoid(D(rows)), in sub-batches of similar length: D skips each sub-batch's all-<pad>
     tail, so sorting by length cuts the convolution work to roughly the real tokens."""
     order = torch.argsort((rows != PAD_ID).sum(dim=1), stable=True)
@@ -123,7 +123,7 @@ def _score(discriminator: Discriminator, rows: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: torch.Tensor,
+def rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples: torch.Tensor,
                     n_rollouts: int, rollout_batch: int = 8192,
                     rng: torch.Generator | None = None) -> torch.Tensor:
     """Per-action rewards (B, W) in [0, 1] for encoded samples (B, W); 0 after <eos>.
@@ -138,7 +138,7 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: to
                                 rng)
 
 
-def _rollout_rewards(policy: Generator, discriminator: Discriminator, samples: torch.Tensor,
+def _rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples: torch.Tensor,
                      n_rollouts: int, rows_per_pass: int, rng: torch.Generator | None
                      ) -> torch.Tensor:
     dev = policy.device

@@ -32,6 +32,7 @@ from gantext.metrics.nll import NLL_BATCH_SIZE, count_tokens, nll_metrics
 from gantext.models.generator import Generator, build_generator
 from gantext.models.generator import generator_spec as spec_for
 from gantext.models.lstm import LSTMGenerator
+from gantext.models.transformer import TransformerGenerator
 from gantext.runtime import autocast, derive_seed
 from gantext.text.vocab import PAD_ID
 from gantext.training.checkpoint import load_resume, run_fingerprint, save_resume
@@ -135,7 +136,7 @@ HEAD_ROWS_MULTIPLE = 64
 #: (an nn.Linear with bias) in teacher forcing; a class not listed trains through its own
 #: ``nll`` (correct, only without this layout's savings)
 HEAD_FEATURES: dict[type, Callable[[Generator, torch.Tensor], torch.Tensor]] = {
-    LSTMGenerator: _lstm_features}
+    LSTMGenerator: _lstm_features, TransformerGenerator: TransformerGenerator.features}
 
 
 def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
