@@ -18,6 +18,7 @@ from stages._common import run
 def main() -> None:
     from gantext.config import load_params
     from gantext.paths import repo_paths
+    from gantext.provenance import record_machine
     from gantext.text.prepare import (SPLITS, read_splits, tokenize_splits, truncation_warnings,
                                       write_tokenized)
     from gantext.tracking import stage_run
@@ -31,6 +32,7 @@ def main() -> None:
         print(f"tokenize: warning: {line}", file=sys.stderr)
     with stage_run("tokenize", params, paths) as tracker:
         write_tokenized(result, paths)
+        record_machine(paths.metrics_json("tokenize"))  # what computed these figures (verify)
         tracker.log_metrics(m)  # nested split stats become dotted keys (valid.oov_rate)
         tracker.set_tags({"gantext.vocab_hash": m["vocab_hash"]})
         tracker.log_artifact(paths.vocab)

@@ -13,9 +13,9 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
-from gantext.configfields import param, section
+from gantext.configfields import flatten, param, section, to_dict  # noqa: F401 (re-exported)
 from gantext.errors import ConfigError
 
 __all__ = [
@@ -59,6 +59,10 @@ class IngestConfig:
     test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
     data_dir: str = _f("data/raw", help="folder DVC watches for ingest (a dvc.yaml dep via "
                        "${ingest.data_dir}); keep the corpus files under it")
+    # Its own seed, not the top-level `seed`: experiments over `seed` vary the model only, and
+    # every seed is scored on the same test split (the built-in corpus is the same sample too).
+    split_seed: int = _f(0, ge=0, le=2**32 - 1, help="seed of the train/valid/test split (and of "
+                         "the built-in corpus' sample); the top-level seed never moves the split")
 
 
 # ----------------------------------------------------------------------------- tokenize
@@ -140,6 +144,11 @@ class PretrainConfig:
     lr_decay: float = _f(0.8, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
     grad_clip: float = _f(5.0, gt=0.0)
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
+    # after early stopping, from the best epoch: fresh Adam at a small fixed rate, kept while
+    # each epoch lowers the valid NLL (what the mle-continued control showed a stopped MLE left)
+    low_lr_epochs: int = _f(0, ge=0, help="epochs of the low-lr phase after early stopping "
+                            "(0: none); it stops at the first epoch that does not improve")
+    low_lr: float = _f(1e-4, gt=0.0, help="learning rate of the low-lr phase")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
 
 
@@ -160,11 +169,18 @@ class _AdversarialLoop:
                           "keep the latest checkpoint (every checkpoint_every steps) within it; "
                           "0 = always keep the end")
     rollback_if_worse_everywhere: bool = _f(
-        True, help="if the end has a higher valid NLL than the MLE and no gain in BLEU-5 or "
-                   "self-BLEU-5 beyond 2 standard errors, keep the latest checkpoint that has "
-                   "one (or the MLE)")
+        True, help="if the end has a higher valid NLL than the MLE and its quality-diversity "
+                   "curve lies below the MLE's everywhere beyond noise (without a reading: no "
+                   "gain in BLEU-5 or self-BLEU-5 beyond 2 standard errors), keep the latest "
+                   "checkpoint that has a trade (or the MLE)")
+    guard_temperatures: tuple[float, ...] = _f(
+        (0.8, 1.0, 1.25), gt=0.0, help="temperatures of the guard's curve (T = 1 always among "
+        "them); one temperature: the T = 1 rule alone")
     guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
+    control: bool = _f(True, help="also train the control (mle-continued: the same generator "
+                       "updates with the MLE loss, no D) from the same MLE, written beside the "
+                       "generator and scored by evaluate as its own row")
     device: str = _f("auto")
 
 
@@ -201,26 +217,49 @@ class FIDConfig:
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 
 
+#: The full protocol's sample counts on a real corpus (``source: files``) and on the built-in
+#: grammar, which ``evaluate.num_samples`` / ``sweep_samples: auto`` resolve to.
+FULL_PROTOCOL = {"files": (10000, 5000), "builtin": (2000, 4000)}
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""
 
     # >= 2: self-BLEU scores each sample against the others, FID needs a covariance.
-    num_samples: int = _f(2000, ge=2, help="samples per generator at temperature 1")
+    num_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per generator at temperature 1; auto = the full protocol: "
+        "10000 on a real corpus, 2000 on the built-in grammar")
     temperature: float = _f(1.0, gt=0.0)
     # >= 2 distinct: the quality-diversity curve (and the verdict read off it) needs two points
     sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0,
                                                help="at least 2 distinct temperatures > 0")
-    sweep_samples: int = _f(1000, ge=2, help="samples per (generator, temperature) of the sweep")
+    sweep_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
+        "real corpus, 4000 on the built-in grammar")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
     # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
     split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
     fid: FIDConfig = _sub(FIDConfig)
+    mauve: bool = _f(True, help="MAUVE next to FID, over the FID extractor's features")
     # discriminator-guided resampling of the GAN generator's samples (gantext.metrics.resample)
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
     device: str = _f("auto")
+
+    def resolved(self, source: str, warn: Callable[[str], None] | None = None
+                 ) -> "EvaluateConfig":
+        """This config with ``auto`` sample counts replaced by the full protocol's for `source`
+        (``ingest.source``); `warn` hears when a real corpus is evaluated on fewer samples."""
+        full_n, full_sweep = FULL_PROTOCOL["files" if source == "files" else "builtin"]
+        n = full_n if self.num_samples == "auto" else self.num_samples
+        sweep = full_sweep if self.sweep_samples == "auto" else self.sweep_samples
+        if warn is not None and source == "files" and (n < full_n or sweep < full_sweep):
+            warn(f"evaluate.num_samples {n} / sweep_samples {sweep} are below the full "
+                 f"protocol's {full_n} / {full_sweep} on a real corpus: wider intervals, and "
+                 "self-BLEU / FID not comparable with figures at the full size; set them to auto")
+        return dataclasses.replace(self, num_samples=n, sweep_samples=sweep)
 
 
 # ----------------------------------------------------------------------------- runtime
@@ -420,26 +459,3 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return params_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def to_dict(obj: Any) -> dict:
-    """Plain nested dict of a config (tuples become lists), for checkpoints and logging."""
-    def conv(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple):
-            return [conv(x) for x in v]
-        return v
-    return conv(obj)
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}, for MLflow params."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict):
-            out.update(flatten(v, key))
-        else:
-            out[key] = v
-    return out

@@ -33,7 +33,10 @@ def test_repro_through_evaluate(make_tiny_repo, run_cmd, tiny_tracking_uri, tmp_
 
     metrics_file = tiny_repo / "metrics" / "evaluate.json"
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
-    assert set(m) == {"mle", "gan", "delta", "real", "protocol"}
+    assert set(m) == {"mle", "gan", "delta", "real", "protocol", "machine"}
+    from gantext.provenance import machine_info
+
+    assert m["machine"] == machine_info()  # what computed the figures (gantext verify)
     for block in ("mle", "gan"):
         missing = [k for k in MAIN_KEYS if k not in m[block]]
         assert not missing, (block, missing)

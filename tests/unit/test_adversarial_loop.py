@@ -396,3 +396,57 @@ def test_the_figure_probe_is_reproducible_and_leaves_the_training_stream_alone(m
     assert torch.equal(state, torch.get_rng_state())
     assert a == b and 0 <= a.bleu5 <= 1 and 0 <= a.sbleu5 <= 1 and a.nll == 1.0
     assert 0 < a.bleu5_se < 1 and 0 < a.sbleu5_se < 1
+
+
+def test_a_curve_below_the_mles_everywhere_is_no_gain():
+    """The news corpus' bce: lower BLEU-5 and lower self-BLEU-5 at T = 1 read as a trade by the
+    T = 1 rule, but the MLE reaches that diversity at another temperature with a higher BLEU-5:
+    its curve lies below the MLE's everywhere, so it is worse everywhere."""
+    from gantext.training.guard import Figures
+
+    mle = Figures(3.34, 0.197, 0.338)
+    below = dict(gap_mean=-0.006, gap_max=-0.003, gap_max_lo=-0.006, gap_max_hi=-0.001)
+    assert not Figures(3.54, 0.166, 0.330).worse_everywhere_than(mle)  # T = 1 alone: a trade
+    assert Figures(3.54, 0.166, 0.330, **below).worse_everywhere_than(mle)
+    assert Figures(3.54, 0.166, 0.330, **below).below_curve() is True
+    assert not Figures(3.30, 0.166, 0.330, **below).worse_everywhere_than(mle)  # better NLL
+    inside = {**below, "gap_max_hi": 0.002}  # above somewhere, within noise: a trade
+    assert not Figures(3.54, 0.166, 0.350, **inside).worse_everywhere_than(mle)
+    assert "largest gap above MLE's curve -0.0030 [-0.0060, -0.0010]" in Figures(
+        3.54, 0.166, 0.330, **below).line()
+
+
+def test_a_run_below_the_mles_curve_is_rolled_back(mod, monkeypatch, capsys):
+    import gantext.training.adversarial as adv
+    from gantext.training.guard import Figures
+
+    curve = iter([{}, {"gap_max": 0.004, "gap_max_lo": 0.001, "gap_max_hi": 0.007},
+                  {"gap_max": -0.004, "gap_max_lo": -0.007, "gap_max_hi": -0.001},
+                  {"gap_max": -0.005, "gap_max_lo": -0.008, "gap_max_hi": -0.002}])
+    # every state more diverse at T = 1 than the MLE (the T = 1 rule would keep them all)
+    monkeypatch.setattr(adv.FigureProbe, "__call__",
+                        lambda self, g, nll: Figures(nll, 0.19, 0.33, **next(curve)))
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 1.2],
+                                 rollback_if_worse_everywhere=True)
+    m = r.metrics
+    assert m["rolled_back"] is True and m["rollback_reason"] == "worse_everywhere"
+    assert m["kept_step"] == 2 and m["guard_gap_max_hi_end"] == -0.002
+    assert all(torch.equal(v, snaps[2][k]) for k, v in r.generator.state_dict().items())
+    assert "curve lies below the MLE's" in capsys.readouterr().err
+
+
+def test_the_probe_reads_a_curve_against_the_first_state(mod):
+    """The first state probed is the base; the same generator again draws the same samples
+    (one seed per temperature), so its curve lies exactly on the base's: gap 0, no interval."""
+    from gantext.models.generator import GeneratorSpec, build_generator
+    from gantext.training.adversarial import FigureProbe
+
+    corpus = mod["tiny_corpus"]()
+    torch.manual_seed(1)
+    gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+    probe = FigureProbe(corpus, 30, 7, temperatures=(0.5, 2.0))
+    assert probe.temps == (0.5, 1.0, 2.0)
+    first, again = probe(gen, 1.0), probe(gen, 1.0)
+    assert first.gap_max is None and again.bleu5 == first.bleu5
+    assert again.gap_max == again.gap_max_lo == again.gap_max_hi == 0.0
+    assert again.below_curve() is False

@@ -52,19 +52,25 @@ def test_fid_interval_is_shifted_down_by_the_resampling_bias():
 
 def test_a_costly_fid_bootstrap_says_what_it_will_cost_and_shows_progress(monkeypatch, capsys):
     monkeypatch.setenv("GANTEXT_PROGRESS", "lines")
-    monkeypatch.setenv("GANTEXT_PROGRESS_INTERVAL", "0")  # a line per resample
+    monkeypatch.setenv("GANTEXT_PROGRESS_INTERVAL", "0")  # a line per chunk of resamples
     rng = np.random.default_rng(0)
     ref = gaussian(rng.normal(size=(50, 3)), "ref")
     feats = rng.normal(size=(20, 3))
-    ticks = iter(range(0, 10_000, 1))  # a fake clock: 1 s per replicate
+    ticks = iter(range(0, 10_000, 10))  # a fake clock: 10 s per chunk of FID_CHUNK resamples
     notes: list[str] = []
-    idx = bootstrap.indices(len(feats), seed=0, resamples=40)
+    idx = bootstrap.indices(len(feats), seed=0, resamples=4 * bootstrap.FID_CHUNK)
     reps = bootstrap.fid_replicates(ref, feats, idx, note=notes.append,
                                     clock=lambda: float(next(ticks)))
-    assert len(reps) == 40 and np.isfinite(reps).all()
-    assert len(notes) == 1 and "40 resamples, about 40s" in notes[0] and "svd_dim" in notes[0]
+    assert len(reps) == len(idx) and np.isfinite(reps).all()
+    assert len(notes) == 1 and f"{len(idx)} resamples, about 40s" in notes[0]
+    assert "svd_dim" in notes[0]
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FID bootstrap")]
-    assert len(lines) == 40 + 1  # one per resample, then the closing line
-    assert lines[-1].startswith("FID bootstrap (3 dims): 40/40 resample") and "(done)" in lines[-1]
+    assert len(lines) == 4 + 1  # one per chunk, then the closing line
+    assert lines[-1].startswith(f"FID bootstrap (3 dims): {len(idx)}/{len(idx)} resample")
+    assert "(done)" in lines[-1]
     # the same replicates whatever the clock: the note and the counter never touch the numbers
     assert np.array_equal(reps, bootstrap.fid_replicates(ref, feats, idx, note=pytest.fail))
+    # and the same as the Frechet distance of each resample, one at a time
+    one = [frechet_distance(*ref, feats[r].mean(axis=0), np.cov(feats[r], rowvar=False))
+           for r in idx]
+    assert np.allclose(reps, one, rtol=1e-10, atol=1e-12)

@@ -20,6 +20,10 @@ _REGISTRY = {
 
 OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)
 
+#: The control every adversarial result is compared with: the same generator updates with the
+#: MLE loss and no D (``adversarial.control`` trains it beside the objective, as its own row).
+CONTROL = "mle-continued"
+
 
 def objective_sections() -> dict[str, type]:
     """``adversarial.<section>`` name -> its config dataclass, in registry order."""
