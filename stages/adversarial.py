@@ -14,10 +14,12 @@ from gantext.config import load_params
 from gantext.data import load_corpus
 from gantext.objectives import CONTROL
 from gantext.paths import repo_paths
+from gantext.provenance import record_machine
 from gantext.runtime import configure, resolve_device, resolve_precision
 from gantext.tracking import stage_run
 from gantext.training.adversarial import resume_fingerprint, train_adversarial, write_outputs
-from gantext.training.checkpoint import discard_resume, load_generator, save_generator
+from gantext.training.checkpoint import (discard_resume, expect_spec, load_generator,
+                                         save_generator)
 from stages._common import run
 
 
@@ -29,7 +31,10 @@ def main() -> None:
     configure(params.runtime, device)
     precision = resolve_precision(params.runtime.precision, device)
     corpus = load_corpus(paths)
-    generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash)
+    # run directly (not by dvc repro), a pretrain checkpoint of other settings must not train on
+    generator, _ = load_generator(paths.pretrain_generator, vocab_hash=corpus.vocab.hash,
+                                  expect=expect_spec(len(corpus.vocab), corpus.max_len,
+                                                     params.model.generator))
     resume = paths.resume_file("adversarial")
     fingerprint = resume_fingerprint(params, device, paths.pretrain_generator,
                                      paths.vocab, paths.encoded("train"), paths.encoded("valid"))
@@ -62,6 +67,7 @@ def main() -> None:
             save_generator(paths.adversarial_control, control.generator, corpus.vocab.hash,
                            metrics=control.metrics,
                            extra={"stage": "adversarial", "loss": CONTROL, "role": "control"})
+        record_machine(paths.metrics_json("adversarial"))  # what computed these figures (verify)
         tracker.log_metrics({**{k: v for k, v in result.metrics.items() if k != "control"},
                              "wall_seconds": result.wall_seconds})
         tracker.log_artifact(paths.plot_csv("adversarial"))

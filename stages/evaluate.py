@@ -22,10 +22,11 @@ def main() -> None:
     from gantext.lineage import build_lineage
     from gantext.metrics.fid import load_or_fit
     from gantext.paths import repo_paths
+    from gantext.provenance import record_machine
     from gantext.runtime import (autocast_dtype, configure, resolve_device, resolve_precision,
                                  seed_everything)
     from gantext.tracking import stage_run
-    from gantext.training.checkpoint import load_generator
+    from gantext.training.checkpoint import expect_spec, load_generator
 
     start = time.perf_counter()
     params = load_params()
@@ -48,7 +49,9 @@ def main() -> None:
     # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (see README)
     precision = resolve_precision(params.runtime.precision, device)
     head = autocast_dtype(precision)
-    generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device)[0]
+    expect = expect_spec(len(data.vocab), data.max_len, params.model.generator)  # not stale
+    generators = {name: load_generator(path, vocab_hash=data.vocab.hash, device=device,
+                                       expect=expect)[0]
                   .set_decode_precision(head) for name, path in checkpoints.items()}
     if params.evaluate.d_resample.enabled:  # the GAN's samples reweighted by its D: own row
         from gantext.metrics.resample import DResampled
@@ -78,6 +81,7 @@ def main() -> None:
                           modes=modes, device=device, extractor=extractor, log=log)
         # inside the run: the tracker hashes the stage's outs when the body finishes
         files = write_outputs(result, paths)
+        record_machine(paths.metrics_json("evaluate"))  # what computed these figures (verify)
         tracking.log_metrics(result.metrics)  # nested -> dotted keys (mle.bleu5, ...)
         if "verdict" in result.metrics:  # numbers above; the sentence as a tag
             tracking.set_tags({"gantext.verdict": result.metrics["verdict"]["line"]})

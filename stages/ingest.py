@@ -17,6 +17,7 @@ def main() -> None:
     from gantext.config import load_params
     from gantext.corpus.ingest import SPLITS, ingest, write_outputs
     from gantext.paths import repo_paths
+    from gantext.provenance import record_machine
     from gantext.tracking import stage_run
 
     paths = repo_paths()
@@ -25,6 +26,7 @@ def main() -> None:
     result = ingest(params.ingest, params.ingest.split_seed, paths.root)
     with stage_run("ingest", params, paths) as tracker:
         write_outputs(result, paths)
+        record_machine(paths.metrics_json("ingest"))  # what computed these figures (verify)
         m = result.metrics
         tracker.log_metrics({"lines_read": m["lines_read"],
                              **{f"kept_{k}": v for k, v in m["kept"].items()},

@@ -14,6 +14,7 @@ def main() -> None:
     from gantext.data import load_corpus
     from gantext.io import write_csv, write_json
     from gantext.paths import repo_paths
+    from gantext.provenance import record_machine
     from gantext.runtime import configure, resolve_device, resolve_precision, seed_everything
     from gantext.tracking import stage_run
     from gantext.training.checkpoint import discard_resume, save_generator
@@ -45,12 +46,14 @@ def main() -> None:
                        metrics=result.summary)
         write_csv(paths.plot_csv("pretrain"), result.history)
         write_json(paths.metrics_json("pretrain"), result.summary)
+        record_machine(paths.metrics_json("pretrain"))  # what computed these figures (verify)
         tracker.log_metrics({f"final_{k}": v for k, v in result.summary.items()})
         tracker.log_metrics(result.timings)  # timings vary run to run: MLflow only, not the JSON
         tracker.log_artifact(paths.plot_csv("pretrain"))
     discard_resume(resume)
     print(f"pretrain: best epoch {result.summary['best_epoch']}, test NLL "
-          f"{result.summary['test_nll']} per token ({result.summary['test_nll_anchor']} anchor); "
+          f"{result.summary['test_nll']:.4f} per token ({result.summary['test_nll_anchor']:.4f} "
+          "anchor); "
           f"{result.timings['wall_seconds']:.1f}s, "
           f"{result.timings['train_tokens_per_s']:.0f} train tokens/s on {device}")
 

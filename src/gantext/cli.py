@@ -89,23 +89,30 @@ def _run_sample(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- lineage
 def _add_lineage_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.add_argument("--exp", default=None, metavar="NAME",
+                   help="the lineage of this DVC experiment (its commit's dvc.lock and metrics; "
+                        "outputs checked against the DVC cache) instead of the workspace")
     p.add_argument("--no-mlflow", action="store_true",
-                   help="do not look up MLflow run ids (faster; no tracking store needed)")
-    p.add_argument("-o", "--output", default=None, help="also write the report to this file")
+                   help="do not look up MLflow run ids (no tracking store needed)")
+    p.add_argument("--md", action="store_true",
+                   help="print Markdown (what metrics/lineage.md holds) instead of plain text")
+    p.add_argument("-o", "--output", default=None,
+                   help="also write the report to this file, as Markdown")
 
 
 def _run_lineage(args: argparse.Namespace) -> int:
-    from gantext.config import load_params
     from gantext.io import write_text
-    from gantext.lineage import build_lineage
+    from gantext.lineage import collect_lineage, render_lineage
     from gantext.paths import repo_paths
+    from gantext.tracking import tracking_settings
 
     paths = repo_paths(args.root)
-    params = load_params(paths.params) if paths.params.is_file() else None
-    text = build_lineage(paths, params, query_mlflow=not args.no_mlflow)
+    data = collect_lineage(paths, tracking_settings(paths.params),
+                           query_mlflow=not args.no_mlflow, exp=args.exp)
+    md = render_lineage(data, paths, "md")
     if args.output:
-        write_text(args.output, text)
-    sys.stdout.write(text)
+        write_text(args.output, md)
+    sys.stdout.write(md if args.md else render_lineage(data, paths, "text"))
     sys.stdout.flush()
     return 0
 
@@ -133,14 +140,6 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- compare
-#: The headline columns of `gantext compare` (a `dvc exp show --keep` regex): what was run
-#: (seed, loss) and how it scored (BLEU-5, self-BLEU-5, FID, NLL of both generators; the
-#: optional rows' BLEU-5, self-BLEU-5 and FID where an experiment has them).
-COMPARE_KEEP = (r"^Experiment$|^rev$|^Created$|^seed$|^adversarial\.loss$"
-                r"|^(mle|gan)\.(bleu5|sbleu5|fid|nll)$|^delta\.bleu5$"
-                r"|^(" + "|".join(EXTRA_ROWS) + r")\.(bleu5|sbleu5|fid)$")
-
-
 def _add_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", help="only these experiments (default: all shown by "
                    "`dvc exp show` with the same flags)")
@@ -150,62 +149,22 @@ def _add_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num", default=None, help="dvc exp show -n")
     p.add_argument("--keep", default=None, metavar="REGEX",
                    help="more columns, e.g. 'evaluate\\.|real\\.bleu5' (added to the headline)")
+    p.add_argument("--width", type=int, default=None,
+                   help="characters the table may use (default: 120); columns of least use "
+                        "are left out to fit, and named")
     fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--wide", action="store_true",
+                     help="every column under its full name, DVC's rev and Created too")
     fmt.add_argument("--md", action="store_true", help="Markdown table")
     fmt.add_argument("--csv", action="store_true", help="CSV")
 
 
-def compare_command(args: argparse.Namespace) -> list[str]:
-    """The `dvc exp show --csv` command line `gantext compare` runs (names are filtered and the
-    table drawn afterwards: DVC's own table elides columns ("…") to fit the terminal)."""
-    import shutil
-
-    dvc = Path(sys.executable).with_name("dvc")
-    cmd = [str(dvc) if dvc.is_file() else (shutil.which("dvc") or "dvc"), "exp", "show",
-           "--no-pager", "--drop", ".*",
-           "--keep", COMPARE_KEEP + (f"|{args.keep}" if args.keep else "")]
-    cmd += ["-A"] if args.all_commits else []
-    cmd += ["-a"] if args.all_branches else []
-    cmd += ["-n", str(args.num)] if args.num else []
-    return cmd + ["--csv"]
-
-
-def filter_rows(csv_text: str, names: list[str]) -> list[list[str]]:
-    """Header + the rows of `dvc exp show --csv` whose experiment name or rev is in `names`
-    (all rows when `names` is empty)."""
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(csv_text)))
-    if not rows:
-        return rows
-    head = rows[0]
-    cols = [i for i, c in enumerate(head) if c in ("Experiment", "rev")]
-    return [head] + [r for r in rows[1:]
-                     if not names or any(i < len(r) and r[i] in names for i in cols)]
-
-
-def _short(cell: str) -> str:
-    """5 significant digits for a number (DVC's CSV carries full floats), text unchanged."""
-    try:
-        return cell if cell.isdigit() else f"{float(cell):.5g}"
-    except ValueError:
-        return cell
-
-
-def shorten_numbers(rows: list[list[str]]) -> list[list[str]]:
-    """Header + rows with numbers cut to 5 significant digits; the identifier columns stay text
-    (a commit such as ``61629e2`` is not the number 6.1629e+06)."""
-    text_cols = {i for i, c in enumerate(rows[0]) if c in ("Experiment", "rev", "Created")}
-    return [rows[0]] + [[c if i in text_cols else _short(c) for i, c in enumerate(r)]
-                        for r in rows[1:]]
-
-
 def _run_compare(args: argparse.Namespace) -> int:
-    import csv
     import subprocess
 
-    cmd = compare_command(args)
+    from gantext.compare import DEFAULT_WIDTH, dvc_command, filter_rows, render
+
+    cmd = dvc_command(args.all_commits, args.all_branches, args.num, args.keep)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
     except OSError as exc:
@@ -219,20 +178,41 @@ def _run_compare(args: argparse.Namespace) -> int:
     missing = sorted(set(args.names) - {c for r in rows[1:] for c in r})
     if missing:
         print(f"warning: no experiment named {', '.join(missing)} (try -A)", file=sys.stderr)
-    if args.csv:
-        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
-        return 0
-    rows = shorten_numbers(rows)
-    if args.md:
-        for i, r in enumerate(rows):
-            sys.stdout.write("| " + " | ".join(r) + " |\n")
-            if i == 0:
-                sys.stdout.write("|" + "---|" * len(r) + "\n")
-    else:
-        widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    if args.width is not None and args.width < 20:
+        raise GantextError(f"--width must be >= 20, got {args.width}")
+    fmt = "csv" if args.csv else "md" if args.md else "table"
+    width = None if args.wide else (args.width or DEFAULT_WIDTH)
+    sys.stdout.write(render(rows, fmt, width))
     return 0
+
+
+# ----------------------------------------------------------------------------- verify
+#: `gantext verify`'s exit status when some figure lies outside its committed interval (1 is an
+#: error): scripts/pipeline.sh prints the comparison and does not fail on it.
+EXIT_NOT_REPRODUCED = 3
+
+
+def _add_verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--against", default="HEAD", metavar="REV",
+                   help="commit, branch, tag or DVC experiment to compare with (default: HEAD)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance for figures without an interval (default: 0.01)")
+    p.add_argument("--brief", action="store_true",
+                   help="the verdict lines and the figures outside their interval only")
+    p.add_argument("--all", action="store_true", dest="show_all",
+                   help="list every figure without an interval that moved beyond --rtol")
+    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from gantext.verify import RTOL, render, verify
+
+    rtol = RTOL if args.rtol is None else args.rtol
+    if not rtol >= 0:
+        raise GantextError(f"--rtol must be >= 0, got {args.rtol}")
+    cmp = verify(Path(args.root).resolve(), args.against, rtol)
+    sys.stdout.write(render(cmp, brief=args.brief, show_all=args.show_all))
+    return 0 if cmp.reproduced else EXIT_NOT_REPRODUCED
 
 
 #: name -> Command. Other subcommands (e.g. `lineage`) register here.
@@ -242,9 +222,9 @@ COMMANDS: dict[str, Command] = {
                        _add_compare_args, _run_compare),
     "sample": Command("print sentences sampled from a generator checkpoint",
                       _add_sample_args, _run_sample),
-    "lineage": Command("print how the current model was made: inputs, md5s (as in dvc.lock), "
-                       "params, metrics, git commit, MLflow runs", _add_lineage_args,
-                       _run_lineage),
+    "lineage": Command("print how the current model (or a DVC experiment's, --exp) was made: "
+                       "inputs, md5s (as in dvc.lock), params, metrics, machine, git commit, "
+                       "MLflow runs", _add_lineage_args, _run_lineage),
     "summary": Command("print the verdict (GAN vs MLE and the control, at equal diversity and "
                        "length) and the headline metrics, of the workspace or an experiment",
                        _add_summary_args, _run_summary),
@@ -254,6 +234,9 @@ COMMANDS: dict[str, Command] = {
                         run_protocol_command),
     "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",
                      add_sweep_arguments, run_sweep_command),
+    "verify": Command("did this workspace reproduce a revision's figures? metrics/*.json vs "
+                      "REV's (default HEAD), figure by figure against the committed 95% "
+                      "intervals; exit 3 when one lies outside", _add_verify_args, _run_verify),
 }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from gantext.configfields import param, section
+from gantext.configfields import flatten, param, section, to_dict  # noqa: F401 (re-exported)
 from gantext.errors import ConfigError
 
 __all__ = [
@@ -73,9 +73,12 @@ class TokenizeConfig:
     level: Literal["word", "char"] = _f("word")
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
-    # auto: the 99th percentile of the train split's lengths (recorded in metrics/tokenize.json)
+    # auto: the 99th percentile of the train split's lengths, at most 4x their median (one
+    # outlier cannot widen every row; gantext.text.prepare.auto_max_len; recorded with its
+    # reading in metrics/tokenize.json)
     max_len: int | Literal["auto"] = _f(32, ge=1, help="tokens per sentence before <eos>; longer "
-                                        "ones are truncated; auto = 99th percentile of train")
+                                        "ones are truncated; auto = 99th percentile of train, "
+                                        "at most 4x the median")
     # [train, valid] = the whole training *file* when valid is carved from it (the COCO
     # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
     vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
@@ -114,14 +117,24 @@ GeneratorConfig = _generator_config()
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
-    """CNN text classifier (SeqGAN/RelGAN style)."""
+class _DiscriminatorShared:
+    """The discriminator; `arch` picks it from gantext.models.discriminator.DISCRIMINATORS."""
 
+    arch: str = _f("cnn", help="a name in gantext.models.discriminator.DISCRIMINATORS")
     embed_dim: int = _f(64, ge=1)
-    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="at least one width")
-    num_filters: int = _f(64, ge=1, help="filters per kernel width")
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="cnn: at least one width")
+    num_filters: int = _f(64, ge=1, help="cnn: filters per kernel width")
     dropout: float = _f(0.25, ge=0.0, lt=1.0)
     spectral_norm: bool = _f(False)
+
+
+def _discriminator_config() -> type:
+    from gantext.models.discriminator import discriminator_sections  # imports torch
+
+    return _with_sections("DiscriminatorConfig", _DiscriminatorShared, discriminator_sections())
+
+
+DiscriminatorConfig = _discriminator_config()
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,11 @@ class PretrainConfig:
     lr_decay: float = _f(0.8, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
     grad_clip: float = _f(5.0, gt=0.0)
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
+    # after early stopping, from the best epoch: fresh Adam at a small fixed rate, kept while
+    # each epoch lowers the valid NLL (what the mle-continued control showed a stopped MLE left)
+    low_lr_epochs: int = _f(4, ge=0, help="epochs of the low-lr phase after early stopping "
+                            "(0: none); it stops at the first epoch that does not improve")
+    low_lr: float = _f(3e-4, gt=0.0, help="learning rate of the low-lr phase")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
 
 
@@ -191,6 +209,11 @@ AdversarialConfig = _adversarial_config()
 # ----------------------------------------------------------------------------- evaluate
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
 from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
+from gantext.metrics.reverse_lm import ReverseLMConfig  # noqa: E402 (as above)
+
+#: Upper bound of ``evaluate.fid.svd_dim`` (see FIDConfig).
+MAX_SVD_DIM = 256
+
 
 @dataclass(frozen=True)
 class FIDConfig:
@@ -198,7 +221,10 @@ class FIDConfig:
 
     ngram_min: int = _f(2, ge=1)
     ngram_max: int = _f(2, ge=1)
-    svd_dim: int = _f(32, ge=1)
+    # Each bootstrap replicate of FID is an eigendecomposition of an svd_dim^2 matrix (cubic
+    # cost), 1,000 of them per row: 256 is ~15 s a row on one core, 1,600 was ~54 min.
+    svd_dim: int = _f(32, ge=1, le=MAX_SVD_DIM,
+                      help="feature dimensions; the bootstrap's FID cost grows with their cube")
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
 
 
@@ -216,7 +242,9 @@ class EvaluateConfig:
         "auto", ge=2, help="samples per generator at temperature 1; auto = the full protocol: "
         "10000 on a real corpus, 2000 on the built-in grammar")
     temperature: float = _f(1.0, gt=0.0)
-    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
+    # >= 2 distinct: the quality-diversity curve (and the verdict read off it) needs two points
+    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0,
+                                               help="at least 2 distinct temperatures > 0")
     sweep_samples: int | Literal["auto"] = _f(
         "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
         "real corpus, 4000 on the built-in grammar")
@@ -229,6 +257,8 @@ class EvaluateConfig:
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
+    # LM / reverse-LM scores per row (gantext.metrics.reverse_lm): off by default, on in the protocol
+    reverse_lm: ReverseLMConfig = _sub(ReverseLMConfig)
     device: str = _f("auto")
 
     def resolved(self, source: str, warn: Callable[[str], None] | None = None
@@ -358,7 +388,9 @@ def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
             if isinstance(v, str):  # a keyword alternative such as "auto": no numeric bound
                 continue
             if not ok(v, bound):
-                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} {bound}")
+                why = f" ({m['help']})" if m.get("help") else ""  # the key's help says why
+                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} "
+                                  f"{bound}{why}")
 
 
 def _build(cls: type, data: dict, prefix: str) -> Any:
@@ -404,6 +436,11 @@ def _check_cross_fields(obj: Any, prefix: str) -> None:
                           "convolution width, e.g. [2, 3, 4, 5]")
     if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
         raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
+    if isinstance(obj, EvaluateConfig) and len(set(obj.sweep_temperatures)) < 2:
+        raise ConfigError(f"params key '{prefix}.sweep_temperatures': got "
+                          f"{list(obj.sweep_temperatures)}, expected at least 2 distinct "
+                          "temperatures > 0 (the quality-diversity curve of each model is "
+                          "interpolated between them), e.g. [0.7, 1.0, 1.5]")
 
 
 def params_from_dict(data: dict | None) -> Params:
@@ -413,12 +450,17 @@ def params_from_dict(data: dict | None) -> Params:
     if not isinstance(data, dict):
         raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
     params = _build(Params, data, "")
+    from gantext.models.discriminator import DISCRIMINATORS
     from gantext.models.generator import GENERATORS
     from gantext.objectives import OBJECTIVES
 
     if params.model.generator.arch not in GENERATORS:
         raise ConfigError(f"params key 'model.generator.arch': unknown architecture "
                           f"{params.model.generator.arch!r}; valid: {', '.join(sorted(GENERATORS))}")
+    if params.model.discriminator.arch not in DISCRIMINATORS:
+        raise ConfigError(f"params key 'model.discriminator.arch': unknown architecture "
+                          f"{params.model.discriminator.arch!r}; valid: "
+                          f"{', '.join(sorted(DISCRIMINATORS))}")
     if params.adversarial.loss not in OBJECTIVES:
         raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
                           f"valid losses: {', '.join(sorted(OBJECTIVES))}")
@@ -435,26 +477,3 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         return params_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def to_dict(obj: Any) -> dict:
-    """Plain nested dict of a config (tuples become lists), for checkpoints and logging."""
-    def conv(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple):
-            return [conv(x) for x in v]
-        return v
-    return conv(obj)
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}, for MLflow params."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict):
-            out.update(flatten(v, key))
-        else:
-            out[key] = v
-    return out

@@ -107,9 +107,9 @@ KEY_ORDER = (*VERDICT_ORDER, *(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in N
 # published number changes. (_REAL_TEST and _FID_FIT are retired: the real sample comes from the
 # held-out pool, the FID extractor has a fixed seed.) _REAL_TRAIN_ONLY: the real sample from the
 # train split alone (the floor against the held-out training-distribution sentences);
-# _VERDICT: the verdict's paired bootstrap.
+# _VERDICT: the verdict's paired bootstrap. _REVERSE_LM: the LM / reverse-LM scores' training.
 (_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES, _BOOTSTRAP, _REAL_TRAIN_ONLY,
- _VERDICT) = range(1, 10)
+ _VERDICT, _REVERSE_LM) = range(1, 11)
 
 Log = Callable[[str], None]
 
@@ -282,17 +282,25 @@ def deltas(rows: Mapping[str, Scored], a: str = "mle", b: str = "gan") -> dict[s
 def sweep_rows(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateConfig,
                seed: int, ctx: OracleContext | None = None, log: Log = _stderr,
                on_draw: Callable[[int], Any] | None = None,
-               points: dict[str, list[Point]] | None = None) -> list[dict[str, Any]]:
+               points: dict[str, list[Point]] | None = None,
+               headline: Mapping[str, Sequence[Sequence[str]]] | None = None
+               ) -> list[dict[str, Any]]:
     """The quality-diversity sweep of `generators` and its ``real`` row, from the evaluate
     stage's sample streams: one stream per temperature, shared by the models (common random
     numbers), and the first ``n_sweep`` sentences of the headline real sample. A script that
     re-scores an experiment's curve (bench/coco/length_matched.py) gets the stage's samples.
     `points` (optional) collects the per-sentence scores of every point, the real one under
-    ``"real"`` (what the verdict resamples)."""
+    ``"real"`` (what the verdict resamples). `headline` (the models' samples at
+    ``evaluate.temperature``, when the caller has them): the sweep point at that temperature
+    takes their first n_sweep instead of drawing again, when there are enough."""
     temps = list(cfg.sweep_temperatures)
     _, n_sweep = sample_sizes(cfg.num_samples, cfg.sweep_samples, len(data.pool))
 
     def sample(name: str, t: float, k: int) -> list[list[str]]:
+        if headline and t == cfg.temperature and k <= len(headline.get(name, ())):
+            # the headline samples at this temperature: their first k are a sample of k (drawn
+            # once, not twice; on COCO a sixth of the sweep's sampling)
+            return [list(s) for s in headline[name][:k]]
         drawn = draw_samples(generators[name], data.vocab, k, data.max_len, t,
                              stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
         if on_draw is not None:
@@ -360,7 +368,9 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     sample_seed = stream_seed(seed, _SAMPLES)
     temps = list(cfg.sweep_temperatures)
     # rate + ETA in units of sentences drawn and scored (headline, real row, sweep points)
-    bar = progress(total=(len(generators) + 1) * n + len(generators) * len(temps) * n_sweep,
+    reused = n_sweep <= n and cfg.temperature in temps  # see sweep_rows(headline=...)
+    bar = progress(total=(len(generators) + 1) * n
+                   + len(generators) * (len(temps) - reused) * n_sweep,
                    desc="evaluate", unit="sentence")
     for i, (name, model) in enumerate(generators.items()):
         log(f"{name}: {n} samples at temperature {cfg.temperature:g}, metrics")
@@ -385,6 +395,14 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
                               for m, c in zip(ctx.modes, ctx.test_modes)}
     metrics = {name: row.metrics for name, row in rows.items()}
+    if cfg.reverse_lm.enabled:  # the second ruler: lm_score / reverse_lm_score in every row
+        from gantext.metrics.reverse_lm import lm_scores
+
+        scored = lm_scores({**samples, "real": real_sample[:n]}, data.train, data.heldout,
+                           data.test_encoded, data.vocab, data.max_len, cfg.reverse_lm,
+                           stream_seed(seed, _REVERSE_LM), device, log)
+        for name, block in scored.items():
+            metrics[name].update(block)
     if ctx is not None:  # grammar NLL as a distance to the real data's (same n, per token)
         real_tok = metrics["real"]["oracle_nll_token"]
         for name in generators:
@@ -408,7 +426,7 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     }
 
     points: dict[str, list[Point]] = {}
-    qd = sweep_rows(generators, data, cfg, seed, ctx, log, bar.update, points)
+    qd = sweep_rows(generators, data, cfg, seed, ctx, log, bar.update, points, samples)
     bar.close()
     if {"mle", "gan"} <= set(generators):
         log("verdict: the GAN's quality-diversity curve against MLE's"

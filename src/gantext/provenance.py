@@ -10,27 +10,34 @@ lineage report); no MLflow here.
 * md5s exactly as DVC records them (files: md5 of the bytes; directories: md5 of DVC's sorted JSON
   listing + ``.dir``, honouring .dvcignore), tested against ``dvc add`` in test_tracking.py;
 * the repository a stage belongs to, also from a ``dvc exp run --temp/--queue`` copy, and the
-  pipeline execution it is part of (:func:`pipeline_id`).
+  pipeline execution it is part of (:func:`pipeline_id`);
+* the machine a stage computed on (:func:`machine_info`): what decides whether another machine
+  reproduces its figures bit for bit, recorded in every stage's metrics JSON (``machine``), its
+  MLflow run and the lineage report, and read by ``gantext verify``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import os
+import platform
 import re
 import socket
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from gantext.config import Params, flatten, to_dict
+from gantext.configfields import flatten, to_dict  # not gantext.config: it imports torch
 from gantext.errors import DataError
-from gantext.io import md5_file
+from gantext.io import md5_file, read_json, write_json
 
+#: The pipeline's stages in dvc.yaml's dependency order (upstream first).
+STAGES = ("ingest", "tokenize", "pretrain", "adversarial", "evaluate")
 #: Set this to group stage runs yourself (e.g. stages run by hand from a script).
 ENV_PIPELINE_ID = "GANTEXT_PIPELINE_ID"
 #: Code whose uncommitted changes make ``gantext.git_dirty`` true (outputs such as dvc.lock and
@@ -39,6 +46,9 @@ CODE_PATHS = ("src", "stages", "dvc.yaml", "pyproject.toml")
 #: The configuration: uncommitted edits make ``gantext.params_dirty`` true (a run from edited
 #: params is not reproducible from its commit alone).
 PARAMS_PATHS = ("params.yaml",)
+if TYPE_CHECKING:
+    from gantext.config import Params
+
 _EXPS_TMP = re.compile(r"^(?P<root>.*?)[/\\]\.dvc[/\\]tmp[/\\]exps[/\\]")
 
 
@@ -83,6 +93,40 @@ def _git(root: Path, *args: str) -> str | None:
 def git_commit(root: Path) -> str | None:
     """HEAD's commit (the baseline commit inside a DVC experiment copy), None outside git."""
     return _git(root, "rev-parse", "HEAD") or None
+
+
+def git_show(root: Path, rev: str, rel: str) -> str | None:
+    """The text of `rel` (repo-relative) at `rev`, None when it is not there (or no git)."""
+    try:
+        done = subprocess.run(["git", "show", f"{rev}:{Path(rel).as_posix()}"], cwd=root,
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+
+
+def exp_refs(root: Path) -> dict[str, str]:
+    """DVC experiments of the repository: name -> commit (from ``refs/exps/..../<name>``; the
+    newest ref wins when two baselines have an experiment of the same name)."""
+    out = _git(root, "for-each-ref", "--sort=committerdate", "--format=%(objectname) %(refname)",
+               "refs/exps")
+    refs: dict[str, str] = {}
+    for line in (out or "").splitlines():
+        sha, _, ref = line.partition(" ")
+        parts = ref.split("/")
+        # refs/exps/<2 hex>/<38 hex>/<name>; refs/exps/celery/... and exec/... are DVC's queue
+        if len(parts) == 5 and len(parts[2]) == 2 and parts[2] not in ("celery", "exec"):
+            refs[parts[4]] = sha
+    return refs
+
+
+def resolve_rev(root: Path, rev: str) -> str | None:
+    """The commit that `rev` names: anything git resolves (HEAD, a branch, a tag, a sha), else
+    a DVC experiment's name; None when neither knows it."""
+    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if sha:
+        return sha
+    return exp_refs(root).get(rev)
 
 
 def git_dirty(root: Path) -> bool | None:
@@ -217,16 +261,21 @@ def dir_listing_md5(listing: list[dict[str, str]]) -> str:
 # ----------------------------------------------------------------------------- dvc.lock
 def read_lock(root: Path) -> dict[str, dict]:
     """`stages` of dvc.lock ({} when there is none)."""
-    import yaml
-
     lock = root / "dvc.lock"
     if not lock.is_file():
         return {}
+    return parse_lock(lock.read_text(encoding="utf-8"), str(lock))
+
+
+def parse_lock(text: str, where: str) -> dict[str, dict]:
+    """`stages` of a dvc.lock's text (`where` names it in the error)."""
+    import yaml
+
     try:
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise DataError(f"{lock}: not valid YAML ({exc}); restore it with git") from None
-    return dict(data.get("stages") or {})
+        raise DataError(f"{where}: not valid YAML ({exc}); restore it with git") from None
+    return dict(data.get("stages") or {}) if isinstance(data, dict) else {}
 
 
 def lock_params(entry: dict) -> dict[str, Any]:
@@ -344,16 +393,19 @@ def run_name(stage: str, spec: Mapping[str, list[str]], params: Params,
     return " · ".join(parts)
 
 
-def run_tags(stage: str, params: Params, root: Path, spec: Mapping[str, list[str]]
-              ) -> tuple[dict[str, str], str, str]:
+def run_tags(stage: str, params: Params | None, root: Path, spec: Mapping[str, list[str]],
+             machine: bool = True) -> tuple[dict[str, str], str, str]:
     """(tags, run name, pipeline id) of a new stage run (the MLflow tags tracking.py sets,
-    without the dep md5s)."""
+    without the dep md5s); `machine` False leaves out :func:`machine_info` (it imports torch)
+    for bookkeeping that computes nothing (the ``track`` stage)."""
     pid, pid_source = pipeline_id()
     commit = git_commit(root)
     dirty, pdirty = git_dirty(root), params_dirty(root)
     tags = {"gantext.stage": stage, "gantext.pipeline_id": pid,
             "gantext.pipeline_id_source": pid_source,
             "mlflow.source.name": f"stages/{stage}.py", **process_tags()}
+    if machine:
+        tags.update({f"gantext.machine.{k}": v for k, v in machine_info().items()})
     if commit:
         tags.update({"gantext.git_commit": commit, "mlflow.source.git.commit": commit})
     if dirty is not None:
@@ -364,3 +416,92 @@ def run_tags(stage: str, params: Params, root: Path, spec: Mapping[str, list[str
         tags["gantext.dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
         tags["gantext.dvc_exp_baseline"] = os.environ.get("DVC_EXP_BASELINE_REV", "")
     return tags, run_name(stage, spec, params, commit, bool(dirty or pdirty)), pid
+
+
+# ----------------------------------------------------------------------------- the machine
+#: CPU features that change which kernels run, and so the last bits of float results: AVX2 and
+#: AVX-512 (oneDNN's bf16 LSTM needs AVX-512), native bf16 dot products (avx512_bf16) and AMX
+#: tiles (bf16 matmuls 3-4x an fp32 one). /proc/cpuinfo's names.
+ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+#: The metrics JSON key of the block :func:`record_machine` writes.
+MACHINE_KEY = "machine"
+
+
+def _cpuinfo() -> tuple[str | None, set[str]]:
+    """(model name, flags) from /proc/cpuinfo; (None, empty) where there is none (macOS, Windows)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, set()
+    model, flags = None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = " ".join(value.split())
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+        if model and flags:
+            break
+    return model, flags
+
+
+def _torch_build() -> dict[str, str]:
+    """BLAS and oneDNN of the torch build, from ``torch.__config__.show()``."""
+    import torch
+
+    shown = torch.__config__.show()
+    out = {}
+    blas = re.search(r"BLAS_INFO=(\w+)", shown)
+    mkl = re.search(r"Math Kernel Library Version ([\d.]+)", shown)
+    if blas:
+        out["blas"] = blas.group(1) + (f" {mkl.group(1)}" if mkl and blas.group(1) == "mkl" else "")
+    onednn = re.search(r"MKL-DNN v([\d.]+)", shown)
+    if onednn:
+        out["onednn"] = onednn.group(1)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def machine_info() -> dict[str, str]:
+    """What this process computes on, as short strings: ``cpu`` (model), ``isa`` (those of
+    :data:`ISA_FLAGS` the CPU has), ``torch`` (version) and ``torch_cpu`` (the kernel set torch
+    dispatches to), ``blas``, ``onednn``, ``numpy``, ``python``, and ``gpu`` when CUDA is there.
+    Same block on two machines: the same kernels, so CPU figures should match bit for bit."""
+    import numpy
+    import torch
+
+    model, flags = _cpuinfo()
+    info = {"cpu": model or platform.processor() or platform.machine() or "unknown",
+            "isa": " ".join(f for f in ISA_FLAGS if f in flags) if flags else "unknown",
+            "torch": torch.__version__, "torch_cpu": torch.backends.cpu.get_cpu_capability(),
+            **_torch_build(), "numpy": numpy.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def record_machine(path: str | Path) -> None:
+    """Add this machine's block (:func:`machine_info`) to the metrics JSON at `path`, keeping
+    the file's key order (the block goes last); written atomically. One call per stage, after
+    it wrote its metrics and before the tracker hashes its outs."""
+    data = read_json(path)
+    data[MACHINE_KEY] = machine_info()
+    write_json(path, data, sort_keys=False)
+
+
+def describe_machine(info: Mapping[str, Any] | None) -> str:
+    """One line for people: ``AMD EPYC 9R14, avx2 avx512f avx512_bf16 (no AMX), torch 2.13.0+cpu
+    (AVX512), mkl 2024.2, oneDNN 3.12.0``; ``unknown (not recorded)`` without a block."""
+    if not info:
+        return "unknown (not recorded)"
+    isa = str(info.get("isa", "unknown"))
+    if isa != "unknown" and "amx" not in isa:
+        isa += " (no AMX)"
+    parts = [str(info.get("cpu", "unknown CPU")), isa or "no AVX2",
+             f"torch {info.get('torch', '?')}" + (f" ({info['torch_cpu']})"
+                                                  if info.get("torch_cpu") else "")]
+    parts += [str(info["blas"])] if info.get("blas") else []
+    parts += [f"oneDNN {info['onednn']}"] if info.get("onednn") else []
+    parts += [f"GPU {info['gpu']}"] if info.get("gpu") else []
+    return ", ".join(parts)

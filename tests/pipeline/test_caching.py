@@ -24,12 +24,21 @@ def origin(make_tiny_repo, run_cmd):
     return trained_origin(make_tiny_repo, run_cmd)
 
 
-def _mlflow_runs(tracking_uri: str, experiment: str = "gantext-test") -> list:
+def _mlflow_runs(tracking_uri: str, experiment: str = "gantext-test",
+                 role: str = "stage") -> list:
+    """The stage runs that executed (``role="stage"``), the short runs of stages DVC restored or
+    skipped (``"cached"``), or the pipelines' parent runs (``"pipeline"``)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     exp = client.get_experiment_by_name(experiment)
-    return [] if exp is None else client.search_runs([exp.experiment_id], max_results=1000)
+    runs = [] if exp is None else client.search_runs([exp.experiment_id], max_results=1000)
+
+    def kind(r) -> str:
+        if r.data.tags.get("gantext.role") == "pipeline":
+            return "pipeline"
+        return "cached" if r.data.tags.get("gantext.cached") == "true" else "stage"
+    return [r for r in runs if kind(r) == role]
 
 
 def test_first_repro_runs_all_stages_second_runs_nothing(origin, run_cmd):
@@ -60,6 +69,12 @@ def test_mlflow_runs_carry_dvc_md5s_and_one_pipeline_id(origin, tiny_tracking_ur
     assert compared >= 30
     pipeline_ids = {r.data.tags["gantext.pipeline_id"] for r in runs.values()}
     assert len(pipeline_ids) == 1 and pipeline_ids.pop().startswith("repro-")
+    # nested under one parent run, which the track stage ended with the headline figures
+    parents = _mlflow_runs(tiny_tracking_uri(origin.repo), role="pipeline")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs.values()} == {parents[0].info.run_id}
+    assert "gan.bleu5" in parents[0].data.metrics and "pretrain.test_nll" in parents[0].data.metrics
+    assert not _mlflow_runs(tiny_tracking_uri(origin.repo), role="cached")  # every stage ran
     # per-step metrics with their steps, the stage's params only
     pre = runs["pretrain"]
     assert "pretrain.epochs" in pre.data.params and "adversarial.loss" not in pre.data.params
@@ -78,7 +93,8 @@ def test_lineage_md5s_are_dvc_lock_md5s(origin, run_cmd, tiny_tracking_uri):
     """`gantext lineage` (and the evaluate stage's metrics/lineage.md): every md5 is dvc.lock's,
     every checkpoint file md5 is the one in DVC's .dir manifest, run ids are MLflow's."""
     lock = origin.lock
-    text = run_cmd([sys.executable, "-m", "gantext.cli", "lineage"], cwd=origin.repo).stdout
+    text = run_cmd([sys.executable, "-m", "gantext.cli", "lineage", "--md"],
+                   cwd=origin.repo).stdout
     written = (origin.repo / "metrics" / "lineage.md").read_text(encoding="utf-8")
     for stage in STAGES:
         for item in lock[stage]["outs"] + lock[stage]["deps"]:
@@ -142,6 +158,11 @@ def test_param_changes_rerun_only_downstream_and_run_cache_restores(
     # timing-free marker: this copy's MLflow store saw exactly one adversarial run (wgan-gp)
     adv = [r for r in _mlflow_runs(tiny_tracking_uri(repo)) if r.data.tags.get("gantext.stage") == "adversarial"]
     assert [r.data.params["adversarial.loss"] for r in adv] == ["wgan-gp"]
+    # ... and the restored bce stage got a short cached run (its origin ran in another store)
+    cached = [r for r in _mlflow_runs(tiny_tracking_uri(repo), role="cached")
+              if r.data.tags["gantext.stage"] == "adversarial"]
+    assert [r.data.params["adversarial.loss"] for r in cached] == ["bce"]
+    assert cached[0].data.tags["gantext.cached_from"] == "unknown"
     status = run_cmd(["dvc", "status"], cwd=repo).stdout
     assert "up to date" in status, status
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]

@@ -29,6 +29,9 @@ def test_repro_data_stages_then_nothing_to_do(tiny_repo, run_cmd) -> None:
 
     ingest = json.loads((tiny_repo / "metrics" / "ingest.json").read_text(encoding="utf-8"))
     assert ingest["lines_read"] == 300
+    from gantext.provenance import machine_info
+
+    assert ingest["machine"] == machine_info()  # every stage says what it computed on
     assert sum(len(lines) for lines in interim.values()) == 300 - ingest["rejected"]["total"]
 
     m = json.loads((tiny_repo / "metrics" / "tokenize.json").read_text(encoding="utf-8"))

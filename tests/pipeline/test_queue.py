@@ -91,7 +91,17 @@ def test_queued_losses_run_with_two_jobs(make_tiny_repo, run_cmd, tmp_path):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp_id = client.get_experiment_by_name("gantext-test").experiment_id
     for name, loss in names.items():
-        runs = client.search_runs([exp_id], f"tags.`gantext.dvc_exp_name` = '{name}'")
+        every = client.search_runs([exp_id], f"tags.`gantext.dvc_exp_name` = '{name}'")
+        # one parent per experiment; the stages DVC skipped (unchanged) get short cached runs
+        # from the track stage, pointing at the runs that computed their outputs
+        parent = [r for r in every if r.data.tags.get("gantext.role") == "pipeline"]
+        assert len(parent) == 1 and parent[0].info.status == "FINISHED", name
+        cached = [r for r in every if r.data.tags.get("gantext.cached") == "true"]
+        assert sorted(r.data.tags["gantext.stage"] for r in cached) == [
+            "ingest", "pretrain", "tokenize"], name
+        runs = [r for r in every if r not in parent and r not in cached]
+        assert all(r.data.tags["mlflow.parentRunId"] == parent[0].info.run_id
+                   for r in runs + cached)
         by_stage = {r.data.tags["gantext.stage"]: r for r in runs}
         assert sorted(by_stage) == ["adversarial", "evaluate"], name
         assert {r.info.status for r in runs} == {"FINISHED"}

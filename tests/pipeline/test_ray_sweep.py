@@ -208,7 +208,14 @@ def test_ray_sweep_lands_like_the_local_queue(world, make_tiny_repo, run_cmd):
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     exp_id = client.get_experiment_by_name("gantext-test").experiment_id
-    runs = client.search_runs([exp_id], max_results=1000)
+    every = client.search_runs([exp_id], max_results=1000)
+    # one parent run per experiment (its stage runs nested under it), the killed attempt's too
+    parents = [r for r in every if r.data.tags.get("gantext.role") == "pipeline"]
+    assert sorted(r.data.tags.get("gantext.dvc_exp_name") for r in parents) == sorted(names)
+    assert {r.info.status for r in parents} == {"FINISHED"}
+    runs = [r for r in every if r not in parents]
+    for r in runs:
+        assert r.data.tags["mlflow.parentRunId"] in {p.info.run_id for p in parents}
     kill_ms = world["killed"][0][2] * 1000
     extra = None
     for name in names:

@@ -52,7 +52,8 @@ SCRIPT = textwrap.dedent('''
         return dataclasses.replace(
             cfg, wgan_gp=dataclasses.replace(cfg.wgan_gp, n_critic=2),
             seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16),
-            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2))
+            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2),
+            scratchgan=dataclasses.replace(cfg.scratchgan, d_pretrain_steps=2, accumulate=2))
 
     def run(loss, resume_file=None, fingerprint="fp", on_step=None, **kw):
         corpus = tiny_corpus()
@@ -155,6 +156,22 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(mod, tmp_pat
     assert torch.load(resume, weights_only=True)["state"]["step"] == 2
 
 
+@pytest.mark.parametrize("loss, keys", [
+    ("bce", "adversarial.bce.g_lr / adversarial.bce.d_lr"),
+    ("mle-continued", "adversarial.mle_continued.g_lr or"),  # it has no D, so no d_lr
+])
+def test_divergence_names_only_the_learning_rates_the_objective_has(mod, monkeypatch, loss, keys):
+    cls = OBJECTIVES[loss]
+    original = cls.generator_step
+    monkeypatch.setattr(cls, "generator_step", lambda self, real, step: {
+        **original(self, real, step), "g_loss": float("inf")})
+    with pytest.raises(TrainingError) as info:
+        mod["run"](loss)
+    msg = str(info.value)
+    assert f"Lower {keys}" in msg
+    assert ("d_lr" in msg) == (loss != "mle-continued")
+
+
 def test_stale_resume_file_is_ignored(mod, tmp_path, capsys):
     resume = tmp_path / "adv.resume.pt"
     mod["run"]("bce", resume, fingerprint="old", on_step=lambda s: None)
@@ -183,10 +200,12 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True)])
+@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True),
+                                        ("scratchgan", False)])
 def test_crashed_run_resumes_to_the_identical_result(mod, tmp_path, loss, guard):
-    """The same in-process (cheaper than a subprocess) for the other objectives; with the
-    worse-everywhere rollback on, the kept candidate travels in the resume file."""
+    """The same in-process (cheaper than a subprocess) for the other objectives (scratchgan:
+    its moving-average baseline); with the worse-everywhere rollback on, the kept candidate
+    travels in the resume file."""
     kw = {"rollback_if_worse_everywhere": guard, "max_valid_nll_rise": 1e-9 if guard else 0.5}
     reference = mod["run"](loss, **kw)
     resume = tmp_path / "adv.resume.pt"
@@ -239,9 +258,15 @@ def test_generator_trains_without_dropout_in_train_mode(mod):
     assert seen and all(training and same for training, same in seen)
 
 
+#: the other architectures, tiny (the loop's other tests run the LSTM)
+OTHER_ARCHS = {"relational-memory": dict(mem_slots=2, num_heads=2, head_size=4),
+               "transformer": dict(d_model=8, num_layers=2, num_heads=2, ff_dim=16)}
+
+
+@pytest.mark.parametrize("arch", sorted(OTHER_ARCHS))
 @pytest.mark.parametrize("loss", sorted(OBJECTIVES))
-def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_path):
-    """The second architecture goes through the same loop (rollouts index its state)."""
+def test_every_objective_runs_the_other_generators(mod, loss, arch, tmp_path):
+    """The other architectures go through the same loop (rollouts index their state)."""
     import dataclasses
 
     from gantext.config import DiscriminatorConfig
@@ -250,8 +275,8 @@ def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_pat
 
     corpus = mod["tiny_corpus"]()
     torch.manual_seed(1)
-    gen = build_generator(dict(arch="relational-memory", vocab_size=len(corpus.vocab), embed_dim=8,
-                               mem_slots=2, num_heads=2, head_size=4, max_len=6))
+    gen = build_generator(dict(arch=arch, vocab_size=len(corpus.vocab), embed_dim=8, max_len=6,
+                               **OTHER_ARCHS[arch]))
     before = [p.clone() for p in gen.parameters()]
     cfg = dataclasses.replace(mod["tiny_config"](loss), steps=2, log_every=1)
     r = train_adversarial(gen, corpus, cfg, DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3),
@@ -260,7 +285,7 @@ def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_pat
     paths = repo_paths(tmp_path)
     write_outputs(r, paths, corpus.vocab.hash, loss)
     back, _ = load_generator(paths.adversarial_generator, vocab_hash=corpus.vocab.hash)
-    assert back.arch == "relational-memory"
+    assert back.arch == arch
 
 
 def _scripted_nll_run(mod, monkeypatch, nlls, **kw):

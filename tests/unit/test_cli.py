@@ -200,9 +200,11 @@ def test_summary_shows_the_optional_rows_and_reads_an_experiment(tmp_path, capsy
 
 # ----------------------------------------------------------------------------- compare
 def test_compare_command_keeps_the_headline_columns_and_passes_flags():
+    from gantext.compare import dvc_command
+
     args = cli.build_parser().parse_args(["compare", "-A", "-n", "3", "--keep", "real\\.bleu5",
                                           "bce", "seqgan"])
-    cmd = cli.compare_command(args)
+    cmd = dvc_command(args.all_commits, args.all_branches, args.num, args.keep)
     assert cmd[1:6] == ["exp", "show", "--no-pager", "--drop", ".*"]
     assert "-A" in cmd and cmd[cmd.index("-n") + 1] == "3" and cmd[-1] == "--csv"
     keep = cmd[cmd.index("--keep") + 1]
@@ -218,17 +220,63 @@ def test_compare_command_keeps_the_headline_columns_and_passes_flags():
 
 
 def test_compare_filters_rows_by_experiment_name_or_rev():
+    from gantext.compare import filter_rows
+
     text = ("Experiment,rev,gan.bleu5\n,workspace,0.5\nbce,abc1234,0.6\nseqgan,def5678,0.7\n")
-    assert cli.filter_rows(text, ["seqgan", "workspace"]) == [
+    assert filter_rows(text, ["seqgan", "workspace"]) == [
         ["Experiment", "rev", "gan.bleu5"], ["", "workspace", "0.5"], ["seqgan", "def5678", "0.7"]]
-    assert len(cli.filter_rows(text, [])) == 4
+    assert len(filter_rows(text, [])) == 4
 
 
 def test_compare_keeps_commit_ids_that_look_like_numbers():
+    from gantext.compare import shorten_numbers
+
     rows = [["Experiment", "rev", "gan.bleu5"], ["", "61629e2", "0.123456789"],
             ["e1", "1234567", "7"]]
-    assert cli.shorten_numbers(rows) == [["Experiment", "rev", "gan.bleu5"],
-                                         ["", "61629e2", "0.12346"], ["e1", "1234567", "7"]]
+    assert shorten_numbers(rows) == [["Experiment", "rev", "gan.bleu5"],
+                                     ["", "61629e2", "0.12346"], ["e1", "1234567", "7"]]
+
+
+#: `dvc exp show --csv` of a default run with two experiments (one with a long name and the
+#: longest loss name, one with the optional length-matched rows): the case that was 165 columns
+_HEAD = ("Experiment,rev,Created,mle.bleu5,mle.sbleu5,mle.fid,mle.nll,gan.bleu5,gan.sbleu5,"
+         "gan.fid,gan.nll,delta.bleu5,gan_lm.bleu5,gan_lm.sbleu5,gan_lm.fid,seed,adversarial.loss")
+_ROWS = [
+    ",workspace,,0.6892314,0.7043181,0.0033620,1.2882877,0.7401629,0.7600202,0.0084241,1.3176867,"
+    "0.0509315,,,,0,bce",
+    ",main,2026-12-04T17:29:37,0.6944704,0.7159220,0.0024189,1.2872268,0.7431701,0.7541558,"
+    "0.0096097,1.3239070,0.0486996,,,,0,bce",
+    "a-very-long-experiment-name-indeed,4856ae2,2026-12-04T18:00:00,0.6892314,0.7043181,"
+    "0.0033620,1.2882877,0.7434,0.7589,0.009694,1.336,0.0541,0.73,0.75,0.0091,1,mle-continued",
+]
+
+
+def test_compare_table_fits_120_columns_and_names_every_row():
+    import csv
+    import io
+
+    from gantext.compare import render
+
+    rows = list(csv.reader(io.StringIO("\n".join([_HEAD, *_ROWS]) + "\n")))
+    out = render(rows).splitlines()
+    assert max(len(line) for line in out) <= 120
+    names = [line.split()[0] for line in out[2:5]]
+    assert names[:2] == ["workspace", "main"]
+    assert names[2].startswith("a-very-long") and names[2].endswith("…")  # cut to fit
+    assert "2026-12-04" not in "\n".join(out) and "4856ae2" not in "\n".join(out)
+    assert out[0].split()[0] == "mle" and "gan" in out[0].split()  # grouped header
+    assert out[1].split()[:3] == ["experiment", "seed", "loss"]
+    assert "0.7600" in out[2] and "+0.05093" in out[2]  # 4 significant digits, signed delta
+    note = " ".join(out[5:])  # what was left out is named: the optional rows first
+    assert note.startswith("(") and "--wide" in note and "gan_lm.fid" in note
+    narrow = render(rows, width=80).splitlines()
+    assert max(len(line) for line in narrow) <= 80
+    left_out = " ".join(narrow[5:])
+    # the least useful go first: NLL and seed before BLEU-5 and the loss
+    assert "mle.nll" in left_out and "seed" in left_out and "gan.bleu5" not in left_out
+    wide = render(rows, width=None).splitlines()
+    assert wide[0].split()[:3] == ["Experiment", "rev", "Created"]
+    assert wide[1].split()[:2] == ["workspace", "workspace"] and len(wide) == 4
 
 
 def test_compare_on_a_dvc_repo(tmp_path, monkeypatch, capsys):
@@ -253,8 +301,12 @@ def test_compare_on_a_dvc_repo(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["compare", "workspace"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["Experiment", "rev", "Created", "gan.bleu5"]
-    assert out[1].split() == ["workspace", "0.12346"] and len(out) == 2
+    assert out[0].split()[0] == "gan" and out[1].split() == ["experiment", "bleu5"]
+    assert out[2].split() == ["workspace", "0.1235"] and len(out) == 3
+    assert cli.main(["compare", "--wide", "workspace"]) == 0
+    wide = capsys.readouterr().out.splitlines()
+    assert wide[0].split() == ["Experiment", "rev", "Created", "gan.bleu5"]
+    assert wide[1].split() == ["workspace", "workspace", "0.12346"]
 
 
 def test_sample_rebuilds_a_relational_memory_checkpoint(tmp_path, capsys):

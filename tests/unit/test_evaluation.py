@@ -233,3 +233,17 @@ def test_valid_split_as_reference(tmp_path):
     write_lines(paths.split_text("valid"), read_lines(paths.split_text("valid"))[:3])
     with pytest.raises(DataError, match="evaluate.split = valid.*raise ingest.valid_fraction"):
         load_eval_data(paths, "valid")
+
+
+def test_the_sweep_point_at_the_headline_temperature_reuses_the_headline_samples(tmp_path):
+    from gantext.metrics.quality_diversity import qd_row
+
+    paths, vocab = make_repo(tmp_path, n_train=60, n_test=8)
+    data = load_eval_data(paths)
+    cfg = EvaluateConfig(num_samples=12, sweep_temperatures=(0.7, 1.0), sweep_samples=6,
+                         batch_size=8, fid=FIDConfig(svd_dim=3), mauve=False)
+    gens = {"mle": tiny_generator(vocab, 0), "gan": tiny_generator(vocab, 1)}
+    res = evaluate(gens, data, cfg, seed=3, log=lambda m: None)
+    for name in gens:
+        row = next(r for r in res.qd_rows if r["model"] == name and r["temperature"] == 1.0)
+        assert row == qd_row(name, 1.0, res.samples[name][:6], data.test)

@@ -131,7 +131,7 @@ def test_running_evaluate_stage(ws):
     assert "metrics/lineage.md" not in sec  # the report does not hash itself
     assert "| bleu2 | 0.9 | 0.95 | 0.97 | 0.05 |" in sec
     assert "| fid | 1.5 | 1.4 |" in sec
-    assert "`evaluate.num_samples=2000`" in sec  # from the stage's params, not a lock entry
+    assert "`evaluate.num_samples=auto`" in sec  # from the stage's params, not a lock entry
     assert "MLflow run: `abc`" in sec
     assert "tracking disabled" in text.split("## 5.")[0]
 
@@ -180,8 +180,16 @@ def test_cli_lineage_prints_and_writes(ws, monkeypatch, capsys):
     (root / "params.yaml").write_text(yaml.safe_dump({"tracking": {"enabled": False}}))
     assert cli.main(["lineage", "--no-mlflow", "-o", "out/lineage.md"]) == 0
     out = capsys.readouterr().out
-    assert "# Lineage of the current model" in out
-    assert (root / "out" / "lineage.md").read_text() == out
+    # the terminal gets plain text: no Markdown marks, no &nbsp;, at most 120 columns
+    assert out.startswith("Lineage of the current model\n====")
+    assert "&nbsp;" not in out and "`" not in out and "**" not in out and "| " not in out
+    assert max(len(line) for line in out.splitlines()) <= 120
+    assert "models/pretrain" in out and "+ 1 file(s) inside" in out  # a dir's files summarised
+    # the file keeps the Markdown, every file of a directory listed
+    md = (root / "out" / "lineage.md").read_text()
+    assert md.startswith("# Lineage of the current model") and "&nbsp;&nbsp;`models/" in md
+    assert cli.main(["lineage", "--no-mlflow", "--md"]) == 0
+    assert capsys.readouterr().out == md
     (root / "dvc.lock").unlink()
     assert cli.main(["lineage", "--no-mlflow"]) == 1
     assert "dvc repro" in capsys.readouterr().err
@@ -201,3 +209,89 @@ def test_header_marks_params_dirty_when_params_yaml_is_uncommitted(ws):
     _write(root, "params.yaml", "seed: 1\n")
     head = lineage.build_lineage(Paths(root), query_mlflow=False).splitlines()[2]
     assert "code clean" in head and "**params dirty**" in head, head
+
+
+def test_lineage_of_a_dvc_experiment_reads_its_commit(ws, monkeypatch, capsys):
+    """--exp NAME: the experiment's dvc.lock and metrics (git show), outputs checked against
+    the DVC cache, not the workspace."""
+    import subprocess
+
+    from gantext import cli
+
+    root, lock = ws
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
+    # the experiment: another pretrain metric and model, committed on a DVC experiment ref
+    _write(root, "metrics/pretrain.json", {"best_epoch": 7, "test_nll": 1.125})
+    lock["stages"]["pretrain"]["outs"][0]["md5"] = "0123456789abcdef0123456789abcdef.dir"
+    _write(root, "dvc.lock", yaml.safe_dump(lock))
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "exp"], cwd=root, check=True)
+    exp = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                         text=True).stdout.strip()
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=root, check=True)
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                          text=True).stdout.strip()
+    subprocess.run(["git", "update-ref", f"refs/exps/{base[:2]}/{base[2:]}/my-exp", exp],
+                   cwd=root, check=True)
+    cache = root / ".dvc/cache/files/md5/01/23456789abcdef0123456789abcdef.dir"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("[]")
+    monkeypatch.chdir(root)
+    assert cli.main(["lineage", "--no-mlflow", "--exp", "my-exp", "--md"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# Lineage of DVC experiment my-exp")
+    assert f"git commit `{exp}`" in text and "DVC experiment `my-exp`" in text
+    pre = text.split("## 3. pretrain")[1].split("## 4.")[0]
+    assert "`test_nll=1.125`" in pre  # the experiment's metrics, not the workspace's 1.25
+    assert "`0123456789abcdef0123456789abcdef.dir` | in DVC cache |" in pre
+    assert "not in the local DVC cache" in text  # the other outputs were never cached here
+    assert cli.main(["lineage", "--no-mlflow", "--exp", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "no DVC experiment named 'nope'" in err and "my-exp" in err
+
+
+def test_terminal_lineage_needs_no_torch(ws):
+    """`gantext lineage` reads params.yaml's tracking section itself: importing gantext.config
+    imports torch for the generator registry, most of the 6 s the command took on a busy
+    machine (its wall time is not asserted; the import is)."""
+    import subprocess
+    import sys
+
+    root, _ = ws
+    (root / "params.yaml").write_text("tracking:\n  enabled: false\n")
+    code = ("import sys\nfrom gantext.cli import main\nrc = main(['lineage'])\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', rc, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True)
+    assert done.stderr.strip().endswith("NO-TORCH 0"), done.stderr
+    assert "tracking disabled" in done.stdout
+
+
+def test_tracking_defaults_agree_with_the_config():
+    from gantext.config import TrackingConfig
+
+    assert tracking.TRACKING_DEFAULTS == {"enabled": TrackingConfig().enabled,
+                                          "experiment": TrackingConfig().experiment}
+
+
+def test_sqlite_lookup_equals_mlflow_search(ws, monkeypatch):
+    """runs_with_tags reads the SQLite store with sqlite3; MLflow's own search agrees."""
+    root, _ = ws
+    monkeypatch.setenv("GANTEXT_PIPELINE_ID", "pipe-2")
+    params = params_from_dict(PARAMS)
+    paths = Paths(root)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"pretrain": {
+        "cmd": "x", "deps": ["data/processed"], "params": ["seed"],
+        "outs": ["models/pretrain"]}}}))
+    with tracking.stage_run("pretrain", params, paths) as run:
+        pass
+    md5 = provenance.dvc_md5(root / "models/pretrain", root)
+    query = {"gantext.stage": "pretrain", "dvc.out.models/pretrain": md5}
+    fast = tracking.runs_with_tags(paths, params, [query, {"gantext.stage": "nope"}])
+    slow = tracking.find_runs(paths, params, " and ".join(
+        f"tags.{tracking.quote_key(k)} = '{v}'" for k, v in query.items()))
+    assert [r["run_id"] for r in fast[0]] == [r["run_id"] for r in slow] == [run.run_id]
+    assert fast[0][0]["tags"] == slow[0]["tags"] and fast[1] == []

@@ -41,7 +41,44 @@ def test_short_loop_is_silent_and_slow_steps_show_seconds_per_step():
                             clock=clock)
     clock.t += 30
     bar.update(2)
-    assert "seqgan: 2/10 step (20%), 15 s/step, elapsed 30s, ETA 2m00s" in out.getvalue()
+    clock.t += 30
+    bar.update(2)
+    assert out.getvalue().splitlines()[-1] == \
+        "seqgan: 4/10 step (40%), 15 s/step, elapsed 1m00s, ETA 1m30s"
+
+
+def test_no_eta_until_the_rate_is_measured_after_the_first_unit():
+    """A loop whose set-up before the first unit is slow (SeqGAN's D pretraining drew its first
+    fakes after the bar started): counted from the start, the first ETA said 3h49m."""
+    out, clock = io.StringIO(), Clock()
+    bar = prog.LineProgress(total=500, desc="D pretraining", unit="step", interval=0, file=out,
+                            clock=clock)
+    clock.t = 27.0  # the first step ends 27 s after the bar was made: 26.9 s of it set-up
+    bar.update()
+    clock.t += 0.1
+    bar.update()
+    assert all("ETA" not in line for line in out.getvalue().splitlines()), out.getvalue()
+    for _ in range(8):
+        clock.t += 0.1
+        bar.update()
+    last = out.getvalue().splitlines()[-1]
+    assert last.endswith("ETA 49s"), last  # 490 steps left at 10 steps/s, not 3h49m
+    assert "10 step/s" in last
+
+
+def test_the_terminal_bar_waits_for_a_measured_rate_too():
+    import time
+
+    bar = prog._bar_class()(total=500, desc="D pretraining", unit="step", file=io.StringIO(),
+                            mininterval=0)
+    time.sleep(0.05)  # set-up before the first step
+    bar.update()
+    assert bar.format_dict["rate"] == 0  # tqdm prints "?" for the rate and the remaining time
+    assert "?" in str(bar)
+    for _ in range(3):
+        bar.update()
+    assert bar.format_dict["rate"] > 0
+    bar.close()
 
 
 def test_resumed_loop_rates_only_the_work_done_now():

@@ -32,6 +32,12 @@ The estimator
   narrows the interval of a difference), :data:`~gantext.metrics.bootstrap.RESAMPLES` times;
   each replicate re-reads both curves at the same levels. Interval: the bias-shifted percentile
   interval of :func:`gantext.metrics.bootstrap.interval`. References stay fixed, as everywhere.
+  The largest gap is the maximum over the levels of a noisy difference, so it reads above 0 on
+  a model against itself (measured with ``bench/verdict_bias.py`` on the built-in MLE, 4,000
+  samples per point: +0.004 to +0.009 where the true gap is 0; the mean gap -0.002 to +0.005,
+  each interval holding 0). Its replicates are biased the same way, so its interval is the
+  basic (reflected) bootstrap interval, which moves against that bias; it is descriptive. The
+  verdict reads the mean gap.
 - **Verdict**: ``1`` (above) when the mean gap's 95% interval lies above 0, ``-1`` (below) when
   it lies below, ``0`` inside noise; ``None`` when the curves do not overlap.
 
@@ -192,7 +198,7 @@ def compare(base: Sequence[Point], model: Sequence[Point], seed: int, lm: bool =
         # a replicate's curve may end just inside the overlap: read the levels it covers
         means[r], maxes[r] = (np.nanmean(g), np.nanmax(g)) if np.isfinite(g).any() else (np.nan,) * 2
     m_lo, m_hi = bootstrap.interval(float(est.mean()), means)
-    x_lo, x_hi = bootstrap.interval(float(est.max()), maxes)
+    x_lo, x_hi = bootstrap.basic_interval(float(est.max()), maxes)
     return Gap(float(est.mean()), m_lo, m_hi, float(est.max()), x_lo, x_hi, float(lo), float(hi),
                levels)
 

@@ -15,6 +15,7 @@ _REGISTRY = {
     "rsgan": "rsgan:RSGANObjective",
     "coldgan": "coldgan:ColdGANObjective",
     "reverse-kl": "reverse_kl:ReverseKLObjective",
+    "scratchgan": "scratchgan:ScratchGANObjective",
     "mle-continued": "mle_continued:MLEContinuedObjective",
 }
 
