@@ -343,3 +343,22 @@ def test_the_cli_prints_one_experiments_flags(capsys):
     assert "-S seed=1" in out and "-S adversarial.loss=seqgan" in out
     assert "-S adversarial.steps=50" in out and "-S 'tokenize.vocab_splits=[train,valid]'" in out
     assert main(["protocol", "report", "--test-files", "x", "--root", str(ROOT)]) == 1
+
+
+def test_a_small_float_written_by_dvc_is_read_back_as_a_float(tmp_path):
+    """`-S key=0.00001` through DVC's override writer stores `1e-05`, which YAML 1.1 reads as a
+    string: the stages refused the params DVC wrote, and every such experiment looked stale."""
+    from dvc.utils.hydra import apply_overrides as dvc_apply
+
+    from gantext.config import load_params
+
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    dvc_apply(str(params), [f"adversarial.bce.g_lr={rc.fmt_value(1e-05)}",
+                            f"ingest.paths={rc.fmt_value(['data/mine/*.txt', 'a b,c.txt'])}"])
+    assert "g_lr: 1e-05" in params.read_text(encoding="utf-8")
+    p = load_params(params)
+    assert p.adversarial.bce.g_lr == pytest.approx(1e-05)
+    assert p.ingest.paths == ("data/mine/*.txt", "a b,c.txt")
+    assert prun._parse(params.read_text(encoding="utf-8"), "x")["adversarial"]["bce"][
+        "g_lr"] == pytest.approx(1e-05)

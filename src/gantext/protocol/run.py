@@ -109,9 +109,12 @@ def params_diff(had: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
 
 
 def _parse(text: str | None, where: str) -> dict[str, Any]:
+    """Params text parsed as the stages parse it (DVC's ``1e-05`` is a float)."""
+    from gantext.params_file import parse_params_text
+
     try:
-        data = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError as exc:
+        data = parse_params_text(text or "") or {}
+    except (yaml.YAMLError, ConfigError) as exc:
         raise ProtocolError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"{where}: params must be a YAML mapping")
