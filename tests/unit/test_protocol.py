@@ -270,7 +270,9 @@ def test_multi_seed_verdict_reads_each_seeds_own_verdict():
 def test_one_seed_answers_with_its_own_interval():
     agg = aggregate([_record("rsgan", 0, 0.01)], ["rsgan"], [0])
     s = agg["objectives"]["rsgan"]["vs_mle"]
-    assert s["n"] == 1 and s["lo"] is None and s["word"] == "yes"
+    assert s["n"] == 1 and s["word"] == "yes" and s["interval"] == "the run's own bootstrap"
+    assert (s["lo"], s["hi"]) == (pytest.approx(0.005), pytest.approx(0.015))
+    assert "the run's own 95% bootstrap interval (one seed" in markdown(agg, "one")
 
 
 def test_the_mle_row_is_read_at_the_published_self_bleu():
@@ -305,7 +307,7 @@ def test_the_report_shows_every_objective_losers_and_missing_included(tmp_path):
                                        PLOT_FILE, "dvc.yaml"]
     md = files[0].read_text(encoding="utf-8")
     table = md.split("## Verdict")[1].split("## Per seed")[0]
-    assert "| rsgan | **yes** +0.0110 [" in table and "(3↑ 0↓ 0~ of 3)" in table
+    assert "| rsgan | **yes** +0.0110 [" in table and "], 3↑ 0↓ 0~ of 3 |" in table
     assert "| bce | no -0.0210 [" in table and "| coldgan | not run |" in table
     assert "- **bce**: above MLE's curve: **no** (-0.0210 [" in md
     assert "t-interval over seeds (n = 3, df = 2" in md

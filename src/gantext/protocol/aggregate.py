@@ -9,7 +9,8 @@ block, the rows, the ``delta`` blocks); nothing per run is recomputed here. Acro
   noise, which one run's bootstrap cannot see), the same for the largest gaps, and how many
   seeds' own (bootstrap) intervals lie above 0, below 0, or hold it. The across-seeds answer:
   ``yes`` when the t-interval of the mean gap lies above 0, ``no`` below, ``inside noise``
-  otherwise; with one seed there is no t-interval and the answer is that run's own.
+  otherwise; with one seed there is no t-interval: the interval and the answer are that run's
+  own (``interval`` says which).
 - **FID against the training distribution** (the FID criterion): GAN - MLE (and GAN - control)
   per seed with its bootstrap interval, the mean with a t-interval over seeds, the seeds higher
   / lower beyond noise.
@@ -76,12 +77,15 @@ def across(per_seed: Mapping[int, Mapping[str, Any]], key: str, lo_key: str, hi_
     sides = [sign_of(v.get(lo_key), v.get(hi_key)) for v in vals.values()]
     out.update(seeds_above=sides.count(1), seeds_below=sides.count(-1),
                seeds_inside=sides.count(0), seeds=sorted(vals))
+    out["interval"] = "t over seeds"
     if not vals:
         out["answer"] = None
     elif out["n"] >= 2:
         out["answer"] = sign_of(out["lo"], out["hi"])
-    else:
+    else:  # one seed: no spread to estimate; its own bootstrap interval and answer
         only = next(iter(vals.values()))
+        out["lo"], out["hi"] = only.get(lo_key), only.get(hi_key)
+        out["interval"] = "the run's own bootstrap"
         out["answer"] = (only.get(verdict_key) if verdict_key and only.get(verdict_key) is not None
                          else sides[0])
     out["word"] = answer_word(out["answer"])

@@ -62,7 +62,7 @@ def _cell(s: Mapping[str, Any] | None) -> str:
     if not s or s.get("n", 0) == 0:
         return "not comparable"
     word = s["word"] if s["word"] != "yes" else "**yes**"
-    return f"{word} {_ci(s, gap=True)} ({_sides(s)})"
+    return f"{word} {_ci(s, gap=True)}, {_sides(s)}"
 
 
 def _answer_line(loss: str, o: Mapping[str, Any], n_seeds: int) -> str:
@@ -80,7 +80,7 @@ def _answer_line(loss: str, o: Mapping[str, Any], n_seeds: int) -> str:
             parts.append(f"{what}: not comparable")
             continue
         how = ("" if s["n"] == n_seeds and s["n"] >= 2 else f"; n = {s['n']}, df = {s['df']}"
-               if s["n"] >= 2 else "; one seed: its own bootstrap interval")
+               if s["n"] >= 2 else "; one seed: the run's own bootstrap interval")
         parts.append(f"{what}: **{s['word']}** ({_ci(s, gap=True)}; {_sides(s)}{how})")
     f = o["fid_train_vs_mle"]
     if f["n"]:
@@ -100,7 +100,7 @@ def _verdict_table(agg: Mapping[str, Any]) -> list[str]:
         cells = [_cell(o[c]) if not (c.startswith("vs_control") and o["is_control"])
                  else "(is the control)" for c in COMPARISONS]
         f = o["fid_train_vs_mle"]
-        fid = "not measured" if not f["n"] else f"{f['word']} {_ci(f)} ({_sides(f)})"
+        fid = "not measured" if not f["n"] else f"{f['word']} {_ci(f)}, {_sides(f)}"
         lines.append(f"| {loss} | " + " | ".join(cells) + f" | {fid} |")
     return lines
 
@@ -209,10 +209,13 @@ def markdown(agg: Mapping[str, Any], title: str, context: Sequence[str] = (),
              "## Verdict", "",
              f"Per objective over seeds {', '.join(map(str, seeds))}: BLEU-5 at matched "
              "self-BLEU-5 (each run's own curves, evaluate's verdict), the mean of the per-seed "
-             f"mean gaps with its 95% t-interval over seeds (n = {len(seeds)}, df = "
-             f"{len(seeds) - 1}, unless a line says otherwise), and how many seeds' own 95% "
+             + (f"mean gaps with its 95% t-interval over seeds (n = {len(seeds)}, df = "
+                f"{len(seeds) - 1}, unless a line says otherwise)" if len(seeds) > 1 else
+                "mean gap with the run's own 95% bootstrap interval (one seed: no interval over "
+                "seeds)")
+             + ", and how many seeds' own 95% "
              "paired-bootstrap intervals lie above 0 (↑), below (↓) or hold it (~). "
-             "**yes** = the t-interval lies above 0, no = below, inside noise = it holds 0. "
+             "**yes** = that interval lies above 0, no = below, inside noise = it holds 0. "
              "The control is each run's own (`mle-continued`: the same generator updates, no "
              "discriminator, same seed). FID is read against held-out sentences of the training "
              "distribution.", "", *_verdict_table(agg), "",
