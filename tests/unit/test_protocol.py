@@ -188,6 +188,31 @@ def test_an_experiment_with_other_params_is_superseded(repo, monkeypatch):
                                                     "t-s0-rsgan-superseded-2"}
 
 
+def test_a_stale_experiment_on_the_ray_remote_is_renamed_there(repo):
+    """The Ray engine skips experiments that exist on its git remote: a stale one there must be
+    renamed there, or the rerun would never happen."""
+    remote = repo.parent / "remote.git"
+    _git(repo, "clone", "-q", "--bare", str(repo), str(remote))
+    recipe = rc.Recipe(name="t")
+    planned = prun.plan(recipe, [0, 1], ["rsgan"])
+    base = prun.head_params(repo)
+    good = yaml.safe_dump(rc.apply_overrides(base, planned[1].overrides))
+    stale = yaml.safe_dump(rc.apply_overrides(base, {**planned[0].overrides, "seed": 7}))
+    head = _git(repo, "rev-parse", "HEAD")
+    for name, text in (("t-s0-rsgan", stale), ("t-s1-rsgan", good)):
+        _fake_experiment(repo, name, text)
+    _git(repo, "push", "-q", str(remote), "refs/exps/*:refs/exps/*")
+    for name in ("t-s0-rsgan", "t-s1-rsgan"):
+        _git(repo, "update-ref", "-d", f"refs/exps/{head[:2]}/{head[2:]}/{name}")
+    assert prun.baseline_experiments(repo) == {}  # only on the remote
+    done = prun.supersede(repo, planned, base, log=lambda m: None, remote=str(remote))
+    assert done == [("t-s0-rsgan", "t-s0-rsgan-superseded-1", ["seed: 7 -> 0"])]
+    names = {r.rsplit("/", 1)[-1] for r in _git(repo, "ls-remote", str(remote)).split()
+             if r.startswith("refs/exps/")}
+    assert names == {"t-s0-rsgan-superseded-1", "t-s1-rsgan"}
+    assert not _git(repo, "for-each-ref", "refs/gantext-protocol")  # no temporary refs left
+
+
 # ----------------------------------------------------------------------------- aggregation
 def _row(bleu5: float, sbleu5: float) -> dict:
     return {"bleu2": 0.8, "bleu3": 0.6, "bleu4": 0.4, "bleu5": bleu5, "sbleu2": 0.9,

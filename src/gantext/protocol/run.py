@@ -11,7 +11,8 @@ seeds" is objectives x seeds experiments.
 Resumable: experiments of this commit (the baseline, HEAD) that exist are not run again.
 An existing experiment whose params differ from the ones asked for (the recipe's picks changed
 since, or the workspace leaked a change into it) is renamed ``<name>-superseded-<k>`` and run
-again, so a report never mixes two settings. Both checks compare *parsed* params: a comment or
+again, so a report never mixes two settings (with the Ray engine also on its git remote, where
+the engine would otherwise skip it as done). Both checks compare *parsed* params: a comment or
 a reformatting of params.yaml changes nothing, ``1e-4`` equals ``0.0001``.
 
 The queue engine snapshots the workspace, so every queued experiment would inherit a changed
@@ -35,8 +36,8 @@ from gantext.protocol.recipe import Recipe, apply_overrides, fmt_value, override
 from gantext.sweep import Experiment, Outcome, SweepOptions, dvc, git, run_sweep
 
 __all__ = ["Planned", "experiment_name", "plan", "params_diff", "workspace_params_diff",
-           "head_params", "baseline_experiments", "superseded_name", "supersede", "run",
-           "ProtocolError"]
+           "head_params", "baseline_experiments", "remote_experiments", "superseded_name",
+           "supersede", "run", "ProtocolError"]
 
 
 class ProtocolError(GantextError):
@@ -144,10 +145,15 @@ def validate(planned: Sequence[Planned], base: Mapping[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- experiments
+def _exp_prefix(root: Path) -> str:
+    """Where DVC keeps the experiments of HEAD: ``refs/exps/<sha[:2]>/<sha[2:]>/``."""
+    head = git(root, "rev-parse", "HEAD")
+    return f"refs/exps/{head[:2]}/{head[2:]}/"
+
+
 def baseline_experiments(root: Path) -> dict[str, str]:
     """Experiment name -> its commit, for the experiments of HEAD (``refs/exps/<baseline>/``)."""
-    head = git(root, "rev-parse", "HEAD")
-    prefix = f"refs/exps/{head[:2]}/{head[2:]}/"
+    prefix = _exp_prefix(root)
     out = git(root, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
     return {ref[len(prefix):]: sha for ref, sha in (line.split() for line in out.splitlines())}
 
@@ -163,24 +169,53 @@ def superseded_name(name: str, taken: Mapping[str, Any]) -> str:
                 if f"{name}-superseded-{k}" not in taken)
 
 
+def remote_experiments(root: Path, url: str) -> dict[str, str]:
+    """Experiment name -> commit for HEAD's experiments on git remote `url`; their objects are
+    fetched (under a temporary ref namespace, removed again) so their params can be read."""
+    prefix, tmp = _exp_prefix(root), "refs/gantext-protocol/remote-exps/"
+    git(root, "fetch", "-q", url, f"+{prefix}*:{tmp}*")
+    try:
+        out = git(root, "for-each-ref", "--format=%(refname) %(objectname)", tmp)
+        return {ref[len(tmp):]: sha for ref, sha in (line.split() for line in out.splitlines())}
+    finally:
+        for line in git(root, "for-each-ref", "--format=%(refname)", tmp).splitlines():
+            git(root, "update-ref", "-d", line)
+
+
 def supersede(root: Path, planned: Sequence[Planned], base: Mapping[str, Any],
-              log: Any = print) -> list[tuple[str, str, list[str]]]:
+              log: Any = print, remote: str | None = None) -> list[tuple[str, str, list[str]]]:
     """Rename every existing experiment of `planned` whose params differ (parsed) from what is
-    asked for now; returns (old name, new name, differences) for each."""
-    existing = baseline_experiments(root)
+    asked for now, here (``dvc exp rename``) and, with `remote` (the Ray engine's git remote,
+    whose experiments it skips as done), on that remote too (``git push``); returns (old name,
+    new name, differences) for each."""
+    local = baseline_experiments(root)
+    url = None
+    on_remote: dict[str, str] = {}
+    if remote:
+        from gantext.sweep.cluster import remote_url
+
+        url = remote_url(root, remote)
+        on_remote = remote_experiments(root, url)
+    prefix = _exp_prefix(root)
     renamed = []
     for p in planned:
-        if p.name not in existing:
+        sha = local.get(p.name) or on_remote.get(p.name)
+        if sha is None:
             continue
-        diff = params_diff(experiment_params(root, existing[p.name]),
-                           apply_overrides(base, p.overrides))
-        if diff:
-            new = superseded_name(p.name, existing)
+        diff = params_diff(experiment_params(root, sha), apply_overrides(base, p.overrides))
+        if not diff:
+            continue
+        new = superseded_name(p.name, {**local, **on_remote})
+        if p.name in local:
             dvc(root, "exp", "rename", p.name, new)
-            existing[new] = existing.pop(p.name)
-            log(f"[protocol] {p.name}: exists with other params ({'; '.join(diff[:3])}"
-                f"{' ...' if len(diff) > 3 else ''}): renamed {new}, run again")
-            renamed.append((p.name, new, diff))
+            local[new] = local.pop(p.name)
+        if p.name in on_remote:
+            old_sha = on_remote.pop(p.name)
+            git(root, "push", "-q", url, f"{old_sha}:{prefix}{new}", f":{prefix}{p.name}")
+            on_remote[new] = old_sha
+        log(f"[protocol] {p.name}: exists with other params ({'; '.join(diff[:3])}"
+            f"{' ...' if len(diff) > 3 else ''}): renamed {new}, run again")
+        renamed.append((p.name, new, diff))
     return renamed
 
 
@@ -199,7 +234,7 @@ def run(root: Path, planned: Sequence[Planned], options: SweepOptions,
                 "its values there). Run `git checkout params.yaml` (or commit it), then again")
     base = head_params(root)
     validate(planned, base)
-    supersede(root, planned, base, log)
+    supersede(root, planned, base, log, options.git_remote if options.engine == "ray" else None)
     return run_sweep(root, [p.experiment() for p in planned], options)
 
 
