@@ -132,6 +132,11 @@ def _per_seed_table(agg: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _first_experiment(agg: Mapping[str, Any]) -> str:
+    return next((e["experiment"] for o in agg["objectives"].values()
+                 for e in o["per_seed"].values()), "<name>-s0-<loss>")
+
+
 def _mle_section(agg: Mapping[str, Any], published: Mapping[str, Any]) -> list[str]:
     m = agg["mle"]
     if not m["per_seed"]:
@@ -221,6 +226,8 @@ def markdown(agg: Mapping[str, Any], title: str, context: Sequence[str] = (),
              "distribution.", "", *_verdict_table(agg), "",
              *(_answer_line(loss, o, len(seeds)) for loss, o in agg["objectives"].items()), "",
              "## Per seed", "", *_per_seed_table(agg), "",
+             "(`gantext summary <experiment>`, e.g. `gantext summary "
+             f"{_first_experiment(agg)}`, prints one run's whole verdict and table.)", "",
              "## MLE and every row", "", *_mle_section(agg, published or {}), "",
              *_rows_table(agg), ""]
     real = agg["real"]["summary"]["real_gap"]
