@@ -250,6 +250,7 @@ def _record(loss: str, seed: int, gap: float, control_gap: float | None = 0.0,
     qd.append({"model": "real", "temperature": None, "self_bleu5": 0.38, "bleu5": 0.25,
                "bleu5_lm": 0.25, "self_bleu5_lm": 0.38, "mean_length": 11.2})
     return RunRecord(name=f"t-s{seed}-{loss}", seed=seed, loss=loss, sha="abcdef0123", evaluate=ev,
+                     pretrain={"valid_nll": 3.3 + 0.01 * seed, "train_nll_anchor": 0.7},
                      adversarial={"steps": 300, "rolled_back": seed == 2, "kept_step": 150,
                                   "d_at_chance": False},
                      qd=qd, walls={"ingest": 1.0, "tokenize": 2.0, "pretrain": 10.0,
@@ -343,6 +344,7 @@ def test_the_report_shows_every_objective_losers_and_missing_included(tmp_path):
     assert "| published: MLE | 0.700" in md
     assert "published MLE's self-BLEU-5 (0.5" in md and "against the published 0.250" in md
     assert "rolled back to step 150" in md
+    assert "valid NLL per token 3.310 [" in md and "anchor's units 0.7000 [" in md
     assert "`dvc plots show reports/toy/quality_diversity.csv`" in md
     data = json.loads(files[1].read_text(encoding="utf-8"))
     assert data["objectives"]["bce"]["vs_mle"]["word"] == "no"

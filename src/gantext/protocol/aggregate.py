@@ -211,10 +211,15 @@ def aggregate(records: Sequence[RunRecord], losses: Sequence[str], seeds: Sequen
                                 "first")
             continue
         row["experiment"] = r.name
+        # metrics/pretrain.json: the MLE's own training figures (train NLL in the published
+        # anchor's units: RelGAN's MLE NLL is measured on the training file)
+        row["valid_nll"] = (r.pretrain or {}).get("valid_nll")
+        row["train_nll_anchor"] = (r.pretrain or {}).get("train_nll_anchor")
         if pub_sb is not None:
             row["bleu5_at_published_sbleu5"] = _mle_at(r.qd, float(pub_sb))
         mle[r.seed] = row
-    mle_keys = list(ROW_KEYS) + (["bleu5_at_published_sbleu5"] if pub_sb is not None else [])
+    mle_keys = [*ROW_KEYS, "valid_nll", "train_nll_anchor",
+                *(["bleu5_at_published_sbleu5"] if pub_sb is not None else [])]
     real = {s: {"real_gap": e["real_gap"]} for loss, o in objectives.items()
             for s, e in o["per_seed"].items()}
     missing_seeds = {loss: sorted(set(seeds) - set(o["seeds"])) for loss, o in objectives.items()}

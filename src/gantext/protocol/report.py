@@ -160,6 +160,10 @@ def _mle_section(agg: Mapping[str, Any], published: Mapping[str, Any]) -> list[s
         lines.append(f"| published: {label} | " + " | ".join(f"{v:.3f}" for v in p["bleu"])
                      + " | " + " | ".join(f"{v:.3f}" if sb else "–" for v in (sb or _NS))
                      + f" | {p.get('nll', '–')} | | |")
+    if s["valid_nll"]["n"]:
+        lines += ["", f"MLE training (metrics/pretrain.json): valid NLL per token "
+                  f"{_ci(s['valid_nll'])}; train NLL per token in the published anchor's units "
+                  f"{_ci(s['train_nll_anchor'])} (compare the published `nll` column)."]
     pub = m.get("published_self_bleu5")
     if pub is not None:
         at = s.get("bleu5_at_published_sbleu5") or {}
