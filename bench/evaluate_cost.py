@@ -14,7 +14,8 @@ times and the ratio of the medians.
     python bench/evaluate_cost.py [--corpus builtin|coco] [--ref main] [--repeats 3]
 
 Noise: the machine is shared, so only the ratio measured here, with alternating runs, means
-anything.
+anything; the CPU seconds of each run (process time, one thread) are printed beside the wall
+seconds, since they move less when other work shares the cores.
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ for name in ("mle", "gan", "control") if new else ("mle", "gan"):
     g = build_generator(GeneratorSpec(**saved["spec"]))
     g.load_state_dict(saved[name])
     gens[name] = g.eval()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 data = load_eval_data(paths)
 oracle = dict(oracle=default_grammar(), modes=MODES) if corpus == "builtin" else {}
 res = evaluate(gens, data, cfg, seed=0, log=lambda m: None, **oracle)
 write_outputs(res, paths)
-print(json.dumps({"seconds": time.perf_counter() - start, "mle_bleu5": res.metrics["mle"]["bleu5"]}))
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "mle_bleu5": res.metrics["mle"]["bleu5"]}))
 """
 
 
@@ -163,16 +165,19 @@ def main() -> None:
         srcs = {"this checkout": REPO / "src", args.ref: export_ref(args.ref, tmp / "ref")}
         roots = {"this checkout": tmp / "new", args.ref: tmp / "old"}
         times: dict[str, list[float]] = {k: [] for k in srcs}
+        cpus: dict[str, list[float]] = {k: [] for k in srcs}
         for i in range(args.repeats):
             for name in (srcs if i % 2 == 0 else reversed(list(srcs))):
                 r = run_once(srcs[name], roots[name], ckpt, args.corpus)
                 times[name].append(r["seconds"])
-                print(f"  {name}: {r['seconds']:.1f} s (mle BLEU-5 {r['mle_bleu5']:.4f})",
-                      flush=True)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"median evaluate time ({args.corpus}, one thread): this checkout "
-              f"{med['this checkout']:.1f} s, {args.ref} {med[args.ref]:.1f} s -> ratio "
-              f"{med['this checkout'] / med[args.ref]:.2f}")
+                cpus[name].append(r["cpu"])
+                print(f"  {name}: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU (mle BLEU-5 "
+                      f"{r['mle_bleu5']:.4f})", flush=True)
+        for what, values in (("wall", times), ("CPU", cpus)):
+            med = {k: statistics.median(v) for k, v in values.items()}
+            print(f"median evaluate {what} time ({args.corpus}, one thread): this checkout "
+                  f"{med['this checkout']:.1f} s, {args.ref} {med[args.ref]:.1f} s -> ratio "
+                  f"{med['this checkout'] / med[args.ref]:.2f}")
 
 
 if __name__ == "__main__":
