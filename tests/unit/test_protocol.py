@@ -318,6 +318,40 @@ def test_a_differing_mle_row_of_one_seed_is_a_warning():
     assert any("MLE row of" in w for w in agg["warnings"])
 
 
+def test_stage_wall_times_follow_the_outputs_and_skip_cached_stubs(tmp_path, monkeypatch):
+    """Each stage's time is the run that computed the output the experiment used; a stage DVC
+    restored from its run-cache has a short `gantext.cached` run that must not stand in for it."""
+    import gantext.tracking
+    from gantext.protocol.collect import stage_walls
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text(encoding="utf-8"),
+                                          encoding="utf-8")
+
+    def run(rid, stage, start, end, **tags):
+        return {"run_id": rid, "start_time": start, "end_time": end,
+                "tags": {"gantext.stage": stage, **{k.replace("__", "."): v
+                                                    for k, v in tags.items()}}}
+
+    runs = [run("stub", "pretrain", -50, -40, gantext__cached="true",
+                **{"dvc.out.models/pretrain": "m1"}),
+            run("pre", "pretrain", 0, 10_000, **{"dvc.out.models/pretrain": "m1"}),
+            run("adv", "adversarial", 10_000, 40_000, **{"dvc.out.models/adversarial": "a1",
+                                                       "dvc.dep.models/pretrain": "m1"}),
+            run("ev", "evaluate", 40_000, 45_000, gantext__dvc_exp_name="x-s0",
+                **{"dvc.dep.models/adversarial": "a1"}),
+            run("ev1", "evaluate", 50_000, 50_100, gantext__dvc_exp_name="x-s1",
+                gantext__cached="true", gantext__cached_from="ev",
+                **{"dvc.dep.models/adversarial": "a1"})]
+    monkeypatch.setattr(gantext.tracking, "search_runs", lambda *a, **k: [runs])
+    walls = stage_walls(tmp_path, ["x-s0", "x-s1", "x-s2"])
+    want = {"ingest": None, "tokenize": None, "pretrain": 10.0, "adversarial": 30.0,
+            "evaluate": 5.0}
+    assert walls["x-s0"] == want and walls["x-s1"] == want
+    assert walls["x-s2"] == dict.fromkeys(want)
+    monkeypatch.setattr(gantext.tracking, "search_runs", lambda *a, **k: "no store")
+    assert stage_walls(tmp_path, ["x-s0"])["x-s0"] == dict.fromkeys(want)
+
+
 # ----------------------------------------------------------------------------- the report
 def test_the_report_shows_every_objective_losers_and_missing_included(tmp_path):
     records = [_record("rsgan", s, 0.01 + 0.001 * s) for s in (0, 1, 2)]
