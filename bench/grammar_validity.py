@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -203,11 +204,15 @@ def auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
 
 
 def d_sight(gen, corpus, params, ctx, steps: int, seed: int, batch: int = 64,
-            holdout: int = 10000, every: int = 500, d_temperature: float = 1.0
-            ) -> dict[str, list[dict[str, float]]]:
+            holdout: int = 10000, every: int = 500, d_temperature: float = 1.0,
+            arch: str | None = None) -> dict[str, list[dict[str, float]]]:
     """Train the objective's D as the objective does (real vs MLE samples at `d_temperature`)
     and, separately, on the oracle's labels; AUC real/fake and valid/invalid among held-out
-    fakes at T = 1 (what evaluation draws) along training."""
+    fakes at T = 1 (what evaluation draws) along training. `arch` replaces
+    ``model.discriminator.arch`` (its section's settings from params). A D that scores every
+    prefix is also trained as scratchgan trains it (``real_vs_fake_prefixes``: the
+    cross-entropy of every prefix of the real and fake rows, real -> 1, fake -> 0) and read at
+    each row's last prefix (its <eos>)."""
     g = torch.Generator().manual_seed(seed)
 
     def draw(n: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
@@ -219,32 +224,53 @@ def d_sight(gen, corpus, params, ctx, steps: int, seed: int, batch: int = 64,
     fakes, valid = draw(steps * batch * 2, d_temperature)
     labels = torch.as_tensor(valid, dtype=torch.float32)
     cls = objective_class(LOSS)
-    spec = discriminator_spec(params.model.discriminator, len(corpus.vocab), cls)
+    dcfg = params.model.discriminator
+    if arch is not None:
+        dcfg = dataclasses.replace(dcfg, arch=arch)
+    spec = discriminator_spec(dcfg, len(corpus.vocab), cls)
     ocfg = getattr(params.adversarial, cls.section)
     out: dict[str, list[dict[str, float]]] = {}
-    for mode in ("real_vs_fake", "oracle_labels"):
+    modes = ["real_vs_fake", "oracle_labels"]
+    if build_discriminator(spec).scores_prefixes:
+        modes.append("real_vs_fake_prefixes")
+    for mode in modes:
         torch.manual_seed(seed)
         D = build_discriminator(spec)
+        prefixes = mode == "real_vs_fake_prefixes"
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            if not prefixes:
+                return D(x)
+            last = (x != PAD_ID).sum(1) - 1  # the <eos> position: the whole sentence
+            return D.prefix_scores(x)[torch.arange(len(x)), last]
         opt = torch.optim.Adam(D.parameters(), lr=ocfg.d_lr,
                                betas=(ocfg.adam_beta1, ocfg.adam_beta2))
         order = torch.randperm(len(corpus.train), generator=torch.Generator().manual_seed(seed))
         rows = []
         for step in range(1, steps + 1):
             lo = (step - 1) * 2 * batch
-            if mode == "real_vs_fake":  # the objective's D step: a real batch and a fake batch
+            if mode != "oracle_labels":  # the objective's D step: a real batch and a fake batch
                 real = corpus.train[order[(step * batch + torch.arange(batch)) % len(order)]]
                 x = torch.cat([real, fakes[lo:lo + batch]])
                 y = torch.cat([torch.ones(batch), torch.zeros(batch)])
             else:  # supervised: the same number of rows, labelled by the grammar
                 x, y = fakes[lo:lo + 2 * batch], labels[lo:lo + 2 * batch]
-            loss = nn.functional.binary_cross_entropy_with_logits(D(x), y)
+            if prefixes:  # every real position's prefix carries its row's label
+                mask = (x != PAD_ID).float()
+                per = nn.functional.binary_cross_entropy_with_logits(
+                    D.prefix_scores(x), y[:, None].expand_as(mask), reduction="none")
+                loss = (per * mask).sum() / mask.sum()
+            else:
+                loss = nn.functional.binary_cross_entropy_with_logits(D(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             if step % every == 0 or step == steps:
                 with torch.no_grad(), eval_mode(D):
-                    s_real = D(corpus.valid).numpy()
-                    s_fake = torch.cat([D(held[i:i + 4096]) for i in range(0, holdout, 4096)]).numpy()
+                    s_real = torch.cat([score(corpus.valid[i:i + 1024])
+                                        for i in range(0, len(corpus.valid), 1024)]).numpy()
+                    s_fake = torch.cat([score(held[i:i + 1024])
+                                        for i in range(0, holdout, 1024)]).numpy()
                 rows.append({"step": step, "auc_real_fake": auc(s_real, s_fake),
                              "auc_valid_invalid": auc(s_fake[held_valid], s_fake[~held_valid])})
         out[mode] = rows
@@ -277,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     help="temperature of the fakes D trains on (read on T = 1 samples)")
     ap.add_argument("--reward-steps", type=int, default=0,
                     help="generator steps of the oracle-reward rows (0: adversarial.steps)")
+    ap.add_argument("--d-archs", nargs="+", default=None,
+                    help="D architectures whose sight is measured (default: model.discriminator.arch)")
+    ap.add_argument("--sight-only", action="store_true",
+                    help="only the D-sight part (no curves, rewards or resampling)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -298,6 +328,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     sample_seed = stream_seed(seed, 11)  # one noise stream for every curve
 
     real = figures(real_order(data.pool, stream_seed(seed, REAL_STREAM))[:n], data, ctx)
+    curves, at_real, steps = {}, {}, 0
+    if not args.sight_only:
+        curves, at_real, steps = bounds(mle, corpus, data, params, ctx, real, args, sample_seed)
+    archs = args.d_archs or [None]
+    sights = {a or params.model.discriminator.arch: d_sight(
+        mle, corpus, params, ctx, args.d_steps, seed, d_temperature=args.d_temperature, arch=a)
+        for a in archs} if args.d_steps > 0 else {}
+    for arch, sight in sights.items():
+        for mode, rows in sight.items():
+            print(f"D {arch} trained {mode}: " + "; ".join(
+                f"step {r['step']} AUC real/fake {r['auc_real_fake']:.3f} valid/invalid "
+                f"{r['auc_valid_invalid']:.3f}" for r in rows), flush=True)
+    sight = sights.get(params.model.discriminator.arch, {})
+    result = {"loss": LOSS, "seed": seed, "samples": n, "temperatures": args.temps,
+              "steps": steps, "real": real, "curves": curves,
+              "validity_at_real_sbleu5": at_real, "d_sight": sight, "d_sight_by_arch": sights,
+              "d_temperature": args.d_temperature,
+              "wall_s": round(time.perf_counter() - t0, 1)}
+    write_json(args.out, result)
+    print(f"wrote {args.out} ({result['wall_s']} s)")
+    return result
+
+
+def bounds(mle, corpus, data, params, ctx, real, args, sample_seed):
+    """Parts 2 and 3 (and the MLE's curve): the perfect reward, the Bayes-optimal D, the perfect
+    and Bayes resampling; returns (curves, validity at the data's self-BLEU-5, reward steps)."""
+    seed, n = params.seed, args.samples
     curves = {"mle": curve(mle, data, ctx, args.temps, n, sample_seed)}
     print(f"real: validity {real['validity']:.3f} self-BLEU-5 {real['sbleu5']:.4f} "
           f"len {real['len']:.2f} (n {real['n']})", flush=True)
@@ -323,21 +380,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     at_real = {name: at_real_diversity(pts, real["sbleu5"]) for name, pts in curves.items()}
     print("validity at the data's self-BLEU-5: " + ", ".join(
         f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in at_real.items()), flush=True)
-
-    sight = d_sight(mle, corpus, params, ctx, args.d_steps, seed,
-                    d_temperature=args.d_temperature) if args.d_steps > 0 else {}
-    for mode, rows in sight.items():
-        print(f"D trained {mode}: " + "; ".join(
-            f"step {r['step']} AUC real/fake {r['auc_real_fake']:.3f} valid/invalid "
-            f"{r['auc_valid_invalid']:.3f}" for r in rows), flush=True)
-    result = {"loss": LOSS, "seed": seed, "samples": n, "temperatures": args.temps,
-              "steps": steps, "real": real, "curves": curves,
-              "validity_at_real_sbleu5": at_real, "d_sight": sight,
-              "d_temperature": args.d_temperature,
-              "wall_s": round(time.perf_counter() - t0, 1)}
-    write_json(args.out, result)
-    print(f"wrote {args.out} ({result['wall_s']} s)")
-    return result
+    return curves, at_real, steps
 
 
 if __name__ == "__main__":

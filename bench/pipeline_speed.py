@@ -14,6 +14,12 @@ this run, with a torch matmul in fp32 and in bf16) that each loop reaches. Rows:
   steps (no early exit); ours is the project's sampler (through :class:`OurApi`), with the
   decoding head in fp32 and in bf16 (``runtime.precision``; the recurrent state stays fp32, so
   the bf16 row's share is of the bf16 rate: a lower bound).
+- sampling, transformer: the transformer generator (``--t-*``; default: the size that matched
+  the LSTM's COCO NLL at its parameter budget, docs/guide/transformer-and-discriminators.md)
+  trained on the same batches as the LSTM (its own learning rate), sampled by the same sampler
+  through its KV cache; tokens/s and the ratio to the LSTM's row of the same precision. Its
+  FLOPs per step are counted like the LSTM's (matmuls of the blocks and the head, attention
+  over the cached prefix).
 - rollouts: the reference is SeqGAN's nested loops (for each rollout, for each prefix: replay
   the prefix from <bos>, sample to full length, score with D); ours is the project's batched
   rollouts (through :class:`OurApi`).
@@ -99,6 +105,14 @@ def matmul_gflops(dtype: torch.dtype, n: int = 1024, repeats: int = 8) -> float:
     a @ b
     best = min(timed(lambda: a @ b).cpu_s for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
+
+
+def transformer_flops(spec, width: int) -> float:
+    """Forward FLOPs of one transformer decoding step for one row: every block's projections
+    (qkv, out, two MLP layers), attention over `width` cached slots, the head."""
+    d = spec.d_model
+    block = 2 * (3 * d * d + d * d + 2 * d * spec.ff_dim) + 2 * 2 * width * d
+    return spec.num_layers * block + 2 * d * spec.vocab_size
 
 
 def step_flops(spec: GeneratorSpec) -> float:
@@ -293,6 +307,13 @@ def main() -> None:
     ap.add_argument("--sample-batch", type=int, default=500)
     ap.add_argument("--rollouts", type=int, default=4)
     ap.add_argument("--rollout-rows", type=int, default=32, help="sentences per rollout call")
+    ap.add_argument("--t-d-model", type=int, default=128, help="transformer residual width")
+    ap.add_argument("--t-layers", type=int, default=4)
+    ap.add_argument("--t-heads", type=int, default=4)
+    ap.add_argument("--t-ff", type=int, default=512)
+    ap.add_argument("--t-positions", default="learned", choices=("learned", "rotary"))
+    ap.add_argument("--t-lr", type=float, default=1e-3, help="transformer Adam learning rate")
+    ap.add_argument("--skip-rollouts", action="store_true", help="stop after the sampling rows")
     ap.add_argument("--no-heap", action="store_true",
                     help="leave glibc's malloc as is (shows the sys time it costs)")
     ap.add_argument("--json", type=Path, help="also write the rows here")
@@ -339,10 +360,15 @@ def main() -> None:
                            | {"step_rows": counter.rows})
     model.set_decode_precision(torch.bfloat16)
     _print(sample_rows)
+    sample_rows += transformer_sampling(vocab_size, batches, sample_rows, args)
     print("    why (ours, bf16 head):", why(lambda: OurApi.sample(model, args.sample_batch, args.max_len,
                                                     torch.Generator().manual_seed(1),
                                                     args.sample_batch)))
 
+    if args.skip_rollouts:
+        if args.json:
+            args.json.write_text(json.dumps(rows + sample_rows, indent=1))
+        return
     torch.manual_seed(0)
     disc = Discriminator(DiscriminatorSpec(vocab_size=vocab_size)).eval()
     samples = OurApi.sample(model, args.rollout_rows, args.max_len,
@@ -372,6 +398,53 @@ def main() -> None:
     all_rows = rows + sample_rows + rows_out
     if args.json:
         args.json.write_text(json.dumps(all_rows, indent=1))
+
+
+def transformer_sampling(vocab_size: int, batches: list, lstm_rows: list[dict], args
+                         ) -> list[dict]:
+    """The transformer generator trained on the LSTM's batches (mle + warm-up), then sampled by
+    the same sampler as the LSTM rows; each row's ratio to the LSTM's of its precision."""
+    spec = dict(arch="transformer", vocab_size=vocab_size, embed_dim=args.embed,
+                d_model=args.t_d_model, num_layers=args.t_layers, num_heads=args.t_heads,
+                ff_dim=args.t_ff, positions=args.t_positions, dropout=0.0, max_len=args.max_len)
+    torch.manual_seed(0)
+    model = build_generator(spec).train()
+    lstm_params = build_generator(GeneratorSpec(vocab_size=vocab_size, embed_dim=args.embed,
+                                                hidden_dim=args.hidden)).parameters()
+    print(f"transformer: d_model {args.t_d_model}, {args.t_layers} layers, {args.t_heads} heads, "
+          f"ff {args.t_ff}, {args.t_positions} positions; "
+          f"{sum(p.numel() for p in model.parameters())} parameters (the LSTM: "
+          f"{sum(p.numel() for p in lstm_params)})")
+    opt = torch.optim.Adam(model.parameters(), lr=args.t_lr)
+    train_bf16(model, opt, (batches * 2)[:args.mle_batches + 1 + args.warm_batches])
+    model.eval()
+    out = []
+    for name, precision in (("transformer, KV cache", "fp32"),
+                            ("transformer, KV cache, bf16 head", "bf16")):
+        model.set_decode_precision(torch.bfloat16 if precision == "bf16" else None)
+        counter, res = StepCounter(model), {}
+        t = timed(lambda: res.setdefault("ids", OurApi.sample(
+            model, args.samples, args.max_len, torch.Generator().manual_seed(1),
+            args.sample_batch)))
+        counter.close()
+        ids = res["ids"]
+        tokens = int((ids != PAD_ID).sum())
+        # attention reads the cached prefix: count each token at its mean position
+        mean_width = float((ids != PAD_ID).sum(1).float().pow(2).sum() / 2 / max(tokens, 1))
+        flops = tokens * transformer_flops(model.spec, mean_width)
+        out.append(_row("sampling", name, t, tokens, flops, precision, args)
+                    | {"step_rows": counter.rows})
+    lstm = {r["precision"]: r for r in lstm_rows if r["loop"].startswith("ours")}
+    _print([lstm_rows[0], *out])
+    for r in out:
+        ref = lstm[r["precision"]]
+        print(f"    transformer / LSTM sampling tokens/s ({r['precision']}): "
+              f"{r['tokens_per_s'] / ref['tokens_per_s']:.2f} "
+              f"({r['tokens_per_s']:.0f} vs {ref['tokens_per_s']:.0f})")
+    print("    why (transformer, bf16 head):", why(lambda: OurApi.sample(
+        model, args.sample_batch, args.max_len, torch.Generator().manual_seed(1),
+        args.sample_batch)))
+    return out
 
 
 def _print(rows: list[dict]) -> None:

@@ -23,7 +23,7 @@ def main() -> None:
     paths = repo_paths()
     params = load_params(paths.params)
     # Computed before the tracking run starts: bad input fails fast and leaves no MLflow run.
-    result = ingest(params.ingest, params.seed, paths.root)
+    result = ingest(params.ingest, params.ingest.split_seed, paths.root)
     with stage_run("ingest", params, paths) as tracker:
         write_outputs(result, paths)
         record_machine(paths.metrics_json("ingest"))  # what computed these figures (verify)

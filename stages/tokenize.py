@@ -3,7 +3,8 @@
 Reads data/interim/{train,valid,test}.txt; writes data/processed/{train,valid,test}.npy (int32,
 shape (sentences, max_len + 1): tokens, <eos>, <pad>...), data/processed/vocab.json and
 metrics/tokenize.json (vocab size, OOV and truncation rates, length stats, vocab hash, the
-max_len used: `tokenize.max_len: auto` resolves to the 99th percentile of train lengths). Warns
+max_len used: `tokenize.max_len: auto` resolves to the 99th percentile of train lengths, at
+most 4x their median). Warns
 when max_len truncates more than 1% of a split.
 """
 
@@ -38,7 +39,7 @@ def main() -> None:
         tracker.log_artifact(paths.metrics_json("tokenize"))
     stats = "; ".join(f"{s} {m[s]['sentences']} (oov {m[s]['oov_rate']:.2%}, truncated "
                       f"{m[s]['truncation_rate']:.2%})" for s in SPLITS)
-    auto = " (auto)" if m["max_len_auto"] else ""
+    auto = f" (auto: {m['max_len_rule']})" if m["max_len_auto"] else ""
     print(f"tokenize ({m['level']}, max_len {m['max_len']}{auto}): vocabulary {m['vocab_size']} "
           f"incl. specials; {stats}", file=sys.stderr)
 

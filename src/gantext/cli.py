@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from gantext.errors import CheckpointError, DataError, GantextError
+from gantext.protocol.command import add_protocol_arguments, run_protocol_command
 from gantext.sweep import add_sweep_arguments, run_sweep_command
 
 
@@ -117,85 +118,24 @@ def _run_lineage(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- summary
-#: the headline rows of `gantext summary` (keys of metrics/evaluate.json)
-SUMMARY_KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3", "sbleu4", "sbleu5",
-                "fid", "fid_floor", "nll", "nll_anchor", "validity", "oracle_nll_token",
-                "oracle_nll_gap", "oracle_invalid", "mode_js", "n_samples", "n_refs")
-#: the real row's counterpart of a model's figure (its FID is the floor at the models' n)
-_REAL_KEY = {"fid": "fid_floor"}
 #: the optional model rows the evaluate stage adds (``evaluate.length_match``: both generators
-#: drawn at the training lengths; ``evaluate.d_resample``: the GAN's samples reweighted by its D),
-#: shown after the real row when the file has them
+#: drawn at the training lengths; ``evaluate.d_resample``: the GAN's samples reweighted by its D)
 EXTRA_ROWS = ("mle_lm", "gan_lm", "d_resample")
 
 
 def _add_summary_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics", default="metrics/evaluate.json",
-                   help="the evaluate stage's metrics file (default: %(default)s)")
-
-
-def summary_table(metrics: dict) -> str:
-    """A compact metric x (mle, gan, delta, real, then any of :data:`EXTRA_ROWS`) table of
-    evaluate.json's headline keys.
-
-    A delta is marked ``*`` only when its bootstrap 95% interval (``delta.<key>_lo`` ..
-    ``_hi``) excludes 0; the interval is printed beside it. Deltas without an interval (NLL,
-    validity, grammar figures) are never marked. The real row's ``fid`` line shows
-    ``real.fid_floor``: FID of a real sample of the models' size, the exact counterpart.
-    """
-    from gantext.metrics.bootstrap import significant
-
-    cols = [c for c in ("mle", "gan", "delta", "real", *EXTRA_ROWS)
-            if isinstance(metrics.get(c), dict)]
-    delta = metrics.get("delta") if isinstance(metrics.get("delta"), dict) else {}
-
-    def get(c: str, k: str) -> object:
-        if c == "real" and k in _REAL_KEY:
-            return metrics[c].get(_REAL_KEY[k])
-        return metrics[c].get(k)
-
-    rows = [k for k in SUMMARY_KEYS if any(get(c, k) is not None for c in cols)
-            and not (k == "fid_floor" and "real" in cols)]
-
-    def fmt(v: object) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    has_ci = any(k.endswith("_lo") for k in delta)
-    width = {c: max(10, len(c) + 2) for c in cols}  # d_resample is 10 characters wide
-    lines = [f"{'metric':<16}" + "".join(f"{c:>{width[c]}}" for c in cols)
-             + ("   delta 95% interval" if has_ci else "")]
-    marked = False
-    for k in rows:
-        cells = []
-        for c in cols:
-            v = fmt(get(c, k))
-            if c == "delta" and significant(delta, k):
-                v, marked = v + "*", True
-            cells.append(f"{v:>{width[c]}}")
-        ci = (f"   [{delta[k + '_lo']:.4f}, {delta[k + '_hi']:.4f}]"
-              if significant(delta, k) is not None else "")
-        lines.append(f"{k:<16}" + "".join(cells) + ci)
-    proto = metrics.get("protocol")
-    if isinstance(proto, dict) and "ci_resamples" in proto:
-        lines.append(f"* = the delta's bootstrap {proto.get('ci_level', 0.95):.0%} interval "
-                     f"({proto['ci_resamples']} resamples) excludes 0"
-                     + ("" if marked else " (none here)") + "; real = "
-                     + f"{proto.get('real_sample_from', 'held-out')} sentences at the models' n")
-    elif "delta" in cols:
-        lines.append("no intervals in this file (an older evaluate.json): no delta is marked "
-                     "significant")
-    return "\n".join(lines) + "\n"
+    p.add_argument("name", nargs="?", default=None,
+                   help="a DVC experiment (see `dvc exp show`), branch, tag or commit; default: "
+                        "the workspace")
+    p.add_argument("--metrics", default=None,
+                   help="the workspace's evaluate metrics file (default: metrics/evaluate.json)")
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    from gantext.io import read_json
+    from gantext.summary import load_run, render
 
-    path = Path(args.metrics)
-    if not path.is_file():
-        raise DataError(f"{path}: not found; run the pipeline first (`dvc repro`)")
-    sys.stdout.write(summary_table(read_json(path)))
+    sys.stdout.write(render(load_run(Path("."), args.name,
+                                     Path(args.metrics) if args.metrics else None)))
     return 0
 
 
@@ -285,8 +225,13 @@ COMMANDS: dict[str, Command] = {
     "lineage": Command("print how the current model (or a DVC experiment's, --exp) was made: "
                        "inputs, md5s (as in dvc.lock), params, metrics, machine, git commit, "
                        "MLflow runs", _add_lineage_args, _run_lineage),
-    "summary": Command("print the headline evaluation metrics (MLE, GAN, delta, real data)",
+    "summary": Command("print the verdict (GAN vs MLE and the control, at equal diversity and "
+                       "length) and the headline metrics, of the workspace or an experiment",
                        _add_summary_args, _run_summary),
+    "protocol": Command("run MLE + objectives + the control x seeds on a corpus (the COCO "
+                        "recipe, your files, the built-in grammar) and report the multi-seed "
+                        "verdict vs MLE and vs the control", add_protocol_arguments,
+                        run_protocol_command),
     "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",
                      add_sweep_arguments, run_sweep_command),
     "verify": Command("did this workspace reproduce a revision's figures? metrics/*.json vs "

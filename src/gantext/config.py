@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from gantext.configfields import flatten, param, section, to_dict  # noqa: F401 (re-exported)
 from gantext.errors import ConfigError
@@ -59,6 +59,10 @@ class IngestConfig:
     test_fraction: float = _f(0.1, ge=0.0, lt=1.0, help="ignored when test_paths is given")
     data_dir: str = _f("data/raw", help="folder DVC watches for ingest (a dvc.yaml dep via "
                        "${ingest.data_dir}); keep the corpus files under it")
+    # Its own seed, not the top-level `seed`: experiments over `seed` vary the model only, and
+    # every seed is scored on the same test split (the built-in corpus is the same sample too).
+    split_seed: int = _f(0, ge=0, le=2**32 - 1, help="seed of the train/valid/test split (and of "
+                         "the built-in corpus' sample); the top-level seed never moves the split")
 
 
 # ----------------------------------------------------------------------------- tokenize
@@ -69,9 +73,12 @@ class TokenizeConfig:
     level: Literal["word", "char"] = _f("word")
     min_freq: int = _f(1, ge=1, help="rarer train tokens map to <unk>")
     max_size: int = _f(0, ge=0, help="vocabulary cap without specials (0 = no cap)")
-    # auto: the 99th percentile of the train split's lengths (recorded in metrics/tokenize.json)
+    # auto: the 99th percentile of the train split's lengths, at most 4x their median (one
+    # outlier cannot widen every row; gantext.text.prepare.auto_max_len; recorded with its
+    # reading in metrics/tokenize.json)
     max_len: int | Literal["auto"] = _f(32, ge=1, help="tokens per sentence before <eos>; longer "
-                                        "ones are truncated; auto = 99th percentile of train")
+                                        "ones are truncated; auto = 99th percentile of train, "
+                                        "at most 4x the median")
     # [train, valid] = the whole training *file* when valid is carved from it (the COCO
     # anchors' ~4,660-type vocabulary); the test split may never shape the vocabulary.
     vocab_splits: tuple[Literal["train", "valid"], ...] = _f(
@@ -110,14 +117,24 @@ GeneratorConfig = _generator_config()
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
-    """CNN text classifier (SeqGAN/RelGAN style)."""
+class _DiscriminatorShared:
+    """The discriminator; `arch` picks it from gantext.models.discriminator.DISCRIMINATORS."""
 
+    arch: str = _f("cnn", help="a name in gantext.models.discriminator.DISCRIMINATORS")
     embed_dim: int = _f(64, ge=1)
-    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="at least one width")
-    num_filters: int = _f(64, ge=1, help="filters per kernel width")
+    kernel_sizes: tuple[int, ...] = _f((2, 3, 4, 5), ge=1, help="cnn: at least one width")
+    num_filters: int = _f(64, ge=1, help="cnn: filters per kernel width")
     dropout: float = _f(0.25, ge=0.0, lt=1.0)
     spectral_norm: bool = _f(False)
+
+
+def _discriminator_config() -> type:
+    from gantext.models.discriminator import discriminator_sections  # imports torch
+
+    return _with_sections("DiscriminatorConfig", _DiscriminatorShared, discriminator_sections())
+
+
+DiscriminatorConfig = _discriminator_config()
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,11 @@ class PretrainConfig:
     lr_decay: float = _f(0.8, gt=0.0, le=1.0, help="learning rate of epoch e is lr * lr_decay^(e-1)")
     grad_clip: float = _f(5.0, gt=0.0)
     patience: int = _f(3, ge=1, help="epochs without valid-NLL improvement before stopping")
+    # after early stopping, from the best epoch: fresh Adam at a small fixed rate, kept while
+    # each epoch lowers the valid NLL (what the mle-continued control showed a stopped MLE left)
+    low_lr_epochs: int = _f(4, ge=0, help="epochs of the low-lr phase after early stopping "
+                            "(0: none); it stops at the first epoch that does not improve")
+    low_lr: float = _f(3e-4, gt=0.0, help="learning rate of the low-lr phase")
     device: str = _f("auto", help="auto | cpu | cuda | cuda:N")
 
 
@@ -157,11 +179,18 @@ class _AdversarialLoop:
                           "keep the latest checkpoint (every checkpoint_every steps) within it; "
                           "0 = always keep the end")
     rollback_if_worse_everywhere: bool = _f(
-        True, help="if the end has a higher valid NLL than the MLE and no gain in BLEU-5 or "
-                   "self-BLEU-5 beyond 2 standard errors, keep the latest checkpoint that has "
-                   "one (or the MLE)")
+        True, help="if the end has a higher valid NLL than the MLE and its quality-diversity "
+                   "curve lies below the MLE's everywhere beyond noise (without a reading: no "
+                   "gain in BLEU-5 or self-BLEU-5 beyond 2 standard errors), keep the latest "
+                   "checkpoint that has a trade (or the MLE)")
+    guard_temperatures: tuple[float, ...] = _f(
+        (0.8, 1.0, 1.25), gt=0.0, help="temperatures of the guard's curve (T = 1 always among "
+        "them); one temperature: the T = 1 rule alone")
     guard_samples: int = _f(2000, ge=2, help="samples (T = 1, fixed seed) behind the BLEU-5 and "
                                             "self-BLEU-5 of rollback_if_worse_everywhere")
+    control: bool = _f(True, help="also train the control (mle-continued: the same generator "
+                       "updates with the MLE loss, no D) from the same MLE, written beside the "
+                       "generator and scored by evaluate as its own row")
     device: str = _f("auto")
 
 
@@ -180,6 +209,11 @@ AdversarialConfig = _adversarial_config()
 # ----------------------------------------------------------------------------- evaluate
 from gantext.metrics.resample import DResampleConfig  # noqa: E402 (owns its section; imports torch)
 from gantext.metrics.length_match import LengthMatchConfig  # noqa: E402 (as above)
+from gantext.metrics.reverse_lm import ReverseLMConfig  # noqa: E402 (as above)
+
+#: Upper bound of ``evaluate.fid.svd_dim`` (see FIDConfig).
+MAX_SVD_DIM = 256
+
 
 @dataclass(frozen=True)
 class FIDConfig:
@@ -187,8 +221,16 @@ class FIDConfig:
 
     ngram_min: int = _f(2, ge=1)
     ngram_max: int = _f(2, ge=1)
-    svd_dim: int = _f(32, ge=1)
+    # Each bootstrap replicate of FID is an eigendecomposition of an svd_dim^2 matrix (cubic
+    # cost), 1,000 of them per row: 256 is ~15 s a row on one core, 1,600 was ~54 min.
+    svd_dim: int = _f(32, ge=1, le=MAX_SVD_DIM,
+                      help="feature dimensions; the bootstrap's FID cost grows with their cube")
     boundary: bool = _f(True, help="add <s>/</s> around sentences (boundary n-grams)")
+
+
+#: The full protocol's sample counts on a real corpus (``source: files``) and on the built-in
+#: grammar, which ``evaluate.num_samples`` / ``sweep_samples: auto`` resolve to.
+FULL_PROTOCOL = {"files": (10000, 5000), "builtin": (2000, 4000)}
 
 
 @dataclass(frozen=True)
@@ -196,19 +238,41 @@ class EvaluateConfig:
     """The fixed evaluation protocol (see ARCHITECTURE.md)."""
 
     # >= 2: self-BLEU scores each sample against the others, FID needs a covariance.
-    num_samples: int = _f(2000, ge=2, help="samples per generator at temperature 1")
+    num_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per generator at temperature 1; auto = the full protocol: "
+        "10000 on a real corpus, 2000 on the built-in grammar")
     temperature: float = _f(1.0, gt=0.0)
-    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0)
-    sweep_samples: int = _f(1000, ge=2, help="samples per (generator, temperature) of the sweep")
+    # >= 2 distinct: the quality-diversity curve (and the verdict read off it) needs two points
+    sweep_temperatures: tuple[float, ...] = _f((0.7, 0.85, 1.0, 1.2, 1.5), gt=0.0,
+                                               help="at least 2 distinct temperatures > 0")
+    sweep_samples: int | Literal["auto"] = _f(
+        "auto", ge=2, help="samples per (generator, temperature) of the sweep; auto = 5000 on a "
+        "real corpus, 4000 on the built-in grammar")
     batch_size: int = _f(500, ge=1, help="sampling / NLL batch size")
     # valid: for choosing hyperparameters without looking at test (see bench/coco/README.md)
     split: Literal["test", "valid"] = _f("test", help="the reference split: test | valid")
     fid: FIDConfig = _sub(FIDConfig)
+    mauve: bool = _f(True, help="MAUVE next to FID, over the FID extractor's features")
     # discriminator-guided resampling of the GAN generator's samples (gantext.metrics.resample)
     d_resample: DResampleConfig = _sub(DResampleConfig)
     # both generators drawn at the training sentences' lengths (gantext.metrics.length_match)
     length_match: LengthMatchConfig = _sub(LengthMatchConfig)
+    # LM / reverse-LM scores per row (gantext.metrics.reverse_lm): off by default, on in the protocol
+    reverse_lm: ReverseLMConfig = _sub(ReverseLMConfig)
     device: str = _f("auto")
+
+    def resolved(self, source: str, warn: Callable[[str], None] | None = None
+                 ) -> "EvaluateConfig":
+        """This config with ``auto`` sample counts replaced by the full protocol's for `source`
+        (``ingest.source``); `warn` hears when a real corpus is evaluated on fewer samples."""
+        full_n, full_sweep = FULL_PROTOCOL["files" if source == "files" else "builtin"]
+        n = full_n if self.num_samples == "auto" else self.num_samples
+        sweep = full_sweep if self.sweep_samples == "auto" else self.sweep_samples
+        if warn is not None and source == "files" and (n < full_n or sweep < full_sweep):
+            warn(f"evaluate.num_samples {n} / sweep_samples {sweep} are below the full "
+                 f"protocol's {full_n} / {full_sweep} on a real corpus: wider intervals, and "
+                 "self-BLEU / FID not comparable with figures at the full size; set them to auto")
+        return dataclasses.replace(self, num_samples=n, sweep_samples=sweep)
 
 
 # ----------------------------------------------------------------------------- runtime
@@ -324,7 +388,9 @@ def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
             if isinstance(v, str):  # a keyword alternative such as "auto": no numeric bound
                 continue
             if not ok(v, bound):
-                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} {bound}")
+                why = f" ({m['help']})" if m.get("help") else ""  # the key's help says why
+                raise ConfigError(f"params key '{key}': got {v!r}, expected a value {word} "
+                                  f"{bound}{why}")
 
 
 def _build(cls: type, data: dict, prefix: str) -> Any:
@@ -370,6 +436,11 @@ def _check_cross_fields(obj: Any, prefix: str) -> None:
                           "convolution width, e.g. [2, 3, 4, 5]")
     if isinstance(obj, FIDConfig) and obj.ngram_min > obj.ngram_max:
         raise ConfigError(f"params keys '{prefix}.ngram_min' > '{prefix}.ngram_max'")
+    if isinstance(obj, EvaluateConfig) and len(set(obj.sweep_temperatures)) < 2:
+        raise ConfigError(f"params key '{prefix}.sweep_temperatures': got "
+                          f"{list(obj.sweep_temperatures)}, expected at least 2 distinct "
+                          "temperatures > 0 (the quality-diversity curve of each model is "
+                          "interpolated between them), e.g. [0.7, 1.0, 1.5]")
 
 
 def params_from_dict(data: dict | None) -> Params:
@@ -379,12 +450,17 @@ def params_from_dict(data: dict | None) -> Params:
     if not isinstance(data, dict):
         raise ConfigError("params must be a mapping of sections (ingest, tokenize, ...)")
     params = _build(Params, data, "")
+    from gantext.models.discriminator import DISCRIMINATORS
     from gantext.models.generator import GENERATORS
     from gantext.objectives import OBJECTIVES
 
     if params.model.generator.arch not in GENERATORS:
         raise ConfigError(f"params key 'model.generator.arch': unknown architecture "
                           f"{params.model.generator.arch!r}; valid: {', '.join(sorted(GENERATORS))}")
+    if params.model.discriminator.arch not in DISCRIMINATORS:
+        raise ConfigError(f"params key 'model.discriminator.arch': unknown architecture "
+                          f"{params.model.discriminator.arch!r}; valid: "
+                          f"{', '.join(sorted(DISCRIMINATORS))}")
     if params.adversarial.loss not in OBJECTIVES:
         raise ConfigError(f"params key 'adversarial.loss': unknown loss {params.adversarial.loss!r}; "
                           f"valid losses: {', '.join(sorted(OBJECTIVES))}")

@@ -61,7 +61,8 @@ from gantext.metrics.diversity import diversity_metrics
 from gantext.metrics.fid import EXTRACTOR_SEED, FeatureExtractor
 from gantext.metrics.nll import nll_metrics
 from gantext.metrics.oracle import Oracle, mode_counts, oracle_metrics
-from gantext.metrics.quality_diversity import qd_row, sweep
+from gantext.metrics.quality_diversity import qd_point, sweep
+from gantext.metrics.verdict import Point, sign_of, verdict_block, verdict_word
 from gantext.metrics.reference import NS, Ruler, Scored, real_metrics, real_order, sample_sizes
 from gantext.models.generator import Generator
 from gantext.paths import Paths
@@ -73,27 +74,42 @@ __all__ = ["EvalData", "Evaluation", "DELTA_KEYS", "CI_KEYS", "NS", "draw_sample
            "generator_metrics", "load_eval_data", "ordered_metrics", "real_metrics", "stream_seed",
            "sweep_rows", "write_outputs"]
 
-#: Figures with a bootstrap interval (``<key>_lo`` / ``<key>_hi``) in every row and in delta.
-CI_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid")
+#: Figures with a bootstrap interval (``<key>_lo`` / ``<key>_hi``) in every row and in delta
+#: (``fid_train``: against the held-out sentences of the training distribution, when there are).
+CI_KEYS = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "fid_train")
 #: Metrics that get a ``delta.<key>`` = gan - mle entry. Grammar NLL enters as the change of the
 #: distance to the real data (``oracle_nll_gap``), never as a raw lower-is-better figure.
-DELTA_KEYS = (*CI_KEYS, "nll", "nll_anchor", "validity", "oracle_nll_gap", "mode_js")
+DELTA_KEYS = (*CI_KEYS, "mauve", "mauve_test", "nll", "nll_anchor", "len", "validity",
+              "oracle_nll_gap", "mode_js")
+
+#: The verdict block's keys in the order `dvc exp show` shows them (gantext.metrics.verdict):
+#: the verdicts first (1 above / 0 inside noise / -1 below), then the gaps with their intervals.
+_GAP = ("gap_mean", "gap_mean_lo", "gap_mean_hi", "gap_max", "gap_max_lo", "gap_max_hi")
+VERDICT_ORDER = ("vs_mle", "vs_mle_lm", "vs_control", "vs_control_lm", "fid_train_vs_mle",
+                 "fid_train_vs_control", *_GAP, *(f"lm_{k}" for k in _GAP),
+                 *(f"control_{k}" for k in _GAP), *(f"lm_control_{k}" for k in _GAP),
+                 "real_gap", "lm_real_gap", "overlap_lo", "overlap_hi", "n_sweep", "line")
 
 #: Column order of metrics/evaluate.json, which is what `dvc exp show` / `dvc metrics show`
 #: display: the headline figures first (blocks mle, gan, delta, real; in each block BLEU,
 #: self-BLEU, FID, NLL, grammar oracle), the rest after them.
-BLOCK_ORDER = ("mle", "gan", "delta", "real")
-KEY_ORDER = (*(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid", "fid_floor",
-             "nll", "nll_anchor", "validity", "oracle_nll", "mode_js",
+BLOCK_ORDER = ("verdict", "mle", "gan", "control", "delta", "delta_control", "real")
+KEY_ORDER = (*VERDICT_ORDER, *(f"bleu{n}" for n in NS), *(f"sbleu{n}" for n in NS), "fid_train",
+             "fid_train_floor", "fid", "fid_floor", "mauve", "mauve_test", "nll", "nll_anchor", "validity", "oracle_nll", "mode_js",
              "oracle_nll_token", "oracle_nll_gap", "oracle_invalid", "distinct_1", "distinct_2",
              "distinct_3", "distinct_4", "unique", "novelty", "len", "n_samples", "n_refs",
              "pool_size", "fid_halves", "n_halves", "fid_shuffle_ratio",
-             *(f"{k}_{e}" for k in (*CI_KEYS, "fid_floor") for e in ("lo", "hi")))
+             "n_heldout",
+             *(f"{k}_{e}" for k in (*CI_KEYS, "fid_floor", "fid_train_floor")
+               for e in ("lo", "hi")))
 
 # Keys of the independent random streams (see stream_seed); never renumber them, or every
 # published number changes. (_REAL_TEST and _FID_FIT are retired: the real sample comes from the
-# held-out pool, the FID extractor has a fixed seed.)
-_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES, _BOOTSTRAP = range(1, 8)
+# held-out pool, the FID extractor has a fixed seed.) _REAL_TRAIN_ONLY: the real sample from the
+# train split alone (the floor against the held-out training-distribution sentences);
+# _VERDICT: the verdict's paired bootstrap. _REVERSE_LM: the LM / reverse-LM scores' training.
+(_SAMPLES, _SWEEP, _REAL_TRAIN, _REAL_TEST, _FID_FIT, _FID_HALVES, _BOOTSTRAP, _REAL_TRAIN_ONLY,
+ _VERDICT, _REVERSE_LM) = range(1, 11)
 
 Log = Callable[[str], None]
 
@@ -118,7 +134,9 @@ class EvalData:
     """What the protocol reads: raw token lists of the train split and of the reference split
     (``test``; the valid split when ``evaluate.split`` is ``valid``) and its encoded rows, and
     the held-out pool the real sample is drawn from (every split but the reference split and,
-    for ``split: valid``, test)."""
+    for ``split: valid``, test). ``heldout``: sentences of the *training* distribution that no
+    model trained on (the validation split, carved from the training files), the reference of
+    the FID criterion ``fid_train``; empty when there is no validation split."""
 
     vocab: Vocab
     max_len: int
@@ -127,6 +145,7 @@ class EvalData:
     test_encoded: torch.Tensor
     pool: list[list[str]] = field(default_factory=list)
     pool_splits: tuple[str, ...] = ("train",)
+    heldout: list[list[str]] = field(default_factory=list)
 
     @property
     def level(self) -> str:
@@ -162,7 +181,8 @@ def load_eval_data(paths: Paths, split: str = "test") -> EvalData:
                         f"{len(encoded)} rows: stale data; run `dvc repro tokenize`")
     return EvalData(vocab=corpus.vocab, max_len=corpus.max_len, train=texts["train"],
                     test=texts[split], test_encoded=encoded,
-                    pool=[s for name in pool_splits for s in texts[name]], pool_splits=pool_splits)
+                    pool=[s for name in pool_splits for s in texts[name]], pool_splits=pool_splits,
+                    heldout=texts["valid"])
 
 
 # ---------------------------------------------------------------------- sampling
@@ -261,24 +281,38 @@ def deltas(rows: Mapping[str, Scored], a: str = "mle", b: str = "gan") -> dict[s
 # ---------------------------------------------------------------------- the protocol
 def sweep_rows(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateConfig,
                seed: int, ctx: OracleContext | None = None, log: Log = _stderr,
-               on_draw: Callable[[int], Any] | None = None) -> list[dict[str, Any]]:
+               on_draw: Callable[[int], Any] | None = None,
+               points: dict[str, list[Point]] | None = None,
+               headline: Mapping[str, Sequence[Sequence[str]]] | None = None
+               ) -> list[dict[str, Any]]:
     """The quality-diversity sweep of `generators` and its ``real`` row, from the evaluate
     stage's sample streams: one stream per temperature, shared by the models (common random
     numbers), and the first ``n_sweep`` sentences of the headline real sample. A script that
-    re-scores an experiment's curve (bench/coco/length_matched.py) gets the stage's samples."""
+    re-scores an experiment's curve (bench/coco/length_matched.py) gets the stage's samples.
+    `points` (optional) collects the per-sentence scores of every point, the real one under
+    ``"real"`` (what the verdict resamples). `headline` (the models' samples at
+    ``evaluate.temperature``, when the caller has them): the sweep point at that temperature
+    takes their first n_sweep instead of drawing again, when there are enough."""
     temps = list(cfg.sweep_temperatures)
     _, n_sweep = sample_sizes(cfg.num_samples, cfg.sweep_samples, len(data.pool))
 
     def sample(name: str, t: float, k: int) -> list[list[str]]:
+        if headline and t == cfg.temperature and k <= len(headline.get(name, ())):
+            # the headline samples at this temperature: their first k are a sample of k (drawn
+            # once, not twice; on COCO a sixth of the sweep's sampling)
+            return [list(s) for s in headline[name][:k]]
         drawn = draw_samples(generators[name], data.vocab, k, data.max_len, t,
                              stream_seed(seed, _SWEEP, temps.index(t)), cfg.batch_size)
         if on_draw is not None:
             on_draw(k)
         return drawn
 
-    rows = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log)
+    rows = sweep(list(generators), temps, n_sweep, sample, data.test, ctx, log, points)
     real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
-    rows.append(qd_row("real", None, real_sample[:n_sweep], data.test, ctx))
+    row, point = qd_point("real", None, real_sample[:n_sweep], data.test, ctx)
+    rows.append(row)
+    if points is not None:
+        points["real"] = [point]
     return rows
 
 
@@ -298,13 +332,18 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
              oracle: Oracle | None = None, modes: Sequence[str] = (),
              device: torch.device | str = "cpu", log: Log = _stderr,
              extractor: FeatureExtractor | None = None) -> Evaluation:
-    """Run the fixed protocol on every generator (``{"mle": ..., "gan": ...}``).
+    """Run the fixed protocol on every generator (``{"mle": ..., "gan": ...}``, and the
+    in-run control ``"control"`` when the adversarial stage trained one).
 
     `oracle` (the grammar, built-in corpus only) adds validity / oracle NLL / mode JS with the
     review modes `modes`. `extractor` is the corpus' FID ruler (the stage passes the one from
     :func:`gantext.metrics.fid.load_or_fit`); without it one is fitted on the train split with
-    the fixed seed. Deterministic given (generators, data, cfg, seed) on CPU.
+    the fixed seed. With ``mle`` and ``gan`` the metrics hold the ``verdict`` block
+    (:func:`verdict`). Deterministic given (generators, data, cfg, seed) on CPU.
     """
+    if isinstance(cfg.num_samples, str) or isinstance(cfg.sweep_samples, str):
+        raise ValueError("evaluate() needs sample counts, not 'auto': pass "
+                         "cfg.resolved(ingest.source)")
     if cfg.num_samples < 2 or cfg.sweep_samples < 2:
         raise DataError("evaluate.num_samples and evaluate.sweep_samples must be >= 2 "
                         "(self-BLEU scores each sample against the others)")
@@ -318,7 +357,10 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     if extractor is None:
         log(f"fitting the FID extractor on {len(data.train)} training sentences")
         extractor = FeatureExtractor.fit(data.train, cfg.fid)
-    ruler = Ruler(data.test, extractor)
+    if len(data.heldout) < 2:
+        log("warning: fewer than 2 validation sentences: no FID against the held-out training "
+            "distribution (fid_train) and no verdict on it; raise ingest.valid_fraction")
+    ruler = Ruler(data.test, extractor, heldout=data.heldout, mauve=cfg.mauve)
 
     rows: dict[str, Scored] = {}
     samples: dict[str, list[list[str]]] = {}
@@ -326,7 +368,9 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     sample_seed = stream_seed(seed, _SAMPLES)
     temps = list(cfg.sweep_temperatures)
     # rate + ETA in units of sentences drawn and scored (headline, real row, sweep points)
-    bar = progress(total=(len(generators) + 1) * n + len(generators) * len(temps) * n_sweep,
+    reused = n_sweep <= n and cfg.temperature in temps  # see sweep_rows(headline=...)
+    bar = progress(total=(len(generators) + 1) * n
+                   + len(generators) * (len(temps) - reused) * n_sweep,
                    desc="evaluate", unit="sentence")
     for i, (name, model) in enumerate(generators.items()):
         log(f"{name}: {n} samples at temperature {cfg.temperature:g}, metrics")
@@ -341,15 +385,24 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
     real_sample = real_order(data.pool, stream_seed(seed, _REAL_TRAIN))
     log(f"real-data reference row: {n} sentences drawn from {'+'.join(data.pool_splits)} "
         f"({len(data.pool)}), scored against {len(data.test)} references")
+    train_sample = real_order(data.train, stream_seed(seed, _REAL_TRAIN_ONLY))[:n]
     rows["real"] = real_metrics(ruler, real_sample[:n], data.train,
                                 stream_seed(seed, _BOOTSTRAP, 0), stream_seed(seed, _FID_HALVES),
-                                len(data.pool), ctx)
+                                len(data.pool), ctx, train_sample=train_sample)
     bar.update(n)
     if ctx is not None and ctx.test_modes is not None:
         total = float(ctx.test_modes.sum())
         mode_fracs["test"] = {m: (float(c / total) if total else 0.0)
                               for m, c in zip(ctx.modes, ctx.test_modes)}
     metrics = {name: row.metrics for name, row in rows.items()}
+    if cfg.reverse_lm.enabled:  # the second ruler: lm_score / reverse_lm_score in every row
+        from gantext.metrics.reverse_lm import lm_scores
+
+        scored = lm_scores({**samples, "real": real_sample[:n]}, data.train, data.heldout,
+                           data.test_encoded, data.vocab, data.max_len, cfg.reverse_lm,
+                           stream_seed(seed, _REVERSE_LM), device, log)
+        for name, block in scored.items():
+            metrics[name].update(block)
     if ctx is not None:  # grammar NLL as a distance to the real data's (same n, per token)
         real_tok = metrics["real"]["oracle_nll_token"]
         for name in generators:
@@ -358,6 +411,8 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
                                                else abs(tok - real_tok))
     if {"mle", "gan"} <= set(generators):
         metrics["delta"] = deltas(rows)
+    if {"control", "gan"} <= set(generators):
+        metrics["delta_control"] = deltas(rows, "control", "gan")
     metrics["protocol"] = {
         "real_sample_from": "+".join(data.pool_splits),
         "ci_level": bootstrap.LEVEL,
@@ -365,12 +420,61 @@ def evaluate(generators: Mapping[str, Generator], data: EvalData, cfg: EvaluateC
         "ci_seed": stream_seed(seed, _BOOTSTRAP, 0),
         "fid_extractor_md5": extractor.md5,
         "fid_extractor_seed": EXTRACTOR_SEED,
+        "num_samples": n,
+        "sweep_samples": n_sweep,
+        "sweep_temperatures": ", ".join(f"{t:g}" for t in temps),
     }
 
-    qd = sweep_rows(generators, data, cfg, seed, ctx, log, bar.update)
+    points: dict[str, list[Point]] = {}
+    qd = sweep_rows(generators, data, cfg, seed, ctx, log, bar.update, points, samples)
     bar.close()
+    if {"mle", "gan"} <= set(generators):
+        log("verdict: the GAN's quality-diversity curve against MLE's"
+            + (" and the control's" if "control" in generators else "")
+            + " (paired bootstrap)")
+        metrics["verdict"] = verdict(points, metrics, stream_seed(seed, _VERDICT))
     return Evaluation(metrics=metrics, samples=samples, qd_rows=qd, extractor=extractor,
                       modes=mode_fracs, level=data.level)
+
+
+def verdict(points: Mapping[str, Sequence[Point]], metrics: Mapping[str, Mapping[str, Any]],
+            seed: int) -> dict[str, Any]:
+    """The ``verdict`` block: the GAN's curve against MLE's (and the control's) at equal
+    diversity and at equal length (:func:`gantext.metrics.verdict.verdict_block`), the FID
+    criterion (against the held-out training distribution: 1 higher than MLE's beyond noise,
+    -1 lower, 0 inside noise), and one line that says it in words."""
+    curves = {m: p for m, p in points.items() if m != "real"}
+    real = points["real"][0] if "real" in points else None
+    out = verdict_block(curves, real, seed)
+    out["n_sweep"] = points["gan"][0].n
+    for ref, block in (("mle", "delta"), ("control", "delta_control")):
+        d = metrics.get(block) or {}
+        if "fid_train_lo" in d:
+            out[f"fid_train_vs_{ref}"] = sign_of(d["fid_train_lo"], d["fid_train_hi"])
+    out["line"] = verdict_line(out)
+    return out
+
+
+def verdict_line(v: Mapping[str, Any]) -> str:
+    """One sentence: above MLE's curve yes / no / inside noise, at equal diversity and at equal
+    length, the same against the control, and the FID criterion."""
+    def fmt(prefix: str) -> str:
+        if f"{prefix}gap_mean" not in v:
+            return "not comparable (the curves do not overlap: widen evaluate.sweep_temperatures)"
+        return (f"mean gap {v[f'{prefix}gap_mean']:+.4f} [{v[f'{prefix}gap_mean_lo']:+.4f}, "
+                f"{v[f'{prefix}gap_mean_hi']:+.4f}]")
+
+    parts = [f"above MLE's curve: {verdict_word(v.get('vs_mle'))} ({fmt('')}); at equal length: "
+             f"{verdict_word(v.get('vs_mle_lm'))} ({fmt('lm_')})"]
+    if "vs_control" in v:
+        parts.append(f"above the control's: {verdict_word(v.get('vs_control'))} "
+                     f"({fmt('control_')}); at equal length: "
+                     f"{verdict_word(v.get('vs_control_lm'))} ({fmt('lm_control_')})")
+    fid_words = {1: "higher (worse) than MLE's", -1: "lower (better) than MLE's",
+                 0: "inside noise of MLE's"}
+    if "fid_train_vs_mle" in v:
+        parts.append(f"FID against the training distribution: {fid_words[v['fid_train_vs_mle']]}")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------------- outputs

@@ -71,6 +71,12 @@ class Paths:
         return self.adversarial_dir / "discriminator.pt"
 
     @property
+    def adversarial_control(self) -> Path:
+        """The in-run control (``adversarial.control``): the MLE generator trained on for the
+        same generator updates with the MLE loss and no D (objective ``mle-continued``)."""
+        return self.adversarial_dir / "control.pt"
+
+    @property
     def fid_extractor(self) -> Path:
         """Frozen FID feature extractor, fitted on the train split only (an evaluate output)."""
         return self.models / "fid" / "extractor.npz"

@@ -60,3 +60,20 @@ def test_repro_data_stages_then_nothing_to_do(tiny_repo, run_cmd) -> None:
     assert {p: p.stat().st_mtime_ns for p in outputs} == stamps
     status = run_cmd(["dvc", "status", "tokenize"], cwd=tiny_repo)
     assert "up to date" in status.stdout, status.stdout
+
+
+def test_seeds_share_one_split_and_the_split_seed_moves_it(tiny_repo, run_cmd, update_params):
+    """`seed` varies the model only: ingest does not depend on it, and forced to run again under
+    another seed it writes the same split byte for byte; `ingest.split_seed` moves the split."""
+    run_cmd(["dvc", "repro", "ingest"], cwd=tiny_repo)
+    interim = tiny_repo / "data" / "interim"
+    first = {s: (interim / f"{s}.txt").read_bytes() for s in SPLITS}
+    update_params(tiny_repo, {"seed": 1})
+    status = run_cmd(["dvc", "status", "ingest"], cwd=tiny_repo)
+    assert "up to date" in status.stdout, status.stdout
+    run_cmd(["python", "-m", "stages.ingest"], cwd=tiny_repo)
+    assert {s: (interim / f"{s}.txt").read_bytes() for s in SPLITS} == first
+    update_params(tiny_repo, {"ingest": {"split_seed": 1}})
+    assert "ingest" in run_cmd(["dvc", "status", "ingest"], cwd=tiny_repo).stdout
+    run_cmd(["python", "-m", "stages.ingest"], cwd=tiny_repo)
+    assert (interim / "test.txt").read_bytes() != first["test"]

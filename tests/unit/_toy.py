@@ -24,7 +24,8 @@ def toy_rows(n: int, max_len: int, vocab_size: int) -> torch.Tensor:
 
 
 def tiny_objective(name: str, **section):
-    """Objective `name` on a tiny LSTM G and CNN D (vocabulary 10, max length 6, CPU, seed 0),
+    """Objective `name` on a tiny LSTM G and CNN D (an LSTM D without dropout for an objective
+    that needs a score per prefix) (vocabulary 10, max length 6, CPU, seed 0),
     its own ``adversarial.<section>`` settings replaced by `section`."""
     import dataclasses
 
@@ -38,6 +39,11 @@ def tiny_objective(name: str, **section):
     g = build_generator(GeneratorSpec(vocab_size=10, embed_dim=8, hidden_dim=16, max_len=6))
     d = Discriminator(DiscriminatorSpec(vocab_size=10, embed_dim=8, kernel_sizes=(2, 3),
                                         num_filters=6))
+    if cls.prefix_discriminator:  # an objective that needs a score per prefix (scratchgan)
+        from gantext.models.discriminator import build_discriminator
+
+        d = build_discriminator({"arch": cls.prefix_discriminator, "vocab_size": 10,
+                                 "embed_dim": 8, "hidden_dim": 12, "dropout": 0.0})
     cfg = AdversarialConfig(loss=name, steps=10, device="cpu")
     cfg = dataclasses.replace(cfg, **{cls.section: dataclasses.replace(
         getattr(cfg, cls.section), **section)})

@@ -52,7 +52,8 @@ SCRIPT = textwrap.dedent('''
         return dataclasses.replace(
             cfg, wgan_gp=dataclasses.replace(cfg.wgan_gp, n_critic=2),
             seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, d_pretrain_steps=2, rollout_batch=16),
-            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2))
+            coldgan=dataclasses.replace(cfg.coldgan, d_pretrain_steps=2),
+            scratchgan=dataclasses.replace(cfg.scratchgan, d_pretrain_steps=2, accumulate=2))
 
     def run(loss, resume_file=None, fingerprint="fp", on_step=None, **kw):
         corpus = tiny_corpus()
@@ -155,6 +156,22 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(mod, tmp_pat
     assert torch.load(resume, weights_only=True)["state"]["step"] == 2
 
 
+@pytest.mark.parametrize("loss, keys", [
+    ("bce", "adversarial.bce.g_lr / adversarial.bce.d_lr"),
+    ("mle-continued", "adversarial.mle_continued.g_lr or"),  # it has no D, so no d_lr
+])
+def test_divergence_names_only_the_learning_rates_the_objective_has(mod, monkeypatch, loss, keys):
+    cls = OBJECTIVES[loss]
+    original = cls.generator_step
+    monkeypatch.setattr(cls, "generator_step", lambda self, real, step: {
+        **original(self, real, step), "g_loss": float("inf")})
+    with pytest.raises(TrainingError) as info:
+        mod["run"](loss)
+    msg = str(info.value)
+    assert f"Lower {keys}" in msg
+    assert ("d_lr" in msg) == (loss != "mle-continued")
+
+
 def test_stale_resume_file_is_ignored(mod, tmp_path, capsys):
     resume = tmp_path / "adv.resume.pt"
     mod["run"]("bce", resume, fingerprint="old", on_step=lambda s: None)
@@ -183,10 +200,12 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True)])
+@pytest.mark.parametrize("loss,guard", [("bce", False), ("wgan-gp", False), ("bce", True),
+                                        ("scratchgan", False)])
 def test_crashed_run_resumes_to_the_identical_result(mod, tmp_path, loss, guard):
-    """The same in-process (cheaper than a subprocess) for the other objectives; with the
-    worse-everywhere rollback on, the kept candidate travels in the resume file."""
+    """The same in-process (cheaper than a subprocess) for the other objectives (scratchgan:
+    its moving-average baseline); with the worse-everywhere rollback on, the kept candidate
+    travels in the resume file."""
     kw = {"rollback_if_worse_everywhere": guard, "max_valid_nll_rise": 1e-9 if guard else 0.5}
     reference = mod["run"](loss, **kw)
     resume = tmp_path / "adv.resume.pt"
@@ -239,9 +258,15 @@ def test_generator_trains_without_dropout_in_train_mode(mod):
     assert seen and all(training and same for training, same in seen)
 
 
+#: the other architectures, tiny (the loop's other tests run the LSTM)
+OTHER_ARCHS = {"relational-memory": dict(mem_slots=2, num_heads=2, head_size=4),
+               "transformer": dict(d_model=8, num_layers=2, num_heads=2, ff_dim=16)}
+
+
+@pytest.mark.parametrize("arch", sorted(OTHER_ARCHS))
 @pytest.mark.parametrize("loss", sorted(OBJECTIVES))
-def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_path):
-    """The second architecture goes through the same loop (rollouts index its state)."""
+def test_every_objective_runs_the_other_generators(mod, loss, arch, tmp_path):
+    """The other architectures go through the same loop (rollouts index their state)."""
     import dataclasses
 
     from gantext.config import DiscriminatorConfig
@@ -250,8 +275,8 @@ def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_pat
 
     corpus = mod["tiny_corpus"]()
     torch.manual_seed(1)
-    gen = build_generator(dict(arch="relational-memory", vocab_size=len(corpus.vocab), embed_dim=8,
-                               mem_slots=2, num_heads=2, head_size=4, max_len=6))
+    gen = build_generator(dict(arch=arch, vocab_size=len(corpus.vocab), embed_dim=8, max_len=6,
+                               **OTHER_ARCHS[arch]))
     before = [p.clone() for p in gen.parameters()]
     cfg = dataclasses.replace(mod["tiny_config"](loss), steps=2, log_every=1)
     r = train_adversarial(gen, corpus, cfg, DiscriminatorConfig(embed_dim=8, kernel_sizes=(2, 3),
@@ -260,7 +285,7 @@ def test_every_objective_runs_the_relational_memory_generator(mod, loss, tmp_pat
     paths = repo_paths(tmp_path)
     write_outputs(r, paths, corpus.vocab.hash, loss)
     back, _ = load_generator(paths.adversarial_generator, vocab_hash=corpus.vocab.hash)
-    assert back.arch == "relational-memory"
+    assert back.arch == arch
 
 
 def _scripted_nll_run(mod, monkeypatch, nlls, **kw):
@@ -380,3 +405,57 @@ def test_the_figure_probe_is_reproducible_and_leaves_the_training_stream_alone(m
     assert torch.equal(state, torch.get_rng_state())
     assert a == b and 0 <= a.bleu5 <= 1 and 0 <= a.sbleu5 <= 1 and a.nll == 1.0
     assert 0 < a.bleu5_se < 1 and 0 < a.sbleu5_se < 1
+
+
+def test_a_curve_below_the_mles_everywhere_is_no_gain():
+    """The news corpus' bce: lower BLEU-5 and lower self-BLEU-5 at T = 1 read as a trade by the
+    T = 1 rule, but the MLE reaches that diversity at another temperature with a higher BLEU-5:
+    its curve lies below the MLE's everywhere, so it is worse everywhere."""
+    from gantext.training.guard import Figures
+
+    mle = Figures(3.34, 0.197, 0.338)
+    below = dict(gap_mean=-0.006, gap_max=-0.003, gap_max_lo=-0.006, gap_max_hi=-0.001)
+    assert not Figures(3.54, 0.166, 0.330).worse_everywhere_than(mle)  # T = 1 alone: a trade
+    assert Figures(3.54, 0.166, 0.330, **below).worse_everywhere_than(mle)
+    assert Figures(3.54, 0.166, 0.330, **below).below_curve() is True
+    assert not Figures(3.30, 0.166, 0.330, **below).worse_everywhere_than(mle)  # better NLL
+    inside = {**below, "gap_max_hi": 0.002}  # above somewhere, within noise: a trade
+    assert not Figures(3.54, 0.166, 0.350, **inside).worse_everywhere_than(mle)
+    assert "largest gap above MLE's curve -0.0030 [-0.0060, -0.0010]" in Figures(
+        3.54, 0.166, 0.330, **below).line()
+
+
+def test_a_run_below_the_mles_curve_is_rolled_back(mod, monkeypatch, capsys):
+    import gantext.training.adversarial as adv
+    from gantext.training.guard import Figures
+
+    curve = iter([{}, {"gap_max": 0.004, "gap_max_lo": 0.001, "gap_max_hi": 0.007},
+                  {"gap_max": -0.004, "gap_max_lo": -0.007, "gap_max_hi": -0.001},
+                  {"gap_max": -0.005, "gap_max_lo": -0.008, "gap_max_hi": -0.002}])
+    # every state more diverse at T = 1 than the MLE (the T = 1 rule would keep them all)
+    monkeypatch.setattr(adv.FigureProbe, "__call__",
+                        lambda self, g, nll: Figures(nll, 0.19, 0.33, **next(curve)))
+    r, snaps = _scripted_nll_run(mod, monkeypatch, [1.0, 1.1, 1.2, 1.2],
+                                 rollback_if_worse_everywhere=True)
+    m = r.metrics
+    assert m["rolled_back"] is True and m["rollback_reason"] == "worse_everywhere"
+    assert m["kept_step"] == 2 and m["guard_gap_max_hi_end"] == -0.002
+    assert all(torch.equal(v, snaps[2][k]) for k, v in r.generator.state_dict().items())
+    assert "curve lies below the MLE's" in capsys.readouterr().err
+
+
+def test_the_probe_reads_a_curve_against_the_first_state(mod):
+    """The first state probed is the base; the same generator again draws the same samples
+    (one seed per temperature), so its curve lies exactly on the base's: gap 0, no interval."""
+    from gantext.models.generator import GeneratorSpec, build_generator
+    from gantext.training.adversarial import FigureProbe
+
+    corpus = mod["tiny_corpus"]()
+    torch.manual_seed(1)
+    gen = build_generator(GeneratorSpec(vocab_size=len(corpus.vocab), embed_dim=8, hidden_dim=12))
+    probe = FigureProbe(corpus, 30, 7, temperatures=(0.5, 2.0))
+    assert probe.temps == (0.5, 1.0, 2.0)
+    first, again = probe(gen, 1.0), probe(gen, 1.0)
+    assert first.gap_max is None and again.bleu5 == first.bleu5
+    assert again.gap_max == again.gap_max_lo == again.gap_max_hi == 0.0
+    assert again.below_curve() is False

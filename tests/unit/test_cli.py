@@ -99,66 +99,103 @@ def test_commands_are_a_dispatch_table():
         cli.main([])
 
 
-def test_summary_prints_headline_metrics(tmp_path, capsys) -> None:
+def _summary(tmp_path, capsys, metrics: dict, adversarial: dict | None = None,
+             *args: str) -> list[str]:
     import json
 
     from gantext.cli import main
 
-    f = tmp_path / "evaluate.json"
-    f.write_text(json.dumps({"mle": {"bleu5": 0.5, "fid": 0.01}, "gan": {"bleu5": 0.6, "fid": 0.02},
-                             "real": {"bleu5": 0.7, "fid_floor": 0.001}}))
-    assert main(["summary", "--metrics", str(f)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["metric", "mle", "gan", "real"]
-    assert out[1].split() == ["bleu5", "0.5000", "0.6000", "0.7000"]
-    # the real row's FID is the floor at the models' n: its counterpart sits on the fid line
-    assert ["fid", "0.0100", "0.0200", "0.0010"] in [line.split() for line in out]
-    assert main(["summary", "--metrics", str(tmp_path / "missing.json")]) == 1
+    f = tmp_path / "metrics" / "evaluate.json"
+    f.parent.mkdir(exist_ok=True)
+    f.write_text(json.dumps(metrics))
+    if adversarial is not None:
+        f.with_name("adversarial.json").write_text(json.dumps(adversarial))
+    assert main(["summary", "--metrics", str(f), *args]) == 0
+    return capsys.readouterr().out.splitlines()
 
 
-def test_summary_shows_the_optional_rows_after_the_real_row(tmp_path, capsys) -> None:
-    import json
-
-    from gantext.cli import main
-
-    f = tmp_path / "evaluate.json"
-    f.write_text(json.dumps({"mle": {"bleu5": 0.5, "nll": 2.0}, "gan": {"bleu5": 0.6, "nll": 2.1},
-                             "real": {"bleu5": 0.7}, "gan_lm": {"bleu5": 0.65},
-                             "mle_lm": {"bleu5": 0.55}, "d_resample": {"bleu5": 0.62}}))
-    assert main(["summary", "--metrics", str(f)]) == 0
-    out = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert out[0] == ["metric", "mle", "gan", "real", "mle_lm", "gan_lm", "d_resample"]
-    assert ["bleu5", "0.5000", "0.6000", "0.7000", "0.5500", "0.6500", "0.6200"] in out
-    # a selection of a pool has no likelihood: its NLL cell is empty, not dropped
-    assert ["nll", "2.0000", "2.1000", "-", "-", "-", "-"] in out
+VERDICT = {"vs_mle": -1, "vs_mle_lm": 0, "vs_control": 1, "vs_control_lm": 1,
+           "fid_train_vs_mle": 1, "n_sweep": 4000, "real_gap": 0.0097,
+           "gap_mean": -0.006, "gap_mean_lo": -0.009, "gap_mean_hi": -0.003, "gap_max": -0.001,
+           "lm_gap_mean": 0.001, "lm_gap_mean_lo": -0.002, "lm_gap_mean_hi": 0.004,
+           "lm_gap_max": 0.003, "control_gap_mean": 0.004, "control_gap_mean_lo": 0.001,
+           "control_gap_mean_hi": 0.007, "control_gap_max": 0.01, "lm_control_gap_mean": 0.005,
+           "lm_control_gap_mean_lo": 0.002, "lm_control_gap_mean_hi": 0.008,
+           "lm_control_gap_max": 0.011}
 
 
-def test_summary_marks_a_delta_only_when_its_interval_excludes_zero(tmp_path, capsys) -> None:
-    import json
+def test_summary_leads_with_the_verdict_and_the_run(tmp_path, capsys) -> None:
+    out = _summary(tmp_path, capsys, {
+        "verdict": VERDICT, "mle": {"bleu5": 0.5, "fid_train": 0.0004}, "gan": {"bleu5": 0.6,
+                                                                               "fid_train": 0.0005},
+        "delta": {"fid_train": 0.0001, "fid_train_lo": 0.00002, "fid_train_hi": 0.00019},
+        "protocol": {"sweep_temperatures": "0.7, 1, 1.5"}},
+        {"steps": 300, "rolled_back": True, "rollback_reason": "worse_everywhere",
+         "kept_step": 150, "d_acc_mean": 0.5, "d_at_chance": True})
+    assert out[0].startswith("Verdict: ") and "4,000 samples per point at temperatures 0.7, 1, 1.5" in out[1]
+    rows = {line.split("  ")[1].strip(): line for line in out[2:8] if line.startswith("  ")}
+    assert "no " in rows["above MLE's curve"] and "mean gap -0.00600 [-0.00900, -0.00300]" in \
+        rows["above MLE's curve"]
+    assert "yes" in rows["above the control's curve"]
+    assert "higher (worse)" in rows["FID vs training dist."]
+    run = out.index(next(line for line in out if line.startswith("Run: ")))
+    assert "ROLLED BACK to step 150" in out[run] and "never left chance" in out[run + 1]
+    assert any("ceiling" in line and "+0.00970" in line for line in out)
+    assert max(len(line) for line in out) <= 120
 
-    from gantext.cli import main
 
-    f = tmp_path / "evaluate.json"
-    f.write_text(json.dumps({
-        "mle": {"bleu5": 0.5, "sbleu5": 0.7, "fid": 0.01, "nll": 1.0},
-        "gan": {"bleu5": 0.6, "sbleu5": 0.71, "fid": 0.02, "nll": 1.5},
+def test_summary_marks_directions_and_keeps_small_figures_readable(tmp_path, capsys) -> None:
+    out = _summary(tmp_path, capsys, {
+        "mle": {"bleu5": 0.5, "sbleu5": 0.7, "fid": 0.00041234, "nll": 1.2882877400689652,
+                "n_samples": 2000},
+        "gan": {"bleu5": 0.6, "sbleu5": 0.71, "fid": 0.00052, "nll": 1.5, "n_samples": 2000},
+        "real": {"bleu5": 0.7, "fid_floor": 0.0001, "n_samples": 2000},
         # bleu5: interval above 0 (significant); sbleu5: straddles 0; nll: no interval at all
         "delta": {"bleu5": 0.1, "bleu5_lo": 0.05, "bleu5_hi": 0.15, "sbleu5": 0.01,
-                  "sbleu5_lo": -0.01, "sbleu5_hi": 0.03, "fid": 0.01, "fid_lo": 0.002,
-                  "fid_hi": 0.02, "nll": 0.5},
-        "protocol": {"ci_level": 0.95, "ci_resamples": 1000, "real_sample_from": "train+valid"}}))
-    assert main(["summary", "--metrics", str(f)]) == 0
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
-    assert rows["bleu5"][3] == "0.1000*" and rows["bleu5"][4:] == ["[0.0500,", "0.1500]"]
-    assert rows["sbleu5"][3] == "0.0100" and rows["sbleu5"][4:] == ["[-0.0100,", "0.0300]"]
-    assert rows["fid"][3] == "0.0100*"
-    assert rows["nll"][3] == "0.5000" and len(rows["nll"]) == 4  # no interval -> never marked
-    # an older file without intervals: nothing is marked
-    f.write_text(json.dumps({"mle": {"bleu5": 0.5}, "gan": {"bleu5": 0.9},
-                             "delta": {"bleu5": 0.4}}))
-    assert main(["summary", "--metrics", str(f)]) == 0
+                  "sbleu5_lo": -0.01, "sbleu5_hi": 0.03, "fid": 0.00011, "fid_lo": -0.0001,
+                  "fid_hi": 0.0003, "nll": 0.2117},
+        "protocol": {"ci_level": 0.95}})
+    rows = {line[:20].strip(): line[20:].split() for line in out}
+    assert out[0].startswith("Verdict: none in this file")
+    assert rows["BLEU-5"] == ["↑", "0.5000", "0.6000", "0.7000", "+0.100*", "[+0.0500,", "+0.150]"]
+    assert rows["self-BLEU-5"][0] == "↓" and rows["self-BLEU-5"][4] == "+0.0100"
+    # the real row's FID is the floor at the models' n; 4 significant digits, not 4 decimals
+    assert rows["FID (test)"] == ["↓", "0.0004123", "0.0005200", "0.0001000", "+0.000110",
+                                  "[-0.000100,", "+0.000300]"]
+    assert rows["NLL / token (test)"] == ["↓", "1.288", "1.500", "-", "+0.212"]  # no interval
+    assert rows["n samples"] == ["2,000", "2,000", "2,000", "-"]
+
+
+def test_summary_shows_the_optional_rows_and_reads_an_experiment(tmp_path, capsys,
+                                                                   monkeypatch) -> None:
+    import json
+    import subprocess
+
+    from gantext.cli import main
+
+    out = _summary(tmp_path, capsys, {"mle": {"bleu5": 0.5, "nll": 2.0},
+                                      "gan": {"bleu5": 0.6, "nll": 2.1}, "real": {"bleu5": 0.7},
+                                      "gan_lm": {"bleu5": 0.65}, "mle_lm": {"bleu5": 0.55},
+                                      "d_resample": {"bleu5": 0.62}})
+    head = next(line for line in out if line.startswith("metric"))
+    assert head.split() == ["metric", "mle", "gan", "real", "mle_lm", "gan_lm", "d_resample"]
+    # a selection of a pool has no likelihood: its NLL cell is empty, not dropped
+    assert any(line.split() == ["NLL", "/", "token", "(test)", "↓", "2.000", "2.100", "-", "-",
+                                "-", "-"] for line in out)
+    # an experiment (here: a git revision) is read with git show
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "params.yaml").write_text("adversarial:\n  loss: rsgan\n")
+    subprocess.run(git + ["add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "x"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "tag", "mytag"], cwd=tmp_path, check=True)
+    (tmp_path / "metrics" / "evaluate.json").write_text(json.dumps({"mle": {"bleu5": 0.1}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["summary", "mytag"]) == 0
     out = capsys.readouterr().out
-    assert "*" not in out and "no intervals" in out
+    assert "0.5000" in out and "read from mytag" in out
+    assert main(["summary", "nosuchexp"]) == 1
+    assert "no metrics/evaluate.json in experiment or revision 'nosuchexp'" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- compare

@@ -155,6 +155,25 @@ def test_fractions_must_leave_a_train_split() -> None:
                                      paths=("a.txt",), test_paths=("b.txt",))
 
 
+@pytest.mark.parametrize("temps", [[], [1.0], [1.0, 1], [0.8, 0.8, 0.8]])
+def test_sweep_needs_two_distinct_temperatures(temps) -> None:
+    # the quality-diversity curve (and the verdict read off it) interpolates between points
+    msg = _error(_with("evaluate", sweep_temperatures=temps))
+    assert "'evaluate.sweep_temperatures'" in msg and "at least 2 distinct" in msg
+    assert params_from_dict(_with("evaluate", sweep_temperatures=[0.8, 1.0])).evaluate \
+        .sweep_temperatures == (0.8, 1.0)
+
+
+def test_fid_dimension_is_bounded_with_the_reason() -> None:
+    # 1,000 bootstrap eigendecompositions of svd_dim^2 per row: 1,600 dims took ~54 min a row
+    from gantext.config import MAX_SVD_DIM
+
+    msg = _error(_with("evaluate.fid", svd_dim=1024))
+    assert "'evaluate.fid.svd_dim'" in msg and f"<= {MAX_SVD_DIM}" in msg and "cube" in msg
+    assert params_from_dict(_with("evaluate.fid", svd_dim=MAX_SVD_DIM)).evaluate.fid.svd_dim \
+        == MAX_SVD_DIM
+
+
 def test_files_source_needs_paths() -> None:
     msg = _error(_with("ingest", source="files"))
     assert "ingest.paths" in msg

@@ -91,15 +91,26 @@ def test_load_eval_data_uses_raw_test_tokens(setup):
 def test_metric_keys(setup):
     *_, result = setup
     m = result.metrics
-    assert set(m) == {"mle", "gan", "real", "delta", "protocol"}
+    assert set(m) == {"mle", "gan", "real", "delta", "protocol", "verdict"}
     for name in ("mle", "gan"):
-        for k in ("bleu2", "bleu5", "sbleu2", "sbleu5", "fid", "nll", "nll_anchor", "validity",
+        for k in ("bleu2", "bleu5", "sbleu2", "sbleu5", "fid", "fid_train", "fid_train_lo",
+                  "mauve", "mauve_test", "nll", "nll_anchor", "validity",
                   "oracle_nll", "oracle_nll_token", "oracle_nll_gap", "oracle_invalid", "mode_js",
                   "len", "n_samples", "n_refs", "bleu5_lo", "bleu5_hi", "fid_lo", "fid_hi"):
             assert k in m[name], (name, k)
     for k in ("bleu2", "sbleu5", "fid_floor", "fid_halves", "fid_shuffle_ratio", "validity",
-              "oracle_nll", "mode_js", "n_samples", "n_refs", "pool_size", "fid_floor_lo"):
+              "oracle_nll", "mode_js", "n_samples", "n_refs", "pool_size", "fid_floor_lo",
+              "fid_train_floor", "fid_train_floor_lo", "mauve", "mauve_test"):
         assert k in m["real"], k
+    v = m["verdict"]
+    # two random tiny generators: their curves may not overlap (then no gap, and the line says so)
+    assert v["vs_mle"] in (-1, 0, 1, None) and v["vs_mle_lm"] in (-1, 0, 1, None)
+    if v["vs_mle"] is None:
+        assert "gap_mean" not in v and "not comparable" in v["line"]
+    else:
+        assert v["gap_mean_lo"] <= v["gap_mean"] <= v["gap_mean_hi"] <= v["gap_max_hi"]
+    assert "vs_control" not in v  # no control generator here
+    assert v["fid_train_vs_mle"] in (-1, 0, 1) and v["line"].startswith("above MLE's curve: ")
     assert m["real"]["validity"] == 1.0  # the real sample is grammar output
     assert set(m["delta"]) <= set(DELTA_KEYS) | {f"{k}_{e}" for k in CI_KEYS for e in ("lo", "hi")}
     for k in DELTA_KEYS:
@@ -157,10 +168,12 @@ def test_write_outputs(setup):
     saved = read_json(paths.metrics_json("evaluate"))
     assert saved == result.metrics  # exact float round trip
     # the headline figures come first (the first columns of `dvc exp show`)
-    assert list(saved) == ["mle", "gan", "delta", "real", "protocol"]
-    assert list(saved["mle"])[:11] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
-                                       "sbleu4", "sbleu5", "fid", "nll", "nll_anchor"]
-    assert list(saved["real"])[8:10] == ["fid_floor", "validity"]
+    assert list(saved) == ["verdict", "mle", "gan", "delta", "real", "protocol"]
+    assert list(saved["verdict"])[:2] == ["vs_mle", "vs_mle_lm"]
+    assert list(saved["mle"])[:14] == ["bleu2", "bleu3", "bleu4", "bleu5", "sbleu2", "sbleu3",
+                                       "sbleu4", "sbleu5", "fid_train", "fid", "mauve",
+                                       "mauve_test", "nll", "nll_anchor"]
+    assert list(saved["real"])[8:12] == ["fid_train_floor", "fid_floor", "mauve", "mauve_test"]
     for name in ("mle", "gan"):
         lines = read_lines(paths.samples_dir / f"{name}.txt")
         assert [line.split() for line in lines] == result.samples[name]
@@ -220,3 +233,17 @@ def test_valid_split_as_reference(tmp_path):
     write_lines(paths.split_text("valid"), read_lines(paths.split_text("valid"))[:3])
     with pytest.raises(DataError, match="evaluate.split = valid.*raise ingest.valid_fraction"):
         load_eval_data(paths, "valid")
+
+
+def test_the_sweep_point_at_the_headline_temperature_reuses_the_headline_samples(tmp_path):
+    from gantext.metrics.quality_diversity import qd_row
+
+    paths, vocab = make_repo(tmp_path, n_train=60, n_test=8)
+    data = load_eval_data(paths)
+    cfg = EvaluateConfig(num_samples=12, sweep_temperatures=(0.7, 1.0), sweep_samples=6,
+                         batch_size=8, fid=FIDConfig(svd_dim=3), mauve=False)
+    gens = {"mle": tiny_generator(vocab, 0), "gan": tiny_generator(vocab, 1)}
+    res = evaluate(gens, data, cfg, seed=3, log=lambda m: None)
+    for name in gens:
+        row = next(r for r in res.qd_rows if r["model"] == name and r["temperature"] == 1.0)
+        assert row == qd_row(name, 1.0, res.samples[name][:6], data.test)

@@ -77,3 +77,30 @@ def test_the_tempered_log_probability_is_the_sampler_s_density_at_that_temperatu
             total += logq.gather(1, rows[:, j:j + 1]).squeeze(1) * (rows[:, j] != PAD_ID)
             logits, state = gen.step(rows[:, j], state)
     assert gv.tempered_logprob(gen, rows, 1.7).tolist() == pytest.approx(total.tolist(), abs=1e-5)
+
+
+# an untrained generator's samples are all invalid: no valid/invalid AUC to read (nan)
+@pytest.mark.filterwarnings("ignore:Only one class is present")
+@pytest.mark.parametrize("arch", ["cnn", "lstm"])
+def test_d_sight_runs_per_architecture_and_trains_prefix_scorers_as_scratchgan(arch):
+    """--d-archs: each D architecture's sight; one that scores prefixes is also trained with
+    the per-prefix cross-entropy (scratchgan's D loss) and read at each row's <eos>."""
+    from gantext.config import params_from_dict
+    from gantext.data import Corpus
+
+    grammar = default_grammar()
+    sents = grammar.sample(200, seed=2)
+    vocab = Vocab.build(sents)
+    rows = torch.as_tensor(encode(vocab, sents, max_len=30)[0]).long()
+    corpus = Corpus(vocab, rows[:150], rows[150:], rows[150:])
+    params = params_from_dict({"model": {"discriminator": {
+        "embed_dim": 8, "num_filters": 4, "lstm": {"hidden_dim": 8}}}})
+    torch.manual_seed(0)
+    gen = build_generator(dict(arch="lstm", vocab_size=len(vocab), embed_dim=8, hidden_dim=8,
+                               max_len=30)).eval()
+    ctx = OracleContext(grammar, tuple(grammar.modes), "word")
+    sight = gv.d_sight(gen, corpus, params, ctx, steps=2, seed=0, batch=8, holdout=64, every=1,
+                       arch=arch)
+    want = {"real_vs_fake", "oracle_labels"} | ({"real_vs_fake_prefixes"} if arch == "lstm" else set())
+    assert set(sight) == want
+    assert all(0.0 <= r["auc_real_fake"] <= 1.0 for rows_ in sight.values() for r in rows_)

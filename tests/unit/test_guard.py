@@ -191,8 +191,13 @@ def test_adversarial_stage_prints_the_guards_figures_from_its_metrics(tmp_path, 
         assert _run_stage(stage, tmp_path, monkeypatch) == 0
     capsys.readouterr()
     assert _run_stage("adversarial", tmp_path, monkeypatch) == 0
-    last = capsys.readouterr().err.strip().splitlines()[-1]
+    err = capsys.readouterr().err.strip().splitlines()
+    last = next(line for line in reversed(err) if line.startswith("adversarial (bce): "))
     m = _strict_json(tmp_path / "metrics" / "adversarial.json")
+    if "guard_gap_max_end" in m:  # the end's curve against the MLE's
+        assert (f"largest gap above MLE's curve {m['guard_gap_max_end']:+.4f} "
+                f"[{m['guard_gap_max_lo_end']:+.4f}, {m['guard_gap_max_hi_end']:+.4f}]") in last
+    assert err[-1].startswith("adversarial: control (mle-continued): 4 steps in ")
     label = "the end it rejected" if m["rolled_back"] else "start -> end"
     assert (f"{label}: BLEU-5 {m['guard_bleu5_start']:.4f} -> {m['guard_bleu5_end']:.4f}, "
             f"self-BLEU-5 {m['guard_sbleu5_start']:.4f} -> {m['guard_sbleu5_end']:.4f} "

@@ -61,6 +61,31 @@ def test_a_nul_byte_in_one_csv_row_rejects_that_row_only(tmp_path):
     assert [(r.file, r.line, r.reason) for r in res.rejects] == [("reviews.csv", 31, "binary")]
 
 
+def test_csv_after_a_quoted_field_that_spans_lines(tmp_path):
+    # physical lines: 1 header, 2-4 a three-line quoted field (with an escaped quote), 5 a
+    # field with a quote in its middle (literal), 6 a NUL row, 7 an empty text, 8-9 a two-line
+    # field with "" inside, 10 the last row
+    f = tmp_path / "reviews.csv"
+    f.write_bytes(b'id,text\n'
+                  b'1,"first line\nsecond, with ""quotes""\nthird"\n'
+                  b'2,a 5" screen is small\n'
+                  b'3,review \x00 with a nul\n'
+                  b'4,\n'
+                  b'5,"one\n""two"""\n'
+                  b'6,the last review\n')
+    recs = read(f)
+    assert [(r.line, r.reason) for r in recs] == [
+        (2, None), (5, None), (6, "binary"), (7, None), (8, None), (10, None)]
+    assert recs[0].text == 'first line\nsecond, with "quotes"\nthird'
+    assert recs[1].text == 'a 5" screen is small'
+    assert recs[2].text == "3,review \\x00 with a nul"  # the row's bytes, not an empty cell
+    assert recs[3].text == "" and recs[4].text == 'one\n"two"'
+    res = ingest(files_cfg(paths=["reviews.csv"], valid_fraction=0.2, test_fraction=0.2), 0,
+                 tmp_path)
+    assert [(r.line, r.reason) for r in res.rejects] == [(6, "binary"), (7, "empty")]
+    assert res.metrics["lines_read"] == 6 == res.metrics["kept"]["total"] + 2
+
+
 def test_a_binary_line_in_jsonl(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_bytes(b'{"text": "one fine line"}\n\x00\x00garbage\n{"text": "two fine lines"}\n')
@@ -138,10 +163,12 @@ def test_lines_of_only_invisible_or_control_characters_are_empty(tmp_path):
         "\x01\x02\x1b\n"          # control characters
         "the coffee\ufeff is ho\u00adt\n"
         "caf\u00e9 \u200dis fine\n", encoding="utf-8")
-    res = ingest(files_cfg(paths=["a.txt"], valid_fraction=0.0, test_fraction=0.0), 0, tmp_path)
+    # one sentence per split (an empty held-out split is refused: see test_degenerate_corpora)
+    res = ingest(files_cfg(paths=["a.txt"], valid_fraction=0.34, test_fraction=0.34), 0, tmp_path)
     assert [(r.line, r.reason) for r in res.rejects] == [(2, "empty"), (3, "empty"), (4, "empty")]
-    assert res.splits["train"] == ["a real sentence", "the coffee is hot", "café is fine"]
-    assert not any(c in s for s in res.splits["train"] for c in "\ufeff\u200b\u00ad\u200d")
+    kept = sorted(s for split in res.splits.values() for s in split)
+    assert kept == ["a real sentence", "café is fine", "the coffee is hot"]
+    assert not any(c in s for s in kept for c in "\ufeff\u200b\u00ad\u200d")
 
 
 # ----------------------------------------------------------------------------- file names
@@ -260,3 +287,51 @@ def test_a_full_disk_names_the_file_and_says_so(tmp_path):
     assert p.stdout.startswith("GANTEXT"), p.stdout + p.stderr
     assert str(target) in p.stdout and "disk is full" in p.stdout
     assert not target.exists() and list(target.parent.iterdir()) == []  # no temp file left
+
+
+# ----------------------------------------------------------------------------- special files
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+def test_a_named_pipe_is_not_a_regular_file_rather_than_not_found(tmp_path):
+    os.mkfifo(tmp_path / "corpus.txt")
+    with pytest.raises(DataError, match=r"ingest.paths: 'corpus.txt' is not a regular file "
+                                        r"\(a named pipe \(FIFO\)\)") as info:
+        resolve_inputs(["corpus.txt"], tmp_path, "paths")
+    assert "not found" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- degenerate corpora
+def _lines(tmp_path, lines):
+    (tmp_path / "c.txt").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+
+
+def test_degenerate_corpora_fail_at_ingest_not_after_pretraining(tmp_path):
+    # all-identical lines: by default every train copy is also held out; the message says why
+    _lines(tmp_path, ["the cat sat on the mat"] * 200)
+    with pytest.raises(DataError, match=r"no train sentence left.*200 kept lines hold only 1 "
+                                        r"distinct") as info:
+        ingest(files_cfg(paths=["c.txt"]), 0, tmp_path)
+    assert "test_paths" not in str(info.value)  # none are set: the old hint asked about them
+    with pytest.raises(DataError, match=r"the train split is one sentence repeated 160 times "
+                                        r"\('the cat sat on the mat'\)"):
+        ingest(files_cfg(paths=["c.txt"], leakage="keep"), 0, tmp_path)
+    # a split with no sentences (pretrain needs valid, evaluate test)
+    _lines(tmp_path, [f"sentence number {i} here" for i in range(100)])
+    with pytest.raises(DataError, match=r"the valid split is empty \(100 sentences.*"
+                                        r"raise ingest.valid_fraction"):
+        ingest(files_cfg(paths=["c.txt"], valid_fraction=0.0), 0, tmp_path)
+    with pytest.raises(DataError, match=r"the test split is empty.*ingest.test_paths"):
+        ingest(files_cfg(paths=["c.txt"], test_fraction=0.004), 0, tmp_path)  # rounds to 0
+    ingest(files_cfg(paths=["c.txt"]), 0, tmp_path)  # the same corpus with usable splits
+
+
+@pytest.mark.parametrize("train, cfg, shown", [
+    (["hello", "hello hello", "hello hello hello"], {}, "only 'hello'"),
+    (["a b", "c d", "e f"], {"min_freq": 2}, "none"),
+], ids=["one-word", "min-freq-leaves-none"])
+def test_a_vocabulary_of_fewer_than_two_words_fails_at_tokenize(train, cfg, shown):
+    from gantext.config import TokenizeConfig
+    from gantext.text.prepare import tokenize_splits
+
+    with pytest.raises(DataError, match=rf"the vocabulary .* holds {shown} besides the specials"):
+        tokenize_splits({"train": train, "valid": train[:1], "test": train[:1]},
+                        TokenizeConfig(**cfg))

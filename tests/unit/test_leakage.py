@@ -110,13 +110,14 @@ def test_shipped_test_split_overlapping_paths_is_reported_and_dropped_from_train
 def test_test_paths_equal_to_paths_is_an_error_not_a_silent_full_leak(tmp_path):
     (tmp_path / "all.txt").write_text("\n".join(f"sentence {i} here" for i in range(50)),
                                       encoding="utf-8")
-    cfg = files_cfg(paths=["all.txt"], test_paths=["all.txt"], valid_fraction=0.0)
-    with pytest.raises(DataError, match=r"no train sentence left: all 50 .*ingest.leakage: keep"):
+    cfg = files_cfg(paths=["all.txt"], test_paths=["all.txt"], valid_fraction=0.1)
+    with pytest.raises(DataError, match=r"no train sentence left: all 45 .*ingest.test_paths name "
+                                        r"the same data.*ingest.leakage: keep"):
         ingest(cfg, 0, tmp_path)
-    res = ingest(files_cfg(paths=["all.txt"], test_paths=["all.txt"], valid_fraction=0.0,
+    res = ingest(files_cfg(paths=["all.txt"], test_paths=["all.txt"], valid_fraction=0.1,
                            leakage="keep"), 0, tmp_path)
     assert res.metrics["leakage"]["test_paths_in_paths"] == 50
-    assert res.metrics["leakage"]["train_in_test"] == 50
+    assert res.metrics["leakage"]["train_in_test"] == 45
 
 
 def test_builtin_grammar_keeps_its_repeats_by_default_but_reports_them(tmp_path):
@@ -140,3 +141,20 @@ def test_builtin_grammar_keeps_its_repeats_by_default_but_reports_them(tmp_path)
 def test_leakage_values_are_validated():
     with pytest.raises(ConfigError, match=r"ingest\.leakage.*'auto', 'drop', 'keep'"):
         params_from_dict({"ingest": {"leakage": "yes"}})
+
+
+def test_a_train_sentence_in_both_valid_and_test_counts_as_in_test():
+    from gantext.corpus.cleaning import Kept
+    from gantext.corpus.leakage import apply_leakage_rule
+
+    def kept(*sentences):
+        return [Kept("c.txt", i, s) for i, s in enumerate(sentences, start=1)]
+
+    train = kept("both", "valid only", "test only", "neither", "both")
+    valid, test = kept("both", "valid only"), kept("both", "test only")
+    rep = apply_leakage_rule(train, valid, test, "drop")
+    assert [(r.line, r.reason) for r in rep.rejects] == [
+        (1, "in_test"), (2, "in_valid"), (3, "in_test"), (5, "in_test")]
+    assert [k.sentence for k in rep.train] == ["neither"]
+    m = rep.metrics
+    assert (m["train_in_test"], m["train_in_valid"], m["valid_in_test"], m["dropped"]) == (3, 1, 1, 4)

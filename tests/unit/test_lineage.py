@@ -131,7 +131,7 @@ def test_running_evaluate_stage(ws):
     assert "metrics/lineage.md" not in sec  # the report does not hash itself
     assert "| bleu2 | 0.9 | 0.95 | 0.97 | 0.05 |" in sec
     assert "| fid | 1.5 | 1.4 |" in sec
-    assert "`evaluate.num_samples=2000`" in sec  # from the stage's params, not a lock entry
+    assert "`evaluate.num_samples=auto`" in sec  # from the stage's params, not a lock entry
     assert "MLflow run: `abc`" in sec
     assert "tracking disabled" in text.split("## 5.")[0]
 

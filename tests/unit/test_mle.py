@@ -43,7 +43,8 @@ def tiny_corpus(seed: int = 0) -> Corpus:
 
 def tiny_cfgs(**pretrain):
     gen = GeneratorConfig(embed_dim=8, hidden_dim=16, num_layers=1, dropout=0.1)
-    cfg = dict(epochs=4, batch_size=16, lr=0.01, grad_clip=1.0, patience=10, device="cpu")
+    cfg = dict(epochs=4, batch_size=16, lr=0.01, grad_clip=1.0, patience=10, device="cpu",
+               low_lr_epochs=0)
     cfg.update(pretrain)
     return gen, PretrainConfig(**cfg)
 
@@ -304,3 +305,44 @@ def test_resume_state_is_keyed_by_precision():
     gen, cfg = tiny_cfgs()
     assert (mle.resume_fingerprint(corpus, gen, cfg, 3, "cpu", "fp32")
             != mle.resume_fingerprint(corpus, gen, cfg, 3, "cpu", "bf16"))
+
+
+def test_the_low_lr_phase_starts_from_the_best_epoch_and_stops_at_no_gain(monkeypatch, tmp_path):
+    """Early stopping after epoch 4 (best: 2); the low-lr phase restarts from epoch 2's weights
+    at low_lr, keeps epoch 5 (better), stops at epoch 6 (not better): epoch 5 is handed out."""
+    scripted = iter([3.0, 2.0, 2.5, 2.6, 1.9, 1.95, 1.0])
+    real = mle.nll_metrics
+    seen = {}
+
+    def fake(model, data, batch_size, device):
+        out = real(model, data, batch_size, device)
+        if data is corpus.valid:
+            out = {**out, "nll": next(scripted)}
+        return out
+
+    def lrs(rep):  # the learning rate each epoch trained with
+        seen[rep.epoch] = state_lr()
+
+    corpus = tiny_corpus()
+    monkeypatch.setattr(mle, "nll_metrics", fake)
+    state = tmp_path / "s.pt"
+
+    def state_lr():
+        return torch.load(state, weights_only=True)["state"]["optimizer"]["param_groups"][0]["lr"]
+
+    gen, cfg = tiny_cfgs(epochs=6, patience=2, low_lr_epochs=3, low_lr=1e-5)
+    r = train_mle(corpus, gen, cfg, seed=3, device="cpu", resume_path=state, log=_quiet,
+                  on_epoch_end=lrs)
+    assert [row["valid_nll"] for row in r.history] == [3.0, 2.0, 2.5, 2.6, 1.9, 1.95]
+    assert r.summary["best_epoch"] == 5 and r.summary["low_lr_epochs_run"] == 2
+    assert r.summary["stopped_early"] and r.summary["valid_nll"] == 1.9
+    # epoch 4's saved state is the phase's start (fresh Adam at low_lr); 5 and 6 train at it
+    assert seen[3] == pytest.approx(0.01 * 0.8 ** 2) and seen[5] == seen[6] == 1e-5
+    assert torch.load(state, weights_only=True)["state"]["low_from"] == 4
+    assert mle.epoch_lr(cfg, 4, None) == pytest.approx(0.01 * 0.8 ** 3)
+    assert mle.epoch_lr(cfg, 5, 4) == 1e-5
+
+
+def test_without_the_low_lr_phase_nothing_changes():
+    r = _run(epochs=3, low_lr_epochs=0)
+    assert r.summary["low_lr_epochs_run"] == 0 and r.summary["epochs_run"] == 3

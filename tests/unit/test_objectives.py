@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gantext.config import AdversarialConfig, ConfigError, params_from_dict
-from gantext.models.discriminator import Discriminator, DiscriminatorSpec
+from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
 from gantext.models.generator import Generator, GeneratorSpec, build_generator
 from gantext.objectives import OBJECTIVES
 from gantext.objectives.base import NonFiniteLoss, anneal
@@ -20,9 +20,14 @@ from gantext.text.vocab import BOS_ID, EOS_ID, PAD_ID
 V, MAX_LEN = 10, 6
 
 
-def models(seed: int = 0) -> tuple[Generator, Discriminator]:
+#: tiny generators of each architecture the objectives are checked with
+ARCHS = {"lstm": dict(hidden_dim=16),
+         "transformer": dict(d_model=8, num_layers=2, num_heads=2, ff_dim=16, max_len=MAX_LEN)}
+
+
+def models(seed: int = 0, arch: str = "lstm") -> tuple[Generator, Discriminator]:
     torch.manual_seed(seed)
-    g = build_generator(GeneratorSpec(vocab_size=V, embed_dim=8, hidden_dim=16))
+    g = build_generator(dict(arch=arch, vocab_size=V, embed_dim=8, **ARCHS[arch]))
     d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=8, kernel_sizes=(2, 3), num_filters=6))
     return g, d
 
@@ -36,16 +41,20 @@ def real_rows(n: int) -> torch.Tensor:
     return rows
 
 
-def objective(name: str, **seqgan):
+def objective(name: str, arch: str = "lstm", **seqgan):
     cfg = AdversarialConfig(loss=name, steps=10, device="cpu")
     cfg = dataclasses.replace(cfg, seqgan=dataclasses.replace(cfg.seqgan, n_rollouts=2, **seqgan))
-    g, d = models()
+    g, d = models(arch=arch)
+    if OBJECTIVES[name].prefix_discriminator:  # an objective that needs a score per prefix
+        d = build_discriminator({"arch": OBJECTIVES[name].prefix_discriminator, "vocab_size": V,
+                                 "embed_dim": 8, "hidden_dim": 12})
     return OBJECTIVES[name](g, d, cfg, MAX_LEN, torch.device("cpu"), torch.Generator().manual_seed(0))
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
-def test_generator_gradient_is_finite_and_nonzero(name):
-    obj = objective(name)
+def test_generator_gradient_is_finite_and_nonzero(name, arch):
+    obj = objective(name, arch)
     logs = obj.generator_step(real_rows(8), step=3)
     grads = [p.grad for p in obj.G.parameters() if p.grad is not None]
     assert grads, "no generator parameter received a gradient"
@@ -147,9 +156,10 @@ def greedy_reference(g: Generator, d: Discriminator, samples: torch.Tensor) -> t
     return out
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 @torch.no_grad()
-def test_batched_rollouts_match_a_plain_loop_for_a_deterministic_policy():
-    g, d = models(3)
+def test_batched_rollouts_match_a_plain_loop_for_a_deterministic_policy(arch):
+    g, d = models(3, arch)
     g.eval(), d.eval()
     g.head.weight.mul_(1e4)  # logit gaps dwarf the Gumbel noise: sampling == greedy decoding
     g.head.bias.mul_(1e4)

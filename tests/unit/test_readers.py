@@ -34,7 +34,7 @@ def test_csv_rows_blank_rows_na_text_and_bad_bytes(tmp_path):
     f = tmp_path / "a.csv"
     f.write_bytes(b'id,text\n1,"hello, world"\n2,NA\n\n3,bad \xff byte\n4,"two\nlines"\n5,\n')
     recs = read(f)
-    assert [r.line for r in recs] == [2, 3, 4, 5, 6, 7]  # header is line 1
+    assert [r.line for r in recs] == [2, 3, 4, 5, 6, 8]  # header is line 1; row 4 spans 6-7
     assert [r.text for r in recs][:2] == ["hello, world", "NA"]  # "NA" is text, not missing
     assert recs[2].text == "" and recs[2].reason is None  # blank row kept (cleaning rejects it)
     assert recs[3].reason == "undecodable" and recs[3].text == "bad \\xff byte"

@@ -93,7 +93,7 @@ def test_params_section():
 
 def test_evaluation_reports_a_d_resample_row_and_curve_without_nll(tmp_path):
     from gantext.evaluation import evaluate
-    from tests.unit.test_evaluation import tiny_eval, tiny_generator
+    from test_evaluation import tiny_eval, tiny_generator  # tests/unit is on sys.path
 
     data, cfg, vocab = tiny_eval(tmp_path)
     gan = tiny_generator(vocab, 1)

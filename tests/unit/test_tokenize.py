@@ -181,7 +181,7 @@ def test_max_len_auto_is_the_99th_percentile_of_train_lengths() -> None:
 
     # train lengths 1..100: the 99th percentile (linear) is 99.01 -> 100 rounded up; one
     # sentence of 150 tokens in test
-    texts = {"train": [" ".join(["w"] * k) for k in range(1, 101)], "valid": ["w w"],
+    texts = {"train": ["v"] + [" ".join(["w"] * k) for k in range(2, 101)], "valid": ["w w"],
              "test": [" ".join(["w"] * 150)]}
     res = tokenize_splits(texts, TokenizeConfig(max_len="auto"))
     assert res.metrics["max_len"] == 100 and res.metrics["max_len_auto"] is True
@@ -194,6 +194,27 @@ def test_max_len_auto_is_the_99th_percentile_of_train_lengths() -> None:
     assert fixed.metrics["max_len"] == 32 and fixed.metrics["max_len_auto"] is False
     assert [w.split(" of the ")[1].split()[0] for w in truncation_warnings(fixed.metrics)] == [
         "train", "test"]  # 68% of train, all of test; valid (2 tokens) fits
+
+
+def test_max_len_auto_does_not_follow_one_outlier() -> None:
+    from gantext.text.prepare import AUTO_MEDIAN_FACTOR, truncation_warnings
+
+    # 50 short lines (11-15 tokens, median 13) + one 5,000-word line: the 99th percentile alone
+    # interpolates to 2,508 and makes every row 2,509 wide; the median cap keeps 52
+    short = [" ".join(["w"] * (11 + i % 5)) for i in range(50)]
+    texts = {"train": short + [" ".join(["x"] * 5000)], "valid": ["w w"], "test": ["w w w"]}
+    res = tokenize_splits(texts, TokenizeConfig(max_len="auto"))
+    assert res.metrics["max_len"] == AUTO_MEDIAN_FACTOR * 13 == 52
+    assert res.arrays["train"].shape == (51, 53)
+    assert res.metrics["max_len_rule"] == ("p99 of train lengths 2508, capped at 4 x the median "
+                                           "13 = 52")
+    assert res.metrics["train"]["truncated"] == 1
+    # the warning reads the auto rule instead of advising to set auto (it already is)
+    res = tokenize_splits({**texts, "train": short[:20] + [" ".join(["x"] * 5000)]},
+                          TokenizeConfig(max_len="auto"))
+    (warned,) = truncation_warnings(res.metrics)
+    assert "tokenize.max_len is auto (p99 of train lengths" in warned
+    assert "set it to auto" not in warned and "set a number" in warned
 
 
 def test_truncation_of_at_most_one_percent_is_not_warned() -> None:

@@ -32,7 +32,7 @@ from gantext.errors import DataError
 from gantext.io import md5_file, write_bytes, write_json
 from gantext.paths import Paths
 
-__all__ = ["SPLITS", "IngestResult", "ingest", "write_outputs"]
+__all__ = ["SPLITS", "IngestResult", "check_usable", "ingest", "write_outputs"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -186,15 +186,13 @@ def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
     leak = leakage.apply_leakage_rule(parts["train"], parts["valid"], parts["test"], rule, shipped)
     parts["train"] = leak.train
     if not parts["train"]:
-        raise DataError(f"no train sentence left: all {leak.metrics['dropped']} are also in the "
-                        "valid or test split (ingest.leakage: drop). Do ingest.paths and "
-                        "ingest.test_paths name the same data? Use distinct files, or set "
-                        "ingest.leakage: keep")
+        raise _no_train_left(leak.metrics["dropped"], kept, cfg)
     if cfg.source != "builtin":  # the grammar repeats by design: its overlap is in the metrics
         leakage.warn(leak.metrics, len(parts["test"]))
     _move_to_rejected(corpus.metrics.get("inputs", []), leak.rejects)
     corpus.rejects.extend(leak.rejects)
     splits = {s: [k.sentence for k in parts[s]] for s in SPLITS}
+    check_usable(splits, cfg)
 
     n_kept = sum(len(v) for v in splits.values())
     n_rejected = len(corpus.rejects)
@@ -218,6 +216,39 @@ def ingest(cfg: IngestConfig, seed: int, root: Path) -> IngestResult:
             s: dict(sorted(Counter(corpus.modes[k.line - 1] for k in parts[s]).items()))
             for s in SPLITS}
     return IngestResult(splits=splits, rejects=corpus.rejects, metrics=metrics)
+
+
+def _no_train_left(dropped: int, kept: list[Kept], cfg: IngestConfig) -> DataError:
+    """Every train sentence was also held out: say why it happened, for the data at hand."""
+    distinct = len({k.sentence for k in kept})
+    if cfg.test_paths:
+        why = ("Do ingest.paths and ingest.test_paths name the same data? Use distinct files, or "
+               "set ingest.leakage: keep")
+    else:
+        why = (f"The corpus repeats its sentences: {len(kept)} kept lines hold only {distinct} "
+               "distinct one(s), so every train copy also sits in valid or test. Use a corpus "
+               "of distinct sentences (or ingest.dedupe: true), or set ingest.leakage: keep")
+    return DataError(f"no train sentence left: all {dropped} are also in the valid or test split "
+                     f"(ingest.leakage: drop). {why}")
+
+
+def check_usable(splits: dict[str, list[str]], cfg: IngestConfig) -> None:
+    """Refuse, here at ingest, corpora the later stages cannot use, instead of failing there
+    after the work: an empty split (pretrain stops early on valid, evaluate scores against
+    test) and a train split that is one sentence repeated (nothing for a model to learn)."""
+    for split, fix in (("valid", "raise ingest.valid_fraction (pretrain stops early on the "
+                                 "validation NLL)"),
+                       ("test", "raise ingest.test_fraction or set ingest.test_paths (evaluate "
+                                "scores against it)")):
+        if not splits[split]:
+            n = sum(len(v) for v in splits.values())
+            raise DataError(f"the {split} split is empty ({n} sentences kept in all, "
+                            f"ingest.{split}_fraction {getattr(cfg, f'{split}_fraction')}): {fix}")
+    distinct = set(splits["train"])
+    if len(distinct) == 1 and len(splits["train"]) > 1:
+        raise DataError(f"the train split is one sentence repeated {len(splits['train'])} times "
+                        f"({next(iter(distinct))[:60]!r}): nothing for a generator or a "
+                        "discriminator to learn; check ingest.paths and ingest.text_column")
 
 
 def write_outputs(result: IngestResult, paths: Paths) -> None:

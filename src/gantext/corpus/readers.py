@@ -11,8 +11,8 @@ Formats (by extension):
   needs no trailing newline; ``\\n``, ``\\r\\n`` and old-Mac ``\\r`` endings and a UTF-8
   byte-order mark are accepted.
 * ``.csv`` / ``.tsv``: pandas, header row required, text in ``text_column``. The record's line is
-  its row number + 1 (the header is line 1), exact unless a quoted field spans lines. Blank rows
-  are kept (and rejected as ``empty``), TSV fields are not quoted.
+  the physical line it starts on (the header is line 1; a quoted field may span lines). Blank
+  rows are kept (and rejected as ``empty``), TSV fields are not quoted.
 * ``.jsonl`` (or ``.ndjson``): one JSON object a line, text under ``text_column``; a line that is
   not a JSON object, or whose text is not a string, is rejected as ``malformed``.
 * ``.parquet``: pandas/pyarrow, text in ``text_column``.
@@ -25,11 +25,13 @@ parse within limits (200k-deep nesting, a 5,000-digit number) is ``malformed``.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import glob
 import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -97,6 +99,10 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
             if p.is_dir():
                 raise DataError(f"{key}: '{pattern}' is a directory; list its files or use a glob "
                                 f"such as '{pattern.rstrip('/')}/*.txt'")
+            if p.exists() and not p.is_file():  # reading a FIFO would block until a writer came
+                raise DataError(f"{key}: '{pattern}' is not a regular file ({_kind(p)}); ingest "
+                                "reads files (DVC hashes them): write the corpus to a file and "
+                                "list that")
             if not p.is_file():
                 raise DataError(f"{key}: file '{pattern}' not found (paths are relative to the "
                                 f"repository root {root}); fix the path or add the file")
@@ -115,6 +121,16 @@ def resolve_inputs(patterns: Sequence[str], root: Path, role: str) -> list[Input
 
 
 # ----------------------------------------------------------------------------- helpers
+def _kind(path: Path) -> str:
+    """What a path that exists but is not a regular file or a folder is, in words."""
+    mode = path.stat().st_mode
+    for test, word in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
 def _text_bytes(path: Path, name: str) -> TextBytes:
     return text_bytes(path.read_bytes(), name)
 
@@ -173,6 +189,35 @@ def _read_txt(path: Path, name: str, column: str) -> list[Record]:
     return out
 
 
+def _record_starts(lines: Sequence[bytes], sep: bytes, quoted: bool) -> list[int]:
+    """0-based index in `lines` of the first physical line of every CSV/TSV record (the header
+    included), as pandas' C parser splits records: a quote opens a quoted field only at the start
+    of a field, ``""`` inside one is a literal quote, and a line ending inside one continues
+    the record (TSV: no quoting, a record per line). Blank lines are records (kept as rows)."""
+    starts: list[int] = []
+    in_quotes = False
+    for i, line in enumerate(lines):
+        if not in_quotes:
+            starts.append(i)
+            if not quoted or b'"' not in line:  # the common case: one line, one record
+                continue
+        j, n = 0, len(line)
+        at_field_start = not in_quotes
+        while j < n:
+            c = line[j:j + 1]
+            if in_quotes:
+                if c == b'"':
+                    if line[j + 1:j + 2] == b'"':  # an escaped quote
+                        j += 1
+                    else:
+                        in_quotes = False
+            elif c == b'"' and at_field_start:
+                in_quotes = True
+            at_field_start = c == sep and not in_quotes
+            j += 1
+    return starts
+
+
 def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
     import pandas as pd
 
@@ -183,25 +228,30 @@ def _read_table(path: Path, name: str, column: str, sep: str) -> list[Record]:
         data = b"\n".join(b"" if i in tb.binary else raw for i, raw in enumerate(tb.lines))
     if not data.strip():
         raise _missing_column(name, column, [])
+    quoted = sep != "\t"
     try:
         # dtype=object keeps undecodable bytes as surrogates (arrow strings would refuse them);
         # no NA parsing ("NA", "null" are text here); blank rows stay rows (accounted, not lost).
         df = pd.read_csv(io.BytesIO(data), sep=sep, dtype=object, keep_default_na=False,
                          na_filter=False, skip_blank_lines=False, encoding="utf-8",
                          encoding_errors="surrogateescape",
-                         quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
+                         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise DataError(f"{name}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: "
                         f"{str(exc).strip()}. Fix the file or convert it to .txt / .jsonl") from None
     if column not in df.columns:
         raise _missing_column(name, column, [str(c) for c in df.columns])
-    out = [_cell(v, name, i) for i, v in enumerate(df[column].tolist(), start=2)]
-    # Record out[j] is line j + 2 (exact unless a quoted field spans lines), so the blanked
-    # binary line tb.lines[i] (line i + 1) is out[i - 1]: it shows the bytes and reason instead
-    # of an empty cell. Should a multi-line field shift rows, that row is still rejected (empty).
+    # Each record's physical line, so a quoted field spanning lines shifts nothing after it.
+    lines = [b"" if i in tb.binary else raw for i, raw in enumerate(tb.lines)]
+    starts = _record_starts(lines, sep.encode(), quoted)
+    if len(starts) != len(df) + 1:  # never seen; numbering by row then (off after a multi-line field)
+        starts = list(range(len(df) + 1))
+    out = [_cell(v, name, starts[j] + 1) for j, v in enumerate(df[column].tolist(), start=1)]
+    # a binary line was blanked before parsing: its record shows the bytes, labelled binary
     for i in sorted(tb.binary):
-        if 0 <= i - 1 < len(out) and out[i - 1].text == "":
-            out[i - 1] = Record(name, i + 1, render(tb.lines[i]), BINARY)
+        r = bisect.bisect_right(starts, i) - 1
+        if r >= 1:  # not the header
+            out[r - 1] = Record(name, starts[r] + 1, render(tb.lines[i]), BINARY)
     return out
 
 

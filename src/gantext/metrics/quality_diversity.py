@@ -31,8 +31,9 @@ import numpy as np
 from gantext.metrics.bleu import self_sentence_scores, sentence_scores
 from gantext.metrics.length_match import length_weights, weighted_mean
 from gantext.metrics.oracle import Oracle, score
+from gantext.metrics.verdict import Point
 
-__all__ = ["COLUMNS", "qd_row", "sweep"]
+__all__ = ["COLUMNS", "qd_point", "qd_row", "sweep"]
 
 #: Column order of metrics/plots/quality_diversity.csv (``validity``, ``validity_lm`` only with
 #: an oracle).
@@ -46,6 +47,14 @@ def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str
            references: Sequence[Sequence[str]], oracle: Oracle | None = None) -> dict[str, Any]:
     """One point of the sweep: BLEU-5 of `samples` against `references`, leave-one-out
     self-BLEU-5 among `samples`, and the grammar validity when `oracle` is given."""
+    return qd_point(model, temperature, samples, references, oracle)[0]
+
+
+def qd_point(model: str, temperature: float | None, samples: Sequence[Sequence[str]],
+             references: Sequence[Sequence[str]], oracle: Oracle | None = None
+             ) -> tuple[dict[str, Any], Point]:
+    """:func:`qd_row`'s row and the point's per-sentence scores (what the verdict's paired
+    bootstrap resamples, :mod:`gantext.metrics.verdict`)."""
     if len(samples) == 0:
         raise ValueError(f"quality-diversity point {model}: no samples to score")
     b = sentence_scores(samples, references, ns=(5,))[5]
@@ -67,18 +76,23 @@ def qd_row(model: str, temperature: float | None, samples: Sequence[Sequence[str
                lm_coverage=coverage)
     if valid is not None:
         row["validity_lm"] = weighted_mean(valid.astype(np.float64), w)
-    return row
+    return row, Point(None if temperature is None else float(temperature), b, sb, w)
 
 
 def sweep(models: Sequence[str], temperatures: Sequence[float], n: int, sample: Sampler,
           references: Sequence[Sequence[str]], oracle: Oracle | None = None,
-          progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+          progress: Callable[[str], None] | None = None,
+          points: dict[str, list[Point]] | None = None) -> list[dict[str, Any]]:
     """Rows for every (model, temperature): ``sample(model, temperature, n)`` draws the token
-    lists (and owns the seeding, so the sweep is reproducible)."""
+    lists (and owns the seeding, so the sweep is reproducible). `points`, when given, collects
+    each model's per-sentence scores by temperature (``points[model]``) for the verdict."""
     rows = []
     for model in models:
         for t in temperatures:
             if progress is not None:
                 progress(f"quality-diversity: {model} at temperature {t:g}")
-            rows.append(qd_row(model, t, sample(model, t, n), references, oracle))
+            row, point = qd_point(model, t, sample(model, t, n), references, oracle)
+            rows.append(row)
+            if points is not None:
+                points.setdefault(model, []).append(point)
     return rows

@@ -104,16 +104,29 @@ class Scored:
 
 
 class Ruler:
-    """The fixed side of every comparison: the references, their FID Gaussian, the extractor."""
+    """The fixed side of every comparison: the references, their FID Gaussian, the extractor;
+    and, when given, the held-out sentences of the *training* distribution (the validation
+    split; the FID criterion reads against them, see :mod:`gantext.evaluation`)."""
 
-    def __init__(self, refs: Sents, extractor: FeatureExtractor):
+    def __init__(self, refs: Sents, extractor: FeatureExtractor, heldout: Sents | None = None,
+                 mauve: bool = False):
         self.refs = [list(s) for s in refs]
         self.extractor = extractor
-        self.ref_gauss = gaussian(extractor.transform(self.refs), "the reference split")
+        self.ref_feats = extractor.transform(self.refs)
+        self.ref_gauss = gaussian(self.ref_feats, "the reference split")
+        self.held_feats = self.held_gauss = None
+        if heldout is not None and len(heldout) >= 2:
+            self.held_feats = extractor.transform([list(s) for s in heldout])
+            self.held_gauss = gaussian(self.held_feats, "the held-out training-distribution split")
+        self.mauve = mauve
 
-    def score(self, sents: Sents, boot_seed: int, fid_key: str = "fid") -> Scored:
+    def score(self, sents: Sents, boot_seed: int, fid_key: str = "fid",
+              held_key: str | None = "fid_train") -> Scored:
         """BLEU-n, self-BLEU-n and FID (under `fid_key`) of `sents` with bootstrap intervals, and
-        the sizes ``n_samples`` / ``n_refs``."""
+        the sizes ``n_samples`` / ``n_refs``; FID against the held-out training-distribution
+        sentences under `held_key` (when the ruler has them and `held_key` is not None) and, with
+        ``mauve``, ``mauve_test`` (against the references) and ``mauve`` (against the held-out
+        sentences, under `held_key`'s condition)."""
         if len(sents) < 2:
             raise DataError(f"{len(sents)} sample(s): self-BLEU and FID need at least 2")
         out = Scored()
@@ -124,22 +137,52 @@ class Ruler:
             for n in NS:
                 out.add(f"{name}{n}", _fmean(scores[n]), mean_replicates(scores[n], idx))
         feats = self.extractor.transform(sents)
-        mu, cov = gaussian(feats, "the sample set")
-        with warnings.catch_warnings():
-            # replicates of a collapsed generator are singular: the exact PSD root handles it
-            warnings.simplefilter("ignore", RuntimeWarning)
-            reps = fid_replicates(self.ref_gauss, feats, idx)
-        out.add(fid_key, frechet_distance(*self.ref_gauss, mu, cov), reps)
+        self._add_fid(out, fid_key, self.ref_gauss, feats, idx)
+        if held_key is not None:
+            self.score_heldout(out, feats, idx, held_key)
+        if self.mauve:
+            from gantext.metrics.mauve_score import mauve
+
+            out.metrics["mauve_test"] = mauve(self.ref_feats, feats)
         out.metrics["n_samples"] = len(sents)
         out.metrics["n_refs"] = len(self.refs)
         return out
 
+    def score_heldout(self, out: Scored, feats: np.ndarray, idx: np.ndarray,
+                      key: str = "fid_train") -> None:
+        """Add FID (with its interval) and MAUVE of `feats` against the held-out
+        training-distribution sentences to `out`; nothing when the ruler has none."""
+        if self.held_gauss is None:
+            return
+        self._add_fid(out, key, self.held_gauss, feats, idx)
+        out.metrics["n_heldout"] = len(self.held_feats)
+        if self.mauve:
+            from gantext.metrics.mauve_score import mauve
+
+            out.metrics["mauve"] = mauve(self.held_feats, feats)
+
+    @staticmethod
+    def _add_fid(out: Scored, key: str, ref: tuple[np.ndarray, np.ndarray], feats: np.ndarray,
+                 idx: np.ndarray) -> None:
+        mu, cov = gaussian(feats, "the sample set")
+        with warnings.catch_warnings():
+            # replicates of a collapsed generator are singular: the exact PSD root handles it
+            warnings.simplefilter("ignore", RuntimeWarning)
+            reps = fid_replicates(ref, feats, idx)
+        out.add(key, frechet_distance(*ref, mu, cov), reps)
+
 
 def real_metrics(ruler: Ruler, real_sample: Sents, train: Sents, boot_seed: int,
-                 halves_seed: int, pool_size: int, oracle: Any = None) -> Scored:
+                 halves_seed: int, pool_size: int, oracle: Any = None,
+                 train_sample: Sents | None = None) -> Scored:
     """The real-data row (module docstring); `oracle` is the evaluation's OracleContext or None
-    (validity, oracle NLL and ``mode_js`` of the real sample)."""
-    row = ruler.score(real_sample, boot_seed, fid_key="fid_floor")
+    (validity, oracle NLL and ``mode_js`` of the real sample). `train_sample`: real sentences
+    from the train split alone (none of the held-out training-distribution sentences), the
+    counterpart of a model against those: ``fid_train_floor`` (and ``mauve``)."""
+    row = ruler.score(real_sample, boot_seed, fid_key="fid_floor", held_key=None)
+    if train_sample is not None and len(train_sample) >= 2:
+        ruler.score_heldout(row, ruler.extractor.transform(train_sample),
+                            indices(len(train_sample), boot_seed), key="fid_train_floor")
     m = row.metrics
     m["pool_size"] = int(pool_size)
     a, b = halves(ruler.refs, halves_seed)

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 
 __all__ = ["DResampleConfig", "DResampled", "PoolSelection", "log_weights", "select", "sir", "independent_mh"]
@@ -142,7 +142,7 @@ class PoolSelection(nn.Module):
 class DResampled(PoolSelection):
     """A generator's samples resampled by a discriminator (module docstring)."""
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: DResampleConfig):
+    def __init__(self, generator: Generator, discriminator: TextDiscriminator, cfg: DResampleConfig):
         super().__init__(generator, cfg.pool_factor)
         self.discriminator, self.cfg = discriminator, cfg
 

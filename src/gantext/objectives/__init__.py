@@ -15,10 +15,15 @@ _REGISTRY = {
     "rsgan": "rsgan:RSGANObjective",
     "coldgan": "coldgan:ColdGANObjective",
     "reverse-kl": "reverse_kl:ReverseKLObjective",
+    "scratchgan": "scratchgan:ScratchGANObjective",
     "mle-continued": "mle_continued:MLEContinuedObjective",
 }
 
 OBJECTIVES: dict[str, type[Objective]] = load_entries(__name__, _REGISTRY)
+
+#: The control every adversarial result is compared with: the same generator updates with the
+#: MLE loss and no D (``adversarial.control`` trains it beside the objective, as its own row).
+CONTROL = "mle-continued"
 
 
 def objective_sections() -> dict[str, type]:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 
 if TYPE_CHECKING:  # config.py builds AdversarialConfig from this registry: no runtime import
@@ -69,10 +69,13 @@ class Objective:
     log_keys: ClassVar[tuple[str, ...]] = ()
     #: overrides of ``model.discriminator`` for this objective (e.g. no dropout in a critic)
     discriminator_settings: ClassVar[dict[str, Any]] = {}
+    #: the D architecture used when the objective needs a score per prefix and
+    #: ``model.discriminator.arch`` has none (None: the objective takes any D)
+    prefix_discriminator: ClassVar[str | None] = None
     #: discriminator (critic) steps before each generator step
     d_steps_per_g_step: int = 1
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: AdversarialConfig,
+    def __init__(self, generator: Generator, discriminator: TextDiscriminator, cfg: AdversarialConfig,
                  max_len: int, device: torch.device, rng: torch.Generator):
         self.G = generator
         self.D = discriminator
@@ -168,6 +171,12 @@ class Objective:
         update (loss and norm are checked together): the weights must not take a NaN step."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        return self.apply_gradients(opt, module, loss, what)
+
+    def apply_gradients(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor,
+                        what: str) -> torch.Tensor:
+        """The second half of :meth:`update` for gradients already in ``.grad`` (accumulated over
+        micro-batches; `loss` their summed loss, checked with the norm): clip, check, step."""
         norm = nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
         if not bool(torch.isfinite(loss.detach()) & torch.isfinite(norm)):
             opt.zero_grad(set_to_none=True)
@@ -241,6 +250,8 @@ class SampledDObjective(Objective):
 
     #: temperature of the generator step's own samples (coldgan: its exploration sampler)
     g_temperature: float = 1.0
+    #: batches of samples the generator step takes (drawn with the round's D fakes)
+    g_batches: int = 1
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -251,12 +262,16 @@ class SampledDObjective(Objective):
         return self.pretrain_discriminator(real_batches, self.ocfg.d_pretrain_steps,
                                            f"{self.cfg.loss}: D pretraining")
 
-    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+    def d_fakes(self, n: int) -> torch.Tensor:
+        """`n` fakes for a D step, at ``d_temperature``."""
         t = self.ocfg.d_temperature
         # one draw for the round: this D step's fakes, the later D steps' and, when the G step
         # samples at the same temperature, the G step's
-        ahead = self._pretraining or self.d_steps_per_g_step + (self.g_temperature == t)
-        return self.bce_discriminator_update(real, self.samples(len(real), t, ahead))
+        ahead = self._pretraining or self.d_steps_per_g_step + self.g_batches * (self.g_temperature == t)
+        return self.samples(n, t, ahead)
+
+    def discriminator_step(self, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        return self.bce_discriminator_update(real, self.d_fakes(len(real)))
 
 
 @dataclass(frozen=True)

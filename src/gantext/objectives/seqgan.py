@@ -12,6 +12,16 @@ after every prefix; all (prefix x rollout) rows are then completed together by t
 loop (:func:`gantext.models.sampling.decode`), rows leaving the batch as soon as they emit <eos>,
 in chunks of at most ``rollout_batch`` rows so memory stays bounded (TextGAN-PyTorch's nested
 loops run out of memory here).
+
+Memory. A pass holds a few vocabulary-wide rows of floats per completion (the step's logits and
+their masked copy), so the rows per pass are also capped by the vocabulary:
+:data:`~gantext.models.base.VOCAB_WIDE_ELEMENTS` // V (3,355 rows at V = 20k; COCO's 4,660 and
+the builtin corpus keep ``rollout_batch``). With ``rollout_batch`` alone, 8,192 rows at V = 20k
+held 2 x 655 MB at every decoding step (measured: rollouts of 64 sentences of 45 tokens peaked
+at 1.97 GB, 1.05 GB with 2,048 rows). The objective prints its
+:class:`RolloutPlan` up front: completions and generator steps per G step, rows per pass and
+the memory estimate. Splitting the passes differently does not change the rewards (each row
+draws its own uniforms, in order, from the one stream).
 """
 
 from __future__ import annotations
@@ -23,10 +33,12 @@ from typing import Any
 import torch
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.base import vocab_wide_rows
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
 from gantext.objectives.base import SampledDConfig, SampledDObjective, eval_mode
+from gantext.progress import write as progress_write
 from gantext.text.vocab import PAD_ID
 
 
@@ -37,13 +49,68 @@ class SeqGANObjectiveConfig(SampledDConfig):
     d_steps: int = param(2, ge=1, help="D steps per generator step")
     n_rollouts: int = param(4, ge=1)
     rollout_update_rate: float = param(0.8, ge=0.0, le=1.0)
-    rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap)")
+    rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap; "
+                               "also at most 2^26 / vocabulary size)")
 
 
 _SCORE_BATCH = 512  # rows per discriminator call when scoring rollouts
+#: fp32 vocabulary-wide buffers alive per rollout row in a decoding step (the step's logits and
+#: the masked head output; measured at V = 20k: ~160 KB a row)
+_BUFFERS_PER_ROW = 2
 
 
-def _score(discriminator: Discriminator, rows: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class RolloutPlan:
+    """The rollout work of one G step and its memory: `batch` sampled rows of `width`
+    (max_len + 1) slots, vocabulary `vocab`, `n_rollouts` completions per prefix, at most
+    `rows_per_pass` completion rows decoded together."""
+
+    batch: int
+    width: int
+    vocab: int
+    n_rollouts: int
+    rows_per_pass: int
+
+    @classmethod
+    def make(cls, batch: int, width: int, vocab: int, n_rollouts: int,
+             rollout_batch: int) -> "RolloutPlan":
+        """``rollout_batch`` rows per pass, at most ``VOCAB_WIDE_ELEMENTS // vocab``."""
+        rows = min(rollout_batch, vocab_wide_rows(vocab))
+        return cls(batch, width, vocab, n_rollouts, rows)
+
+    @property
+    def completions(self) -> int:
+        """Upper bound of completion rows per G step: every prefix before <eos> of every row."""
+        return self.batch * (self.width - 1) * self.n_rollouts
+
+    @property
+    def steps(self) -> int:
+        """Upper bound of generator decoding steps per G step (a prefix of j tokens is completed
+        in at most width - j steps: ~width^2 / 2 per row and rollout)."""
+        w = self.width
+        return self.batch * self.n_rollouts * sum(w - j for j in range(1, w))
+
+    @property
+    def prefix_bytes(self) -> int:
+        """The policy's logits after every prefix of the batch, kept for the whole G step."""
+        return self.batch * (self.width - 1) * self.vocab * 4
+
+    @property
+    def pass_bytes(self) -> int:
+        return self.rows_per_pass * self.vocab * 4 * _BUFFERS_PER_ROW
+
+    def describe(self, rollout_batch: int) -> str:
+        mb = 1024 * 1024
+        cap = "" if self.rows_per_pass == rollout_batch else \
+            f", capped by the {self.vocab:,}-token vocabulary"
+        return (f"rollouts per G step: up to {self.batch} x {self.width - 1} prefixes x "
+                f"{self.n_rollouts} = {self.completions:,} completions, <= {self.steps:,} "
+                f"generator steps, in passes of <= {self.rows_per_pass:,} rows (rollout_batch "
+                f"{rollout_batch:,}{cap}); memory estimate {self.prefix_bytes / mb:,.0f} MB "
+                f"(prefix logits) + {self.pass_bytes / mb:,.0f} MB (one pass)")
+
+
+def _score(discriminator: TextDiscriminator, rows: torch.Tensor) -> torch.Tensor:
     """sigmoid(D(rows)), in sub-batches of similar length: D skips each sub-batch's all-<pad>
     tail, so sorting by length cuts the convolution work to roughly the real tokens."""
     order = torch.argsort((rows != PAD_ID).sum(dim=1), stable=True)
@@ -55,20 +122,23 @@ def _score(discriminator: Discriminator, rows: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rollout_rewards(policy: Generator, discriminator: Discriminator, samples: torch.Tensor,
+def rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples: torch.Tensor,
                     n_rollouts: int, rollout_batch: int = 8192,
                     rng: torch.Generator | None = None) -> torch.Tensor:
     """Per-action rewards (B, W) in [0, 1] for encoded samples (B, W); 0 after <eos>.
 
-    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time,
-    through the shared decoding loop (any architecture: its state is indexed, never unpacked).
+    Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time (and
+    at most ``VOCAB_WIDE_ELEMENTS // V``: :class:`RolloutPlan`), through the shared
+    decoding loop (any architecture: its state is indexed, never unpacked).
     Call with both modules in eval mode (no dropout)."""
+    plan = RolloutPlan.make(*samples.shape, policy.spec.vocab_size, n_rollouts, rollout_batch)
     with decoding(policy):
-        return _rollout_rewards(policy, discriminator, samples, n_rollouts, rollout_batch, rng)
+        return _rollout_rewards(policy, discriminator, samples, n_rollouts, plan.rows_per_pass,
+                                rng)
 
 
-def _rollout_rewards(policy: Generator, discriminator: Discriminator, samples: torch.Tensor,
-                     n_rollouts: int, rollout_batch: int, rng: torch.Generator | None
+def _rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples: torch.Tensor,
+                     n_rollouts: int, rows_per_pass: int, rng: torch.Generator | None
                      ) -> torch.Tensor:
     dev = policy.device
     samples = samples.to(dev).long()
@@ -94,8 +164,8 @@ def _rollout_rewards(policy: Generator, discriminator: Discriminator, samples: t
     total = len(pb) * n_rollouts
     sums = torch.zeros(len(pb), device=dev)
     positions = torch.arange(width, device=dev)
-    for first in range(0, total, rollout_batch):
-        p = torch.arange(first, min(total, first + rollout_batch), device=dev) // n_rollouts
+    for first in range(0, total, rows_per_pass):
+        p = torch.arange(first, min(total, first + rows_per_pass), device=dev) // n_rollouts
         bi, ji = pb[p], pj[p]
         flat = ji * b + bi
         u = uniform((len(p), width), rng, dev)
@@ -129,6 +199,10 @@ class SeqGANObjective(SampledDObjective):
         super().__init__(*args, **kwargs)
         self.rollout = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.rollout.after_copy()  # cuDNN: re-pack the copied LSTM weights (one contiguous block)
+        c = self.ocfg
+        self.plan = RolloutPlan.make(self.cfg.batch_size, self.max_len + 1, self.vocab_size,
+                                     c.n_rollouts, c.rollout_batch)
+        progress_write(f"{self.cfg.loss}: {self.plan.describe(c.rollout_batch)}")  # up front
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from gantext.configfields import param
-from gantext.models.discriminator import Discriminator
+from gantext.models.discriminator_base import TextDiscriminator
 from gantext.objectives.base import RelaxedConfig, RelaxedObjective
 
 
@@ -64,7 +64,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_hat: torc
     return ((norm - 1.0) ** 2).mean()
 
 
-def embedded_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: torch.Tensor,
+def embedded_gradient_penalty(critic: TextDiscriminator, real: torch.Tensor, fake: torch.Tensor,
                               alpha: torch.Tensor) -> torch.Tensor:
     """The penalty on one-hot interpolates alpha * one_hot(real) + (1 - alpha) * fake (real ids
     (B, T), fake soft rows (B, T, V), cut from G), taken in the critic's embedding space (see the
@@ -89,7 +89,7 @@ class WGANGPObjective(RelaxedObjective):
                fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         d_real, d_fake = d_real.mean(), d_fake.mean()
         alpha = torch.rand(len(real), generator=self.rng, device=self.rng.device)
-        if isinstance(self.D, Discriminator):
+        if isinstance(self.D, TextDiscriminator):
             gp = embedded_gradient_penalty(self.D, real, fake, alpha)
         else:  # a critic without an embedding matrix: the penalty on the one-hots themselves
             reals = F.one_hot(real.long(), self.vocab_size).to(fake)

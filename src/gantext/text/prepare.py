@@ -13,14 +13,18 @@ from gantext.errors import DataError
 from gantext.io import atomic_path, read_lines, write_json
 from gantext.paths import Paths
 from gantext.text.tokenizer import tokenize_lines
-from gantext.text.vocab import Vocab, encode
+from gantext.text.vocab import SPECIALS, Vocab, encode
 
-__all__ = ["SPLITS", "Tokenized", "read_splits", "resolve_max_len", "split_stats",
+__all__ = ["SPLITS", "Tokenized", "auto_max_len", "read_splits", "resolve_max_len", "split_stats",
            "tokenize_splits", "truncation_warnings", "write_tokenized"]
 
 SPLITS = ("train", "valid", "test")
-#: ``tokenize.max_len: auto`` = this percentile of the train split's sentence lengths (rounded up).
+#: ``tokenize.max_len: auto`` = this percentile of the train split's sentence lengths (rounded up),
 AUTO_PERCENTILE = 99
+#: ... at most this many times their median (rounded up): on a small corpus the percentile
+#: interpolates towards one outlier (50 lines of ~13 tokens + one of 5,000 gave 3,006, every
+#: row 3,007 wide); a real corpus's 99th percentile is ~2x the median (COCO train: 21 / 11).
+AUTO_MEDIAN_FACTOR = 4
 #: A split that loses more than this fraction of its sentences to truncation gets a warning.
 TRUNCATION_WARN = 0.01
 
@@ -63,25 +67,44 @@ def split_stats(vocab: Vocab, sentences: Sequence[Sequence[str]], max_len: int,
     }
 
 
+def auto_max_len(train: Sequence[Sequence[str]]) -> tuple[int, str]:
+    """``tokenize.max_len: auto`` and how it was reached: the ceiling of the
+    :data:`AUTO_PERCENTILE` th percentile (numpy's linear interpolation) of the train split's
+    lengths, capped at :data:`AUTO_MEDIAN_FACTOR` times their median (rounded up), at least 1."""
+    lens = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    if not len(lens):
+        return 1, "no train sentence"
+    pct = int(np.ceil(np.percentile(lens, AUTO_PERCENTILE)))
+    median = float(np.median(lens))
+    cap = int(np.ceil(AUTO_MEDIAN_FACTOR * median))
+    value = max(1, min(pct, cap))
+    rule = (f"p{AUTO_PERCENTILE} of train lengths {pct}, capped at {AUTO_MEDIAN_FACTOR} x the "
+            f"median {median:g} = {cap}")
+    return value, rule
+
+
 def resolve_max_len(max_len: int | str, train: Sequence[Sequence[str]]) -> int:
-    """``tokenize.max_len`` as a number: ``auto`` = the ceiling of the 99th percentile (numpy's
-    linear interpolation) of the train split's lengths, so at least 99% of train fits."""
+    """``tokenize.max_len`` as a number (``auto``: see :func:`auto_max_len`)."""
     if max_len != "auto":
         return int(max_len)
-    lens = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
-    return max(1, int(np.ceil(np.percentile(lens, AUTO_PERCENTILE))))
+    return auto_max_len(train)[0]
 
 
 def truncation_warnings(metrics: Mapping) -> list[str]:
     """One line per split whose truncation rate exceeds :data:`TRUNCATION_WARN` (1%)."""
+    if metrics.get("max_len_auto"):
+        fix = (f"tokenize.max_len is auto ({metrics.get('max_len_rule', '')}); set a number to "
+               "keep longer sentences whole, or lower ingest.max_tokens to reject them")
+    else:
+        fix = (f"raise tokenize.max_len or set it to auto (the {AUTO_PERCENTILE}th percentile of "
+               f"train lengths, at most {AUTO_MEDIAN_FACTOR}x their median)")
     out = []
     for s in SPLITS:
         rate = metrics[s]["truncation_rate"]
         if rate > TRUNCATION_WARN:
             out.append(f"tokenize.max_len = {metrics['max_len']} truncates {rate:.1%} of the {s} "
                        f"split ({metrics[s]['truncated']} of {metrics[s]['sentences']} sentences, "
-                       f"longest {metrics[s]['length_max']} tokens): raise tokenize.max_len or set "
-                       "it to auto (99th percentile of train lengths)")
+                       f"longest {metrics[s]['length_max']} tokens): {fix}")
     return out
 
 
@@ -95,12 +118,21 @@ def tokenize_splits(texts: Mapping[str, Sequence[str]], cfg: TokenizeConfig) -> 
     vocab_source = [sent for split in dict.fromkeys(cfg.vocab_splits) for sent in tokens[split]]
     vocab = Vocab.build(vocab_source, min_freq=cfg.min_freq, max_size=cfg.max_size,
                         level=cfg.level)
+    words = vocab.itos[len(SPECIALS):]
+    if len(words) < 2:  # here, not after pretraining: a generator needs a choice to learn
+        kept = f"only {words[0]!r}" if words else "none"
+        raise DataError(f"the vocabulary (from {'+'.join(dict.fromkeys(cfg.vocab_splits))}, "
+                        f"tokenize.level {cfg.level}, min_freq {cfg.min_freq}, max_size "
+                        f"{cfg.max_size}) holds {kept} besides the specials: at least 2 tokens "
+                        "are needed; use a corpus with more than one word, or lower "
+                        "tokenize.min_freq")
     arrays: dict[str, np.ndarray] = {}
     max_len = resolve_max_len(cfg.max_len, tokens["train"])
     metrics: dict = {
         "level": cfg.level,
         "max_len": max_len,  # the width used (auto: resolved)
         "max_len_auto": cfg.max_len == "auto",
+        **({"max_len_rule": auto_max_len(tokens["train"])[1]} if cfg.max_len == "auto" else {}),
         "vocab_size": len(vocab),  # includes the 4 specials
         "vocab_splits": list(dict.fromkeys(cfg.vocab_splits)),
         "train_types": len({t for s in tokens["train"] for t in s}),

@@ -27,7 +27,9 @@ from gantext.data import Corpus, iterate_batches
 from gantext.errors import TrainingError
 from gantext.io import md5_file, write_csv, write_json
 from gantext.metrics.bleu import self_sentence_scores, sentence_scores
-from gantext.models.discriminator import Discriminator, DiscriminatorSpec, build_discriminator
+from gantext.metrics.verdict import Point, compare
+from gantext.models.discriminator import (TextDiscriminator, build_discriminator,
+                                          discriminator_class)
 from gantext.models.generator import Generator
 from gantext.objectives import OBJECTIVES, log_columns
 from gantext.objectives.base import NonFiniteLoss, Objective
@@ -89,7 +91,7 @@ class AdversarialResult:
     """Trained models plus what the stage writes: summary metrics, plot rows, logged samples."""
 
     generator: Generator
-    discriminator: Discriminator
+    discriminator: TextDiscriminator
     metrics: dict[str, float]
     history: list[dict[str, float]]
     samples: list[str] = field(default_factory=list)
@@ -102,12 +104,15 @@ def objective_class(name: str) -> type[Objective]:
 
 
 def discriminator_spec(cfg: DiscriminatorConfig, vocab_size: int,
-                       objective: type[Objective] | None = None) -> DiscriminatorSpec:
-    """D's spec from ``model.discriminator``, with the objective's own overrides applied (the
-    WGAN-GP critic has no dropout)."""
-    spec = DiscriminatorSpec(vocab_size=vocab_size, embed_dim=cfg.embed_dim,
-                             kernel_sizes=tuple(cfg.kernel_sizes), num_filters=cfg.num_filters,
-                             dropout=cfg.dropout, spectral_norm=cfg.spectral_norm)
+                       objective: type[Objective] | None = None) -> Any:
+    """D's spec from ``model.discriminator`` (its ``arch``, or the objective's
+    ``prefix_discriminator`` when the objective needs a score per prefix and that arch has
+    none), with the objective's own overrides applied (the WGAN-GP critic has no dropout)."""
+    arch = cfg.arch
+    fallback = objective.prefix_discriminator if objective is not None else None
+    if fallback is not None and not discriminator_class(arch).scores_prefixes:
+        arch = fallback
+    spec = discriminator_class(arch).spec_from_config(vocab_size, cfg)
     return dataclasses.replace(spec, **objective.discriminator_settings) if objective else spec
 
 
@@ -120,6 +125,12 @@ def resume_fingerprint(params: Params, device: str | torch.device, *inputs: str 
 
 
 # ----------------------------------------------------------------------------- the loop
+def _rate_keys(objective: Objective) -> str:
+    """The learning rates the objective has (mle-continued has no discriminator: no d_lr)."""
+    return " / ".join(f"adversarial.{objective.section}.{k}" for k in ("g_lr", "d_lr")
+                      if hasattr(objective.ocfg, k))
+
+
 def _finite_or_raise(logs: dict[str, float]) -> None:
     for k, v in logs.items():
         if not math.isfinite(v):
@@ -131,6 +142,8 @@ def _mean_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     in float64, in order, like the Python floats they replace (same logged figures)."""
     def f64(v: Any) -> Any:
         return v.detach().double() if isinstance(v, torch.Tensor) else v
+    if not rows:
+        return {}
     return {k: sum(f64(r[k]) for r in rows) / len(rows) for k in rows[0]}
 
 
@@ -158,168 +171,280 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
     `on_step(step)` is called after every completed step (tests use it to kill the process).
     `precision` (``runtime.precision``): D and G updates run under its autocast and decoding
     (samples, rollouts, relaxed sequences) uses its head dtype; the valid NLL figures are fp32.
+    Everything around the algorithm below (the resume state, logging, samples, the divergence
+    guard and the rollback) is :class:`AdversarialRun`'s.
     """
     t0 = time.perf_counter()
     # keep runtime.deterministic as the stage configured it (runtime.configure)
     seed_everything(seed, deterministic=torch.are_deterministic_algorithms_enabled())
     torch.manual_seed(derive_seed(seed, "adversarial", "dropout"))  # D's dropout masks
-    device = resolve_device(cfg.device)
-    # the objectives' noise stream (Gumbel, sampling, GP alphas), drawn on the model's device
-    rng = torch.Generator(device=device).manual_seed(derive_seed(seed, "adversarial", "noise"))
-    G = generator.to(device).train()
-    nll_start = valid_nll(G, corpus.valid)
-    # Train mode (cuDNN's LSTM backward needs it) but no dropout: the adversarial losses must see
-    # the distribution that evaluation samples, and SeqGAN's samples, log-probs and rollouts one
-    # policy (with dropout they were three different sub-networks: biased, off-policy REINFORCE).
-    G.set_dropout(0.0)
-    G.set_decode_precision(autocast_dtype(precision))
-    # the figures of "worse on every figure at once" (see EndRollback), of the MLE itself
-    # here: measured before a resume file replaces its weights
-    probe = FigureProbe(corpus, cfg.guard_samples, derive_seed(seed, "adversarial", "guard")) \
-        if cfg.rollback_if_worse_everywhere else None
-
-    def figures(nll: float) -> Figures:
-        return probe(G, nll) if probe is not None else Figures(nll)
-
-    fig_start = figures(nll_start)
-    cls = objective_class(cfg.loss)
-    D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
-    objective = cls(G, D, cfg, corpus.max_len, device, rng)
-    guard = DivergenceGuard.for_run(f"adversarial training ({cfg.loss})",
-                                    f"adversarial.{objective.section}.g_lr (or "
-                                    "adversarial.grad_clip)", len(corpus.vocab), start=nll_start)
-    # the real rows move to the device once (batches are then indexed there, not copied per step)
-    stream = RealStream(corpus.train.to(device), cfg.batch_size,
-                        derive_seed(seed, "adversarial", "batches"))
-    history: list[dict[str, float]] = []
-    samples: list[str] = []
-    window: list[dict[str, float]] = []
-    start = 0
-    prepared: dict[str, float] = {}
-
-    state = load_resume(resume_file, "adversarial", fingerprint, _stderr)
-    if state is not None:
-        G.load_state_dict(state["generator"])
-        D.load_state_dict(state["discriminator"])
-        objective.load_state_dict(state["objective"])
-        stream.load_state_dict(state["stream"])
-        rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        start, history, samples = int(state["step"]), list(state["history"]), list(state["samples"])
-        window, prepared = list(state["window"]), dict(state["prepared"])
-        print(f"adversarial: resuming from step {start} ({resume_file})", file=sys.stderr)
-        if tracker is not None:  # re-log what the killed run logged, so the MLflow run is whole
-            for row in history:
-                tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
-    else:
-        with autocast(precision, device):
-            prepared = objective.prepare(stream)
-        if prepared and tracker is not None:
-            tracker.log_metrics(prepared, step=0)
-
-    def save(step: int) -> None:
-        if resume_file is None:
-            return
-        save_resume(resume_file, "adversarial", fingerprint, {
-            "step": step, "generator": G.state_dict(), "discriminator": D.state_dict(),
-            "objective": objective.state_dict(), "stream": stream.state_dict(),
-            "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "history": history, "samples": samples, "window": window, "prepared": prepared,
-            "rollback": rollback.state_dict(),
-        })
-
-    # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not worse
-    # on every figure): what the run hands out if its end is not (see EndRollback)
-    rollback = EndRollback(cfg.max_valid_nll_rise, fig_start, probe is not None)
-    if state is not None and "rollback" in state:  # the candidates the killed run had kept
-        rollback.load_state_dict(state["rollback"])
-    else:
-        fig = fig_start if start == 0 else figures(valid_nll(G, corpus.valid))
-        rollback.offer(start, fig, G, D)
-    last_saved = start
-    bar = progress(range(start, cfg.steps), initial=start, total=cfg.steps,
+    run = AdversarialRun(generator, corpus, cfg, dcfg, seed, precision, tracker, resume_file,
+                         fingerprint)
+    run.begin()  # resume, or the objective's preparation (D pretraining)
+    objective, stream = run.objective, run.state.stream
+    bar = progress(range(run.state.step, cfg.steps), initial=run.state.step, total=cfg.steps,
                    desc=f"adversarial ({cfg.loss})", unit="step")
     for step in bar:
+        done = step + 1
         try:
-            with autocast(precision, device):
+            with autocast(precision, run.device):
                 d_logs = [objective.discriminator_step(next(stream), step)
                           for _ in range(objective.d_steps_per_g_step)]
-                logs = {**(_mean_rows(d_logs) if d_logs else {}),
-                        **objective.generator_step(next(stream), step),
+                logs = {**_mean_rows(d_logs), **objective.generator_step(next(stream), step),
                         "beta": objective.temperature(step)}
-            window.append(logs)
-            done = step + 1
-            row = None
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                row = {"step": done, **_to_floats(_mean_rows(window))}
-                _finite_or_raise(row)
+            row = run.record(logs, done)  # a finished log window's row (NaN/inf checked)
         except NonFiniteLoss as exc:
-            where = (f"the last good checkpoint (step {last_saved}) is kept in {resume_file}"
-                     if resume_file is not None and last_saved > 0 else "no checkpoint was written yet")
-            raise TrainingError(
-                f"adversarial training diverged at step {step + 1} ({cfg.loss}): {exc}; {where}. "
-                f"Lower adversarial.{objective.section}.g_lr / d_lr or adversarial.grad_clip") from None
-        if row is not None:
-            window = []
-            history.append(row)
-            if tracker is not None:
-                tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=done)
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row})
-        if done % cfg.sample_every == 0 or done == cfg.steps:
-            shown = decode_samples(G, corpus, SAMPLES_SHOWN,
-                                   derive_seed(seed, "adversarial", "samples", done))
-            samples.extend(f"step {done}: {s}" for s in shown)
-            for s in shown:
-                progress_write(f"  [{done}] {s}")
-        if done % cfg.checkpoint_every == 0 and done < cfg.steps:
-            nll = valid_nll(G, corpus.valid)
-            guard.check({"valid NLL": nll}, f"at step {done}",
-                        kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-            rollback.offer(done, figures(nll), G, D)
-            window = [_to_floats(w) for w in window]  # the resume file holds plain floats
-            save(done)
-            last_saved = done
+            raise run.diverged(exc, done) from None
+        run.publish(row, bar)
+        run.show_samples(done)
+        run.checkpoint(done)  # guard, rollback candidate, resume file
         if on_step is not None:
             on_step(done)
     bar.close()
+    return run.finish(t0)
 
-    final = valid_nll(G, corpus.valid)
-    guard.check({"valid NLL": final}, f"by step {cfg.steps}",
-                kept_checkpoint(resume_file, f"step {last_saved}" if last_saved else None))
-    final = rollback.settle(figures(final), G, D)  # the kept generator's NLL if it rolled back
-    metrics = {"steps": cfg.steps, **({f"final_{k}": v for k, v in history[-1].items() if k != "step"}
-                                      if history else {}), **prepared,
-               "valid_nll_start": nll_start, "valid_nll": final,
-               **chance_report(history), **rollback.report()}
-    if (warning := chance_message(metrics, cfg.loss, objective.section)) is not None:
-        _stderr(warning)
-    if (warning := rollback.message(f"adversarial ({cfg.loss})", nll_start,
-                                    f"adversarial.{objective.section}.g_lr")) is not None:
-        _stderr(warning)
-    return AdversarialResult(G.eval(), D.eval(), metrics, history, samples,
-                             wall_seconds=time.perf_counter() - t0)
+
+# ----------------------------------------------------------------------------- the run's state
+class RunState:
+    """Everything the rest of a run depends on, behind one object: G, D, the objective's state
+    (optimizers, its own), the real data's position, every RNG stream (the objectives' noise,
+    torch's global stream behind dropout, CUDA's), the step, the logged history and samples,
+    the open log window, what the objective's preparation reported and the rollback's
+    candidates. :meth:`state_dict` is the resume file's payload; a run killed and resumed from
+    it ends bit-identical (on CPU) to one never interrupted."""
+
+    def __init__(self, G: Generator, D: TextDiscriminator, objective: Objective,
+                 stream: RealStream, rng: torch.Generator, rollback: EndRollback):
+        self.G, self.D, self.objective, self.stream, self.rng = G, D, objective, stream, rng
+        self.rollback = rollback
+        self.device = G.device
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.samples: list[str] = []
+        self.window: list[dict[str, Any]] = []
+        self.prepared: dict[str, float] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        cuda = self.device.type == "cuda"
+        return {
+            "step": self.step, "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(), "objective": self.objective.state_dict(),
+            "stream": self.stream.state_dict(), "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
+            "history": self.history, "samples": self.samples, "window": self.window,
+            "prepared": self.prepared, "rollback": self.rollback.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Restore a resume payload; True when it held the rollback's candidates (files written
+        before they were saved do not)."""
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.objective.load_state_dict(state["objective"])
+        self.stream.load_state_dict(state["stream"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.step = int(state["step"])
+        self.history, self.samples = list(state["history"]), list(state["samples"])
+        self.window, self.prepared = list(state["window"]), dict(state["prepared"])
+        if "rollback" in state:
+            self.rollback.load_state_dict(state["rollback"])
+        return "rollback" in state
+
+
+class AdversarialRun:
+    """The bookkeeping around the adversarial algorithm: building G, D and the objective, the
+    resume state (:class:`RunState`), log windows (plot rows, MLflow, progress bar), samples
+    shown, the divergence guard, the rollback (:class:`EndRollback`, fed the
+    :class:`FigureProbe`'s figures) and the summary metrics. Nothing here depends on the
+    objective beyond its protocol: a loss with per-token rewards or its own D needs no change."""
+
+    def __init__(self, generator: Generator, corpus: Corpus, cfg: AdversarialConfig,
+                 dcfg: DiscriminatorConfig, seed: int, precision: str, tracker: Any,
+                 resume_file: Path | None, fingerprint: str):
+        self.corpus, self.cfg, self.seed, self.precision = corpus, cfg, seed, precision
+        self.tracker, self.resume_file, self.fingerprint = tracker, resume_file, fingerprint
+        self.device = device = resolve_device(cfg.device)
+        # the objectives' noise stream (Gumbel, sampling, GP alphas), drawn on the model's device
+        rng = torch.Generator(device=device).manual_seed(derive_seed(seed, "adversarial", "noise"))
+        G = self.G = generator.to(device).train()
+        self.nll_start = valid_nll(G, corpus.valid)
+        # Train mode (cuDNN's LSTM backward needs it) but no dropout: the adversarial losses must
+        # see the distribution that evaluation samples, and SeqGAN's samples, log-probs and
+        # rollouts one policy (with dropout they were three different sub-networks: biased,
+        # off-policy REINFORCE).
+        G.set_dropout(0.0)
+        G.set_decode_precision(autocast_dtype(precision))
+        # the figures of "worse on every figure at once" (see EndRollback), of the MLE itself
+        # here: measured before a resume file replaces its weights
+        self.probe = FigureProbe(corpus, cfg.guard_samples, derive_seed(seed, "adversarial", "guard"),
+                                 cfg.guard_temperatures) if cfg.rollback_if_worse_everywhere else None
+        self.fig_start = self.figures(self.nll_start)
+        cls = objective_class(cfg.loss)
+        D = build_discriminator(discriminator_spec(dcfg, len(corpus.vocab), cls)).to(device).train()
+        self.objective = cls(G, D, cfg, corpus.max_len, device, rng)
+        self.guard = DivergenceGuard.for_run(f"adversarial training ({cfg.loss})",
+                                             f"adversarial.{self.objective.section}.g_lr (or "
+                                             "adversarial.grad_clip)", len(corpus.vocab),
+                                             start=self.nll_start)
+        # the real rows move to the device once (batches are then indexed there, not copied)
+        stream = RealStream(corpus.train.to(device), cfg.batch_size,
+                            derive_seed(seed, "adversarial", "batches"))
+        # the latest acceptable state (valid NLL within max_valid_nll_rise of the start, not
+        # worse on every figure): what the run hands out if its end is not (see EndRollback)
+        rollback = EndRollback(cfg.max_valid_nll_rise, self.fig_start, self.probe is not None)
+        self.state = RunState(G, D, self.objective, stream, rng, rollback)
+        self.last_saved = 0
+
+    def figures(self, nll: float) -> Figures:
+        return self.probe(self.G, nll) if self.probe is not None else Figures(nll)
+
+    def begin(self) -> None:
+        """Continue a killed run from the resume file, or start: the objective's preparation
+        (D pretraining); then the start is the rollback's first candidate."""
+        st, restored = self.state, False
+        payload = load_resume(self.resume_file, "adversarial", self.fingerprint, _stderr)
+        if payload is not None:
+            restored = st.load_state_dict(payload)
+            print(f"adversarial: resuming from step {st.step} ({self.resume_file})", file=sys.stderr)
+            if self.tracker is not None:  # re-log what the killed run logged: the MLflow run is whole
+                for row in st.history:
+                    self.tracker.log_metrics({k: v for k, v in row.items() if k != "step"},
+                                             step=row["step"])
+        else:
+            with autocast(self.precision, self.device):
+                st.prepared = self.objective.prepare(st.stream)
+            if st.prepared and self.tracker is not None:
+                self.tracker.log_metrics(st.prepared, step=0)
+        if not restored:  # a fresh run, or a resume file from before the candidates were saved
+            fig = self.fig_start if st.step == 0 else self.figures(valid_nll(self.G, self.corpus.valid))
+            st.rollback.offer(st.step, fig, self.G, st.D)
+        self.last_saved = st.step
+
+    def record(self, logs: dict[str, Any], done: int) -> dict[str, float] | None:
+        """Add a step's logs to the window; when the window closes, its mean row (one host
+        sync), checked for NaN/inf (:class:`NonFiniteLoss`)."""
+        self.state.window.append(logs)
+        if done % self.cfg.log_every and done != self.cfg.steps:
+            return None
+        row = {"step": done, **_to_floats(_mean_rows(self.state.window))}
+        _finite_or_raise(row)
+        return row
+
+    def publish(self, row: dict[str, float] | None, bar: Any) -> None:
+        """A closed window's row to the history, MLflow and the progress bar."""
+        if row is None:
+            return
+        self.state.window = []
+        self.state.history.append(row)
+        if self.tracker is not None:
+            self.tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss") if k in row})
+
+    def show_samples(self, done: int) -> None:
+        """Every ``sample_every`` steps (and at the end): decoded samples from their own stream."""
+        if done % self.cfg.sample_every and done != self.cfg.steps:
+            return
+        shown = decode_samples(self.G, self.corpus, SAMPLES_SHOWN,
+                               derive_seed(self.seed, "adversarial", "samples", done))
+        self.state.samples.extend(f"step {done}: {s}" for s in shown)
+        for s in shown:
+            progress_write(f"  [{done}] {s}")
+
+    def _kept(self) -> str:
+        return kept_checkpoint(self.resume_file,
+                               f"step {self.last_saved}" if self.last_saved else None)
+
+    def checkpoint(self, done: int) -> None:
+        """Every ``checkpoint_every`` steps before the end: the divergence guard, the state as a
+        rollback candidate (with its figures), the resume file."""
+        if done % self.cfg.checkpoint_every or done >= self.cfg.steps:
+            return
+        st = self.state
+        nll = valid_nll(self.G, self.corpus.valid)
+        self.guard.check({"valid NLL": nll}, f"at step {done}", self._kept())
+        st.rollback.offer(done, self.figures(nll), self.G, st.D)
+        st.window = [_to_floats(w) for w in st.window]  # the resume file holds plain floats
+        st.step = done
+        if self.resume_file is not None:
+            save_resume(self.resume_file, "adversarial", self.fingerprint, st.state_dict())
+        self.last_saved = done
+
+    def diverged(self, exc: NonFiniteLoss, done: int) -> TrainingError:
+        """The error a NaN/inf loss becomes: the step, the last good checkpoint, what to lower."""
+        where = (f"the last good checkpoint (step {self.last_saved}) is kept in {self.resume_file}"
+                 if self.resume_file is not None and self.last_saved > 0
+                 else "no checkpoint was written yet")
+        return TrainingError(
+            f"adversarial training diverged at step {done} ({self.cfg.loss}): {exc}; {where}. "
+            f"Lower {_rate_keys(self.objective)} or adversarial.grad_clip")
+
+    def finish(self, t0: float) -> AdversarialResult:
+        """The end: the guard, the rollback's verdict (the kept state), the summary metrics and
+        their warnings."""
+        cfg, st = self.cfg, self.state
+        final = valid_nll(self.G, self.corpus.valid)
+        self.guard.check({"valid NLL": final}, f"by step {cfg.steps}", self._kept())
+        final = st.rollback.settle(self.figures(final), self.G, st.D)  # the kept G's NLL
+        last = ({f"final_{k}": v for k, v in st.history[-1].items() if k != "step"}
+                if st.history else {})
+        metrics = {"steps": cfg.steps, **last, **st.prepared, "valid_nll_start": self.nll_start,
+                   "valid_nll": final, **chance_report(st.history), **st.rollback.report()}
+        section = self.objective.section
+        if (warning := chance_message(metrics, cfg.loss, section)) is not None:
+            _stderr(warning)
+        if (warning := st.rollback.message(f"adversarial ({cfg.loss})", self.nll_start,
+                                           f"adversarial.{section}.g_lr")) is not None:
+            _stderr(warning)
+        return AdversarialResult(self.G.eval(), st.D.eval(), metrics, st.history, st.samples,
+                                 wall_seconds=time.perf_counter() - t0)
 
 
 class FigureProbe:
-    """BLEU-5 against the validation sentences and self-BLEU-5 of `n` samples at T = 1 from one
-    fixed seed (every state gets the same random numbers, so two states differ by the model, not
-    the draw); disabled (None figures) with fewer than 2 validation sentences."""
+    """What the rollback guard measures of a generator state (:class:`Figures`): BLEU-5 against
+    the validation sentences and self-BLEU-5 of `n` samples at each of `temperatures` (T = 1
+    always among them; its figures are the ``guard_*`` ones), from one fixed seed per
+    temperature (every state gets the same random numbers, so two states differ by the model,
+    not the draw), and the state's curve against the first state probed (the MLE):
+    :func:`gantext.metrics.verdict.compare` with :data:`GUARD_RESAMPLES` paired resamples.
+    Disabled (None figures) with fewer than 2 validation sentences."""
 
-    def __init__(self, corpus: Corpus, n: int, seed: int):
+    def __init__(self, corpus: Corpus, n: int, seed: int, temperatures: tuple[float, ...] = (1.0,)):
         self.corpus, self.n, self.seed = corpus, n, seed
+        self.temps = tuple(sorted({float(t) for t in temperatures} | {1.0}))
         self.refs = [corpus.vocab.tokens(r.tolist()) for r in corpus.valid.cpu()]
+        self.base: list[Point] | None = None  # the MLE's curve: the first state probed
 
     def __call__(self, generator: Generator, nll: float) -> Figures:
         if len(self.refs) < 2:
             return Figures(nll)
-        rows = _seeded_rows(generator, self.n, self.corpus.max_len, self.seed)
-        hyps = [self.corpus.vocab.tokens(r) for r in rows.tolist()]
-        b = sentence_scores(hyps, self.refs, ns=(5,))[5]
-        sb = self_sentence_scores(hyps, ns=(5,))[5]
-        return Figures(nll, float(b.mean()), float(sb.mean()), _se(b), _se(sb))
+        points = []
+        for t in self.temps:
+            # T = 1 keeps the stream it always had (the guard_* figures of earlier runs hold)
+            seed = self.seed if t == 1.0 else derive_seed(self.seed, "temperature", t)
+            rows = _seeded_rows(generator, self.n, self.corpus.max_len, seed, t)
+            hyps = [self.corpus.vocab.tokens(r) for r in rows.tolist()]
+            b = sentence_scores(hyps, self.refs, ns=(5,))[5]
+            sb = self_sentence_scores(hyps, ns=(5,))[5]
+            points.append(Point(t, b, sb, np.full(len(b), 1.0 / len(b))))
+        t1 = points[self.temps.index(1.0)]
+        gap = None
+        if self.base is None:
+            self.base = points
+        else:
+            gap = compare(self.base, points, self.seed, resamples=GUARD_RESAMPLES)
+        curve = {} if gap is None else {"gap_mean": gap.mean, "gap_max": gap.max,
+                                        "gap_max_lo": gap.max_lo, "gap_max_hi": gap.max_hi}
+        return Figures(nll, float(t1.bleu.mean()), float(t1.sbleu.mean()), _se(t1.bleu),
+                       _se(t1.sbleu), **curve)
+
+
+#: paired bootstrap resamples behind the guard's curve reading (a decision rule, not a headline
+#: figure: 200 put the interval's ends within ~0.001 of 1,000's on COCO-sized samples)
+GUARD_RESAMPLES = 200
 
 
 def _se(x: np.ndarray) -> float:
@@ -333,13 +458,14 @@ def decode_samples(generator: Generator, corpus: Corpus, n: int, seed: int) -> l
     return [corpus.vocab.decode(r.tolist()) for r in rows]
 
 
-def _seeded_rows(generator: Generator, n: int, max_len: int, seed: int) -> torch.Tensor:
-    """`n` sampled rows at T = 1 (on the CPU) from a stream of their own, in eval mode; the
-    generator's mode is restored after."""
+def _seeded_rows(generator: Generator, n: int, max_len: int, seed: int,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """`n` sampled rows at `temperature` (on the CPU) from a stream of their own, in eval mode;
+    the generator's mode is restored after."""
     was = generator.training
     generator.eval()
     g = torch.Generator(device=generator.device).manual_seed(seed)
-    rows, _ = generator.sample(n, max_len, 1.0, g)
+    rows, _ = generator.sample(n, max_len, temperature, g)
     generator.train(was)
     return rows.cpu()
 
@@ -388,6 +514,6 @@ def write_outputs(result: AdversarialResult, paths: Paths, vocab_hash: str, loss
 
 
 def load_discriminator(path: str | Path, vocab_hash: str | None = None,
-                       device: str | torch.device = "cpu") -> Discriminator:
+                       device: str | torch.device = "cpu") -> TextDiscriminator:
     """Rebuild the adversarial stage's discriminator (eval mode) from its checkpoint."""
     return load_module(path, "discriminator", build_discriminator, vocab_hash, device)[0]

@@ -7,6 +7,7 @@ refused by torch's weights-only unpickler instead of being executed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from gantext.errors import CheckpointError
 from gantext.io import atomic_path
-from gantext.models.generator import Generator, build_generator
+from gantext.models.generator import Generator, archs_of_weights, build_generator
 
 FORMAT = 1
 
@@ -70,24 +71,89 @@ def save_generator(path: str | Path, model: Generator, vocab_hash: str,
                     vocab_hash=vocab_hash, metrics=metrics, extra=extra)
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _misfit(model: torch.nn.Module, state: dict) -> str:
+    """One line on how `state` misses `model`'s weights (missing, unexpected, other shapes)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [str(k) for k in state if k not in own]
+    shapes = [k for k in own if k in state and isinstance(state[k], torch.Tensor)
+              and tuple(state[k].shape) != tuple(own[k].shape)]
+    parts = [f"{len(ks)} {what} (e.g. {ks[0]})" for ks, what in (
+        (missing, "missing"), (unexpected, "unexpected"), (shapes, "of another shape")) if ks]
+    return ", ".join(parts) or "weights of another type"
+
+
 def load_module(path: str | Path, kind: str, build: Callable[[dict], torch.nn.Module],
-                vocab_hash: str | None = None, device: str | torch.device = "cpu"
+                vocab_hash: str | None = None, device: str | torch.device = "cpu",
+                weights_look_like: Callable[[dict], list[str]] | None = None
                 ) -> tuple[Any, dict[str, Any]]:
     """Rebuild a module of `kind` with `build(spec)`, load its weights, return it (eval mode)
-    with the checkpoint payload."""
+    with the checkpoint payload.
+
+    A spec this build cannot rebuild (another version's fields, an unregistered architecture)
+    or weights that do not fit it are a :class:`CheckpointError` naming the file, what it holds
+    and what this build knows (`build`'s error says it: the registered architectures, a spec's
+    fields); `weights_look_like(state_dict)` names what the weights resemble."""
     payload = load_checkpoint(path, kind=kind, vocab_hash=vocab_hash)
-    model = build(payload["spec"])
+    spec, state = payload.get("spec"), payload.get("state_dict")
+    held = f"holds a {kind} with spec {spec!r}" if isinstance(spec, dict) else f"holds a {kind}"
+    redo = "Re-run the stage that wrote it (`dvc repro`), or use the gantext version that did"
+    if not isinstance(spec, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: a {kind} checkpoint without a spec mapping and a weights "
+                              f"mapping. {redo}")
     try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored spec: {exc}") from None
+        model = build(spec)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: {held} that this build cannot rebuild: "
+                              f"{_first_line(exc)}. {redo}") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        looks = weights_look_like(state) if weights_look_like is not None else []
+        like = f"; the weights look like a {' or '.join(map(repr, looks))} {kind}'s" \
+            if looks and looks != [spec.get("arch")] else ""
+        raise CheckpointError(f"{path}: {held}, but its weights do not fit that spec: "
+                              f"{_misfit(model, state) if isinstance(exc, RuntimeError) else _first_line(exc)}"
+                              f"{like}. The file is inconsistent. {redo}") from None
     return model.to(device).eval(), payload
 
 
 def load_generator(path: str | Path, vocab_hash: str | None = None,
-                   device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
-    """Rebuild a :class:`Generator` from a checkpoint (in eval mode) and return it with the payload."""
-    return load_module(path, "generator", build_generator, vocab_hash, device)
+                   device: str | torch.device = "cpu", expect: Any = None
+                   ) -> tuple[Generator, dict[str, Any]]:
+    """Rebuild a :class:`Generator` from a checkpoint (in eval mode) and return it with the payload.
+
+    `expect`: the spec params.yaml would build now (see :func:`expect_spec`); a checkpoint whose
+    spec differs (``model.generator`` or ``tokenize.max_len`` changed since it was written, and
+    the stage was run directly instead of through ``dvc repro``) is a :class:`CheckpointError`."""
+    model, payload = load_module(path, "generator", build_generator, vocab_hash, device,
+                                 weights_look_like=archs_of_weights)
+    if expect is not None:
+        check_spec(path, model.spec_dict, expect)
+    return model, payload
+
+
+def expect_spec(vocab_size: int, max_len: int, cfg: Any) -> dict[str, Any]:
+    """The spec (plain dict, with ``arch``) that ``model.generator`` `cfg` builds for this data."""
+    from gantext.models.generator import generator_spec
+
+    return {"arch": cfg.arch, **dataclasses.asdict(generator_spec(vocab_size, max_len, cfg))}
+
+
+def check_spec(path: str | Path, stored: dict[str, Any], expected: dict[str, Any]) -> None:
+    """CheckpointError when the checkpoint's spec differs from the one params.yaml builds now."""
+    diff = [k for k in dict.fromkeys([*expected, *stored])
+            if stored.get(k) != expected.get(k) and not (k == "max_len" and stored.get(k) is None)]
+    if diff:
+        shown = ", ".join(f"{k} {stored.get(k)!r} (params: {expected.get(k)!r})" for k in diff)
+        raise CheckpointError(
+            f"{path}: stale: the generator in it has {shown}, but params.yaml (model.generator, "
+            "tokenize.max_len) now builds another; re-run the stages from pretrain "
+            "(`dvc repro`, or `python -m stages.pretrain` before this one)")
 
 
 # ----------------------------------------------------------------------------- resume states

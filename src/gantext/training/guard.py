@@ -92,28 +92,47 @@ GAIN_Z = 2.0
 @dataclass(frozen=True)
 class Figures:
     """What the adversarial stage measures of a generator state on the validation split: NLL per
-    token, and (when measured) the mean BLEU-5 of a fixed-seed sample against the validation
-    sentences and its mean self-BLEU-5, each with the standard error of its mean (``*_se``;
-    self-BLEU's scores share one pool, so its SE is approximate). None: not measured."""
+    token, and (when measured) the mean BLEU-5 of a fixed-seed sample at T = 1 against the
+    validation sentences and its mean self-BLEU-5, each with the standard error of its mean
+    (``*_se``; self-BLEU's scores share one pool, so its SE is approximate), and the state's
+    quality-diversity curve against the MLE's (``gap_*``: BLEU-5 above MLE's curve at equal
+    self-BLEU-5 over the guard temperatures, :func:`gantext.metrics.verdict.compare`; the
+    largest gap with its paired-bootstrap interval). None: not measured."""
 
     nll: float
     bleu5: float | None = None
     sbleu5: float | None = None
     bleu5_se: float = 0.0
     sbleu5_se: float = 0.0
+    gap_mean: float | None = None
+    gap_max: float | None = None
+    gap_max_lo: float | None = None
+    gap_max_hi: float | None = None
+
+    def below_curve(self) -> bool | None:
+        """Whether the state's curve lies below the MLE's at every shared self-BLEU-5 level
+        beyond sampling noise (the largest gap's interval is below 0); None: not measured, or the
+        curves do not overlap."""
+        return None if self.gap_max_hi is None else self.gap_max_hi < 0
 
     def worse_everywhere_than(self, other: "Figures") -> bool:
-        """Higher NLL, and neither a higher BLEU-5 nor a lower self-BLEU-5 (more diversity)
-        beyond sampling noise (:data:`GAIN_Z` standard errors of the difference): a loss with no
-        trade for it. False when BLEU was not measured."""
+        """Higher NLL and no trade for it: the state's quality-diversity curve lies below the
+        MLE's everywhere (:meth:`below_curve`; a lower self-BLEU-5 that MLE reaches at another
+        temperature with a higher BLEU-5 is no gain). Without a curve reading, neither a higher
+        BLEU-5 nor a lower self-BLEU-5 beyond sampling noise (:data:`GAIN_Z` standard errors of
+        the difference). False when BLEU was not measured."""
+        if self.nll <= other.nll:
+            return False
+        below = self.below_curve()
+        if below is not None:
+            return below
         if None in (self.bleu5, self.sbleu5, other.bleu5, other.sbleu5):
             return False
 
         def gain(diff: float, se_a: float, se_b: float) -> bool:
             return diff > GAIN_Z * math.hypot(se_a, se_b)
 
-        return (self.nll > other.nll
-                and not gain(self.bleu5 - other.bleu5, self.bleu5_se, other.bleu5_se)
+        return (not gain(self.bleu5 - other.bleu5, self.bleu5_se, other.bleu5_se)
                 and not gain(other.sbleu5 - self.sbleu5, self.sbleu5_se, other.sbleu5_se))
 
     def line(self) -> str:
@@ -121,6 +140,9 @@ class Figures:
         if self.bleu5 is not None and self.sbleu5 is not None:
             out += (f", BLEU-5 {self.bleu5:.4f} ± {self.bleu5_se:.4f}, self-BLEU-5 "
                     f"{self.sbleu5:.4f} ± {self.sbleu5_se:.4f}")
+        if self.gap_max is not None:
+            out += (f", largest gap above MLE's curve {self.gap_max:+.4f} [{self.gap_max_lo:+.4f}, "
+                    f"{self.gap_max_hi:+.4f}]")
         return out
 
 
@@ -213,6 +235,9 @@ class EndRollback:
             figs = {f"guard_{k}_{when}": getattr(f, k) for when, f in (("start", self.start),
                                                                           ("end", self.end))
                     for k in ("bleu5", "bleu5_se", "sbleu5", "sbleu5_se")}
+            if self.end.gap_max is not None:  # the end's curve against the MLE's
+                figs.update({f"guard_{k}_end": getattr(self.end, k)
+                             for k in ("gap_mean", "gap_max", "gap_max_lo", "gap_max_hi")})
         if self.rejected is None:
             return {"rolled_back": False, **figs}
         return {"rolled_back": True, "rollback_reason": self.reason, "kept_step": self.kept["step"],
@@ -230,8 +255,11 @@ class EndRollback:
                     f"The run made the generator worse instead of trading quality for diversity, so "
                     f"the generator of step {self.kept['step']} (valid NLL {kept.nll:.4f}, the "
                     f"latest within the bound) is kept. Lower {knobs}, or raise max_valid_nll_rise")
+        curve = (" its quality-diversity curve lies below the MLE's at every self-BLEU-5 they "
+                 "share, beyond sampling noise, and" if self.rejected.below_curve() else "")
         return (f"{what}: WARNING the run ended worse than the MLE on every figure the stage "
-                f"measures ({self.rejected.line()}; MLE: {self.start.line()}), with no trade of "
-                f"one for another, so the generator of step {self.kept['step']} ({kept.line()}, "
-                f"the latest that is not) is kept. Lower {knobs} or try another "
-                "adversarial.loss; adversarial.rollback_if_worse_everywhere: false keeps the end")
+                f"measures:{curve} its validation NLL is higher ({self.rejected.line()}; MLE: "
+                f"{self.start.line()}), with no trade of one for another, so the generator of "
+                f"step {self.kept['step']} ({kept.line()}, the latest that is not) is kept. "
+                f"Lower {knobs} or try another adversarial.loss; "
+                "adversarial.rollback_if_worse_everywhere: false keeps the end")

@@ -32,6 +32,7 @@ from gantext.metrics.nll import NLL_BATCH_SIZE, count_tokens, nll_metrics
 from gantext.models.generator import Generator, build_generator
 from gantext.models.generator import generator_spec as spec_for
 from gantext.models.lstm import LSTMGenerator
+from gantext.models.transformer import TransformerGenerator
 from gantext.runtime import autocast, derive_seed
 from gantext.text.vocab import PAD_ID
 from gantext.training.checkpoint import load_resume, run_fingerprint, save_resume
@@ -104,10 +105,21 @@ def _cpu_copy(state_dict: dict) -> dict:
 
 
 def _resume_state(model: Generator, optimizer: torch.optim.Optimizer, epoch: int,
-                  finished: bool, best: dict, history: list[dict]) -> dict:
-    """Everything the next epoch depends on (see the module docstring)."""
+                  finished: bool, best: dict, history: list[dict],
+                  low_from: int | None = None) -> dict:
+    """Everything the next epoch depends on (see the module docstring); `low_from`: the last
+    epoch before the low-lr phase, once it has begun."""
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-            "finished": finished, "best": best, "history": history}
+            "finished": finished, "best": best, "history": history, "low_from": low_from}
+
+
+def epoch_lr(cfg: PretrainConfig, epoch: int, low_from: int | None = None) -> float:
+    """The learning rate of `epoch` (1-based): ``lr * lr_decay^(epoch-1)``, or ``low_lr`` in the
+    low-lr phase (the epochs after `low_from`). A function of the epoch: nothing to carry on
+    resume."""
+    if low_from is not None and epoch > low_from:
+        return cfg.low_lr
+    return cfg.lr * cfg.lr_decay ** (epoch - 1)
 
 
 
@@ -124,7 +136,7 @@ HEAD_ROWS_MULTIPLE = 64
 #: (an nn.Linear with bias) in teacher forcing; a class not listed trains through its own
 #: ``nll`` (correct, only without this layout's savings)
 HEAD_FEATURES: dict[type, Callable[[Generator, torch.Tensor], torch.Tensor]] = {
-    LSTMGenerator: _lstm_features}
+    LSTMGenerator: _lstm_features, TransformerGenerator: TransformerGenerator.features}
 
 
 def batch_nll(model: Generator, batch: TeacherForced) -> torch.Tensor:
@@ -164,7 +176,7 @@ def _rows_of(batch: TeacherForced) -> torch.Tensor:
 
 def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
                  cfg: PretrainConfig, epoch: int, seed: int, device: torch.device,
-                 precision: str = "fp32") -> tuple[float, int]:
+                 precision: str = "fp32", low_from: int | None = None) -> tuple[float, int]:
     """One pass over `data` in the (seed, epoch) order; returns (summed NLL, real tokens)."""
     from gantext.progress import progress
 
@@ -172,7 +184,7 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
     torch.manual_seed(derive_seed(seed, "dropout", epoch))
     order = torch.Generator().manual_seed(derive_seed(seed, "batches", epoch))
     for group in optimizer.param_groups:  # a function of the epoch: nothing to carry on resume
-        group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
+        group["lr"] = epoch_lr(cfg, epoch, low_from)
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
@@ -229,6 +241,7 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
     history: list[dict] = []
     best = {"state": _cpu_copy(model.state_dict()), "nll": math.inf, "epoch": 0, "bad": 0}
     epoch, finished = 0, False
+    low_from: int | None = None  # the last epoch before the low-lr phase, once it has begun
     state = load_resume(resume_path, "pretrain", fingerprint, log)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -236,6 +249,7 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
         best = dict(state["best"])
         history = list(state["history"])
         epoch, finished = int(state["epoch"]), bool(state["finished"])
+        low_from = state.get("low_from")
         log(f"pretrain: resuming at epoch {epoch + 1} (epochs 1..{epoch} restored from {resume_path})"
             if not finished else f"pretrain: training already finished in {resume_path}; "
             "evaluating the best epoch")
@@ -249,7 +263,7 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
         epoch += 1
         t0 = time.perf_counter()
         train_sum, train_count = _train_epoch(model, optimizer, corpus.train, cfg, epoch, seed,
-                                              device, precision)
+                                              device, precision, low_from)
         seconds = time.perf_counter() - t0
         trained_tokens += train_count
         train_seconds += seconds
@@ -268,13 +282,25 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
                     "bad": 0}
         else:
             best["bad"] += 1
-        finished = epoch >= cfg.epochs or best["bad"] >= cfg.patience
+        phase = "" if low_from is None else f" (low-lr phase, lr {cfg.low_lr:g})"
         log(f"pretrain: epoch {epoch}/{cfg.epochs} train_nll {row['train_nll']:.4f} "
             f"valid_nll {valid['nll']:.4f} (anchor {valid['nll_anchor']:.4f}, ppl {valid['ppl']:.2f})"
-            f"{' *' if improved else ''}  {seconds:.1f}s")
+            f"{' *' if improved else ''}{phase}  {seconds:.1f}s")
+        if low_from is None:
+            finished = epoch >= cfg.epochs or best["bad"] >= cfg.patience
+            if finished and cfg.low_lr_epochs > 0:
+                # the low-lr phase: from the best epoch, fresh Adam moments at low_lr
+                low_from, finished = epoch, False
+                model.load_state_dict(best["state"])
+                optimizer = torch.optim.Adam(model.parameters(), lr=cfg.low_lr)
+                best["bad"] = 0
+                log(f"pretrain: low-lr phase from epoch {best['epoch']} (valid NLL "
+                    f"{best['nll']:.4f}): up to {cfg.low_lr_epochs} epochs at lr {cfg.low_lr:g}")
+        else:  # kept while each epoch improves on the best
+            finished = epoch - low_from >= cfg.low_lr_epochs or best["bad"] >= 1
         if resume_path is not None:
             save_resume(resume_path, "pretrain", fingerprint,
-                        _resume_state(model, optimizer, epoch, finished, best, history))
+                        _resume_state(model, optimizer, epoch, finished, best, history, low_from))
         if on_epoch_end is not None:
             on_epoch_end(EpochReport(row=dict(row), improved=improved, seconds=seconds,
                                      train_tokens_per_s=train_count / max(seconds, 1e-9)))
@@ -291,7 +317,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
     summary = {
         "best_epoch": best["epoch"],
         "epochs_run": len(history),
-        "stopped_early": len(history) < cfg.epochs,
+        "stopped_early": (low_from if low_from is not None else len(history)) < cfg.epochs,
+        "low_lr_epochs_run": 0 if low_from is None else len(history) - low_from,
         "num_params": sum(p.numel() for p in model.parameters()),
         "train_nll": train["nll"],
         "train_nll_anchor": train["nll_anchor"],
