@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub.add_parser("run", add_help=False, help="= gantext protocol run --recipe coco ...")
     r = sub.add_parser("report", add_help=False,
                        help="= gantext protocol report --recipe coco ...; --readme also splices "
-                            "its verdict into README.md's coco-results block")
+                            "its verdict into docs/research/coco-results.md's coco-results block")
     r.add_argument("--readme", action="store_true")
     args, rest = ap.parse_known_args(argv)
     os.chdir(ROOT)
@@ -326,8 +326,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.cmd == "report" and args.readme and code == 0 and md.is_file():
                 text = md.read_text(encoding="utf-8")
                 verdict = text.split("## Verdict", 1)[1].split("\n## ", 1)[0]
-                if splice(ROOT / "README.md", verdict.strip() + "\n"):
-                    print("wrote README.md (coco-results block)")
+                results = ROOT / "docs" / "research" / "coco-results.md"
+                if splice(results, verdict.strip() + "\n"):
+                    print(f"wrote {results.relative_to(ROOT)} (coco-results block)")
+                else:
+                    print(f"warning: no coco-results markers in {results}", file=sys.stderr)
             sys.exit(code)
         if rest:
             ap.error(f"unrecognized arguments: {' '.join(rest)}")
