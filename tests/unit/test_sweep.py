@@ -182,6 +182,8 @@ def test_protocol_run_with_engine_ray_hands_over_its_experiments(tmp_path, monke
     from gantext.protocol.recipe import fmt_value, overrides
 
     monkeypatch.setattr(prun, "run_sweep", spy)
+    # superseding reads the Ray remote's experiments (git fetch): tested in test_protocol.py
+    monkeypatch.setattr(prun, "supersede", lambda *a, **k: [])
     monkeypatch.chdir(tmp_path)  # main() changes directory; restored after the test
     with pytest.raises(SystemExit) as exit_:
         protocol.main(["--coco", str(coco), "run", "--engine", "ray", "--git-remote", "origin",
