@@ -35,7 +35,7 @@ def test_the_coco_recipe_gives_valid_params_for_every_objective():
         p = params_from_dict(rc.apply_overrides(BASE, ovr))
         assert p.ingest.paths == ("data/benchmarks/coco/train.txt",)
         assert p.ingest.data_dir == "data/benchmarks/coco"
-        assert p.tokenize.max_len == 37 and p.evaluate.num_samples == 10000
+        assert p.tokenize.max_len == 37 and p.evaluate.resolved(p.ingest.source).num_samples == 10000
         assert p.seed == 2 and p.adversarial.loss == loss and p.adversarial.control is True
         # the recipe's picks (chosen.yaml) and budgets land on top of the data
         assert p.model.generator.hidden_dim == recipe.chosen["common"]["model.generator.hidden_dim"]
