@@ -9,10 +9,11 @@ head. Positions are ``learned`` (one vector per position, added to the input) or
 branches and the head's input (pretraining only, as for every architecture).
 
 Decoding keeps a **KV cache** as the opaque state: ``(pos, k_1, v_1, ..., k_L, v_L)`` with pos
-(B,) the number of tokens each row has consumed and k_l/v_l (B, heads, W, head size), W =
-``max_len + 1`` (every input position a row can have). A step computes the new token's keys and
-values once, writes them at the row's own position and attends over that row's first pos + 1
-slots: no recomputation of the prefix. Rows may sit at different positions (SeqGAN's rollouts
+(B,) the number of tokens each row has consumed and k_l/v_l (B, heads, w, head size) with w at
+most W = ``max_len + 1`` (every input position a row can have): on CPU the cache grows with the
+longest row (doubling), on an accelerator it holds all W slots from the first step (no host
+sync). A step computes the new token's keys and values once, writes them at the row's own
+position and attends over that row's first pos + 1 slots: no recomputation of the prefix. Rows may sit at different positions (SeqGAN's rollouts
 concatenate the states of every prefix), so the position is per row; the base class's state
 indexing (batch dim 0) works on it unchanged.
 
