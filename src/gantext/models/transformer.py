@@ -47,7 +47,7 @@ class TransformerConfig:
     """Transformer settings (``model.generator.transformer``)."""
 
     d_model: int = param(128, ge=1, help="width of the residual stream (= heads x head size)")
-    num_layers: int = param(4, ge=1, help="pre-norm decoder blocks")
+    num_layers: int = param(3, ge=1, help="pre-norm decoder blocks")
     num_heads: int = param(4, ge=1, help="attention heads (d_model must be a multiple)")
     ff_dim: int = param(512, ge=1, help="units of each block's feed-forward layer")
     positions: Literal["learned", "rotary"] = param(
@@ -73,7 +73,7 @@ class TransformerSpec:
     vocab_size: int
     embed_dim: int = 128
     d_model: int = 128
-    num_layers: int = 4
+    num_layers: int = 3
     num_heads: int = 4
     ff_dim: int = 512
     positions: str = "learned"
