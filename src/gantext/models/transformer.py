@@ -185,36 +185,12 @@ class TransformerGenerator(Generator):
             raise ValueError(f"the transformer holds {self.width} positions (max_len "
                              f"{self.spec.max_len} + 1); {needed} were asked for")
 
-    def _split(self, blk: Block, h: torch.Tensor, lin=None) -> tuple[torch.Tensor, ...]:
+    def _split(self, blk: Block, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k, v of normed inputs h (..., d) as (..., heads, head size) each."""
-        qkv = blk.qkv(h) if lin is None else lin(blk.qkv, h)
-        return qkv.unflatten(-1, (3, self.spec.num_heads, self.head_size)).unbind(-3)
+        return blk.qkv(h).unflatten(-1, (3, self.spec.num_heads, self.head_size)).unbind(-3)
 
-    def _mlp(self, blk: Block, x: torch.Tensor, lin=None) -> torch.Tensor:
-        if lin is None:
-            return x + blk.resid_drop(blk.ff(blk.ln2(x)))
-        # the hidden layer stays in the decoding dtype between the two projections
-        h = lin(blk.ff[2], blk.ff[1](lin(blk.ff[0], blk.ln2(x), keep=True)))
-        return x + blk.resid_drop(h)
-
-    def _decode_linear(self, m: nn.Linear, x: torch.Tensor, keep: bool = False) -> torch.Tensor:
-        """A block's linear layer in a decoding step: at :attr:`decode_dtype` when decoding
-        without autograd (sampling, rollouts), the output back in fp32. Unlike a recurrent
-        state, nothing here is fed back through the same rounding step after step: each
-        token's keys and values are computed once, from an fp32 residual stream, and cached
-        in fp32. (The blocks hold most of the transformer's decoding FLOPs; with the head alone
-        in bf16 it sampled at 0.55x the LSTM's bf16 rate on COCO, bench/pipeline_speed.py.)"""
-        dt = self.decode_dtype
-        if dt is None or dt == m.weight.dtype or torch.is_grad_enabled():
-            return m(x)
-        key = (dt, m.weight.data_ptr(), m.weight._version, m.bias.data_ptr(), m.bias._version)
-        casts = self.__dict__.setdefault("_block_casts", {})  # plain attribute: not in state_dict
-        held = casts.get(id(m))
-        if held is None or held[0] != key:
-            held = casts[id(m)] = (key, m.weight.detach().to(dt), m.bias.detach().to(dt))
-        with torch.autocast(x.device.type, enabled=False):
-            y = F.linear(x.to(dt), held[1], held[2])
-        return y if keep else y.float()  # keep: the caller feeds it to the next projection
+    def _mlp(self, blk: Block, x: torch.Tensor) -> torch.Tensor:
+        return x + blk.resid_drop(blk.ff(blk.ln2(x)))
 
     def _attn_p(self, blk: Block) -> float:
         return blk.attn_drop.p if self.training else 0.0
@@ -297,13 +273,12 @@ class TransformerGenerator(Generator):
         here = slots[None, :] == pos[:, None]  # (B, w): the slot this step writes
         hidden = (slots[None, :span] > pos[:, None])[:, None, :]  # (B, 1, span): not yet written
         in_place = not torch.is_grad_enabled()
-        lin = self._decode_linear
         rows = torch.arange(b, device=dev)
         x = self._embed(tokens, pos)
         out = [state[0] + 1]
         scale = 1.0 / math.sqrt(self.head_size)
         for i, blk in enumerate(self.blocks):
-            q, k, v = self._split(blk, blk.ln1(x), lin)  # (B, H, Dh)
+            q, k, v = self._split(blk, blk.ln1(x))  # (B, H, Dh)
             if self.spec.positions == "rotary":
                 cos, sin = self._cos[pos][:, None], self._sin[pos][:, None]
                 q, k = rotate(q, cos, sin), rotate(k, cos, sin)
@@ -326,7 +301,7 @@ class TransformerGenerator(Generator):
                 scores = scores.masked_fill(hidden, -math.inf)
             weights = blk.attn_drop(torch.softmax(scores, dim=-1))
             o = (weights.unsqueeze(2) @ values).squeeze(2)  # (B, H, Dh)
-            x = x + blk.resid_drop(lin(blk.proj, o.reshape(b, -1)))
-            x = self._mlp(blk, x, lin)
+            x = x + blk.resid_drop(blk.proj(o.reshape(b, -1)))
+            x = self._mlp(blk, x)
             out += [kc, vc]
         return self.head_logits(self.drop(self.ln_f(x))), tuple(out)
