@@ -1,7 +1,7 @@
 """What limits grammar validity on the built-in corpus: the bounds behind issue 15's grammar target.
 
 The target asks for validity >= 0.90 at a self-BLEU-5 no higher than the real data's. Every
-objective so far bought validity with shorter, less diverse sentences (README, "Where we are
+objective so far bought validity with shorter, less diverse sentences (docs/research/coco-results.md, "Where we are
 behind"). This measures where the limit lies, on the pretrained MLE of --root:
 
 1. **What D sees.** The discriminator the sampled-D objectives build (``model.discriminator``

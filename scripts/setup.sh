@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install gantext with pinned dependencies, the test and cluster (ray)
-# extras included (again only when pyproject.toml or this file changes).
+# Create .venv (once) and install gantext with pinned dependencies, the test, cluster (ray) and
+# docs (mkdocs) extras included (again only when pyproject.toml or this file changes).
 # Sourced by scripts/pipeline.sh and scripts/test.sh; safe to run on its own.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +19,7 @@ want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing gantext and its pinned dependencies (first run: a few minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test,cluster]"
+  .venv/bin/python -m pip install --quiet -e ".[test,cluster,docs]"
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

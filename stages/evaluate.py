@@ -46,7 +46,7 @@ def main() -> None:
     configure(params.runtime, device)
     seed_everything(params.seed, params.runtime.deterministic)
     data = load_eval_data(paths, cfg.split)
-    # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (see README)
+    # runtime.precision sets the decoding head's dtype (sampling); NLL stays fp32 (docs/guide/speed.md)
     precision = resolve_precision(params.runtime.precision, device)
     head = autocast_dtype(precision)
     expect = expect_spec(len(data.vocab), data.max_len, params.model.generator)  # not stale

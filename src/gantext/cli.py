@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from gantext.errors import CheckpointError, DataError, GantextError
+from gantext.protocol.command import add_protocol_arguments, run_protocol_command
 from gantext.sweep import add_sweep_arguments, run_sweep_command
 
 
@@ -227,6 +228,10 @@ COMMANDS: dict[str, Command] = {
     "summary": Command("print the verdict (GAN vs MLE and the control, at equal diversity and "
                        "length) and the headline metrics, of the workspace or an experiment",
                        _add_summary_args, _run_summary),
+    "protocol": Command("run MLE + objectives + the control x seeds on a corpus (the COCO "
+                        "recipe, your files, the built-in grammar) and report the multi-seed "
+                        "verdict vs MLE and vs the control", add_protocol_arguments,
+                        run_protocol_command),
     "sweep": Command("run a grid of DVC experiments on the local dvc queue or a Ray cluster",
                      add_sweep_arguments, run_sweep_command),
     "verify": Command("did this workspace reproduce a revision's figures? metrics/*.json vs "

@@ -587,8 +587,9 @@ def _user() -> str:
 def find_runs(paths: Paths, params: Params, filter_string: str,
               max_results: int = 100) -> list[dict[str, Any]] | str:
     """Runs of `tracking.experiment` matching an MLflow filter (newest first) as plain dicts
-    {run_id, status, start_time, tags, params, metrics}; or a one-line reason when MLflow cannot
-    be asked (disabled, unreachable, no experiment yet). For `gantext lineage` and tests."""
+    {run_id, status, start_time, end_time, tags, params, metrics}; or a one-line reason when
+    MLflow cannot be asked (disabled, unreachable, no experiment yet). For `gantext lineage`,
+    `gantext protocol report` (stage wall times) and tests."""
     found = search_runs(paths, params, [filter_string], max_results)
     return found if isinstance(found, str) else found[0]
 
@@ -616,7 +617,7 @@ def search_runs(paths: Paths, params: Params, filters: list[str],
     except Exception as exc:
         return f"{uri}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
     return [[{"run_id": r.info.run_id, "status": r.info.status, "start_time": r.info.start_time,
-              "experiment_id": r.info.experiment_id,
+              "experiment_id": r.info.experiment_id, "end_time": r.info.end_time,
               "tags": dict(r.data.tags), "params": dict(r.data.params),
               "metrics": dict(r.data.metrics)} for r in runs] for runs in answers]
 
@@ -655,17 +656,19 @@ def runs_with_tags(paths: Paths, params: Params, queries: list[dict[str, str]],
                                      "AND t.key = ? AND t.value = ?)" for _ in query)
                 args = [x for kv in query.items() for x in kv]
                 rows = con.execute(
-                    f"SELECT r.run_uuid, r.status, r.start_time, r.experiment_id FROM runs r WHERE "
+                    f"SELECT r.run_uuid, r.status, r.start_time, r.end_time, r.experiment_id "
+                    f"FROM runs r WHERE "
                     f"r.experiment_id IN ({marks}) AND r.lifecycle_stage = 'active'"
                     + (f" AND {match}" if match else "")
                     + " ORDER BY r.start_time DESC LIMIT ?",
                     [*exp_ids, *args, max_results]).fetchall()
                 runs = []
-                for run_id, status, start, exp_id in rows:
+                for run_id, status, start, end, exp_id in rows:
                     tags = dict(con.execute("SELECT key, value FROM tags WHERE run_uuid = ?",
                                             (run_id,)).fetchall())
                     runs.append({"run_id": run_id, "status": status, "start_time": start,
-                                 "experiment_id": str(exp_id), "tags": tags, "params": {},
+                                 "end_time": end, "experiment_id": str(exp_id), "tags": tags,
+                                 "params": {},
                                  "metrics": {}})
                 answers.append(runs)
         finally:

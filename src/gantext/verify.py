@@ -31,7 +31,8 @@ from typing import Any
 
 from gantext.configfields import flatten  # not gantext.config: it imports torch
 from gantext.errors import DataError
-from gantext.provenance import MACHINE_KEY, STAGES, describe_machine, git_show, resolve_rev
+from gantext.provenance import (MACHINE_KEY, STAGES, describe_machine, git_show, parse_lock,
+                                read_lock, resolve_rev)
 
 #: Default relative tolerance for figures without an interval ("close").
 RTOL = 0.01
@@ -66,6 +67,7 @@ class Comparison:
     machine_committed: dict[str, str] = field(default_factory=dict)  # file -> description
     machine_now: dict[str, str] = field(default_factory=dict)
     params_changed: list[str] = field(default_factory=list)  # params.yaml keys that differ
+    inputs_changed: list[str] = field(default_factory=list)  # dvc.lock deps that differ
     ci_level: float = 0.95
     rtol: float = RTOL
 
@@ -145,13 +147,34 @@ def _params_diff(root: Path, commit: str) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
+def _inputs_diff(root: Path, commit: str) -> list[str]:
+    """The dvc.lock dependencies (code, raw data; not another stage's outputs) whose md5 differs
+    between the workspace's dvc.lock and `commit`'s: figures made from other inputs are not a
+    machine difference."""
+    try:
+        now, then = read_lock(root), parse_lock(git_show(root, commit, "dvc.lock") or "", "dvc.lock")
+    except DataError:
+        return []
+    # an upstream stage's output (models/pretrain, metrics/*.json) differs as a consequence
+    derived = {o.get("path") for e in now.values() for o in e.get("outs", [])}
+    changed = []
+    for stage, entry in now.items():
+        old = {d.get("path"): d.get("md5") for d in (then.get(stage) or {}).get("deps", [])}
+        for dep in entry.get("deps", []):
+            if (dep.get("path") in old and dep["path"] not in derived
+                    and old[dep["path"]] != dep.get("md5")):
+                changed.append(dep["path"])
+    return sorted(set(changed))
+
+
 def verify(root: Path, rev: str = "HEAD", rtol: float = RTOL) -> Comparison:
     """Compare the workspace's metrics files with `rev`'s (see the module docstring)."""
     commit = resolve_rev(root, rev)
     if commit is None:
         raise DataError(f"{rev!r} is not a commit, branch, tag or DVC experiment of {root}; "
                         "pass --against with one (`git log --oneline`, `dvc exp list`)")
-    cmp = Comparison(rev=rev, commit=commit, rtol=rtol, params_changed=_params_diff(root, commit))
+    cmp = Comparison(rev=rev, commit=commit, rtol=rtol, params_changed=_params_diff(root, commit),
+                     inputs_changed=_inputs_diff(root, commit))
     for rel in metrics_files(root):
         then_text = git_show(root, commit, rel)
         path = root / rel
@@ -212,6 +235,11 @@ def render(cmp: Comparison, brief: bool = False, show_all: bool = False) -> str:
         shown = ", ".join(cmp.params_changed[:6]) + (" ..." if len(cmp.params_changed) > 6 else "")
         lines.append(f"note: params.yaml differs from {cmp.rev}'s ({shown}): "
                      "the figures are not expected to match")
+    if cmp.inputs_changed:
+        shown = ", ".join(cmp.inputs_changed[:6]) + (" ..." if len(cmp.inputs_changed) > 6 else "")
+        lines.append(f"note: the workspace's dvc.lock records other inputs than {cmp.rev}'s "
+                     f"({shown}): a difference may come from the code or the data, not only "
+                     "from the machine")
     ivl = [f for f in cmp.figures if f.has_interval and f.verdict != "new"]
     show = [f for f in ivl if f.verdict in ("outside", "missing")
             or (not brief and f.committed != f.now)]
@@ -259,5 +287,5 @@ def render(cmp: Comparison, brief: bool = False, show_all: bool = False) -> str:
         lines.append(f"bit-identical: {ident} — {machines}"
                      + (" (the same machine: expect bit-identical figures; what differs is "
                         "the code, the params or the data)" if same and not cmp.params_changed
-                        else ""))
+                        and not cmp.inputs_changed else ""))
     return "\n".join(lines) + "\n"

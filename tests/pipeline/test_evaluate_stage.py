@@ -33,11 +33,19 @@ def test_repro_through_evaluate(make_tiny_repo, run_cmd, tiny_tracking_uri, tmp_
 
     metrics_file = tiny_repo / "metrics" / "evaluate.json"
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
-    assert set(m) == {"mle", "gan", "delta", "real", "protocol", "machine"}
+    # the in-run control (adversarial.control) is scored as its own row, and the verdict reads
+    # the GAN's curve against MLE's and the control's
+    assert set(m) == {"verdict", "mle", "gan", "control", "delta", "delta_control", "real",
+                      "protocol", "machine"}
+    assert (tiny_repo / "models" / "adversarial" / "control.pt").is_file()
+    v = m["verdict"]
+    assert {"vs_mle", "vs_mle_lm", "vs_control", "vs_control_lm", "line"} <= set(v)
+    assert v["line"].startswith("above MLE's curve: ") and "above the control's" in v["line"]
+    assert m["delta_control"]["bleu5"] == m["gan"]["bleu5"] - m["control"]["bleu5"]
     from gantext.provenance import machine_info
 
     assert m["machine"] == machine_info()  # what computed the figures (gantext verify)
-    for block in ("mle", "gan"):
+    for block in ("mle", "gan", "control"):
         missing = [k for k in MAIN_KEYS if k not in m[block]]
         assert not missing, (block, missing)
         assert 0.0 <= m[block]["bleu5"] <= m[block]["bleu2"] <= 1.0
@@ -59,7 +67,8 @@ def test_repro_through_evaluate(make_tiny_repo, run_cmd, tiny_tracking_uri, tmp_
     with open(tiny_repo / "metrics" / "plots" / "quality_diversity.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["model"], r["temperature"]) for r in rows] == [
-        ("mle", "0.7"), ("mle", "1.0"), ("gan", "0.7"), ("gan", "1.0"), ("real", "")]
+        ("mle", "0.7"), ("mle", "1.0"), ("gan", "0.7"), ("gan", "1.0"), ("control", "0.7"),
+        ("control", "1.0"), ("real", "")]
     assert list(rows[0]) == list(COLUMNS)
     assert all(0.0 < float(r["lm_coverage"]) <= 1.0 and float(r["mean_length"]) > 0 for r in rows)
 
@@ -82,6 +91,7 @@ def test_repro_through_evaluate(make_tiny_repo, run_cmd, tiny_tracking_uri, tmp_
     runs = client.search_runs([exp.experiment_id], "tags.`gantext.stage` = 'evaluate'")
     assert len(runs) == 1
     assert runs[0].data.metrics["mle.bleu5"] == m["mle"]["bleu5"]
+    assert runs[0].data.tags["gantext.verdict"] == v["line"]
     arts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert {"evaluate.json", "quality_diversity.csv", "samples"} <= arts
 

@@ -88,12 +88,10 @@ def test_no_tracked_file_refers_to_the_shared_folder(needle):
 
 
 def test_protocol_defaults_to_the_shipped_corpus_as_a_relative_path():
-    import sys
+    from gantext.protocol.recipe import load_recipe, overrides
 
-    sys.path.insert(0, str(REPO / "bench" / "coco"))
-    import protocol
-
-    assert protocol.DEFAULT_COCO.resolve() == COCO.resolve()
-    ovr = protocol.overrides(protocol.DEFAULT_COCO, protocol.load_recipe(), {}, seed=0)
+    recipe = load_recipe("coco", REPO)
+    assert (REPO / recipe.corpus).resolve() == COCO.resolve()
+    ovr = overrides(recipe, seed=0)
     assert ovr["ingest.data_dir"] == "data/benchmarks/coco"
     assert ovr["ingest.paths"] == ["data/benchmarks/coco/train.txt"]

@@ -238,3 +238,25 @@ def test_bf16_decoding_head_keeps_the_state_fp32_and_the_mask():
     assert fresh.dtype == torch.float32 and not torch.equal(before, after)
     ok = [i for i in range(V) if i not in (PAD_ID, BOS_ID)]
     torch.testing.assert_close(after[:, ok].float(), fresh[:, ok], rtol=0.02, atol=0.05)
+
+
+def test_nll_over_a_large_vocabulary_runs_in_bounded_passes(monkeypatch):
+    from gantext.models import base
+
+    m = _model()
+    rows = torch.full((9, MAX_LEN + 1), PAD_ID, dtype=torch.long)
+    for i in range(9):
+        k = 1 + i % MAX_LEN
+        rows[i, :k] = 4 + (i + torch.arange(k)) % (V - 4)
+        rows[i, k] = EOS_ID
+    with torch.no_grad():
+        whole, count = m.nll(rows)
+    seen = []
+    hook = m.head.register_forward_hook(lambda mod, inp, out: seen.append(out.numel()))
+    monkeypatch.setattr(base, "VOCAB_WIDE_ELEMENTS", 5 * MAX_LEN * V)  # a few rows a pass
+    with torch.no_grad():
+        chunked, count2 = m.nll(rows)
+    hook.remove()
+    assert count2 == count and len(seen) > 1
+    assert max(seen) <= base.VOCAB_WIDE_ELEMENTS  # no pass held more logits than the budget
+    torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-5)

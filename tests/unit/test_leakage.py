@@ -141,3 +141,20 @@ def test_builtin_grammar_keeps_its_repeats_by_default_but_reports_them(tmp_path)
 def test_leakage_values_are_validated():
     with pytest.raises(ConfigError, match=r"ingest\.leakage.*'auto', 'drop', 'keep'"):
         params_from_dict({"ingest": {"leakage": "yes"}})
+
+
+def test_a_train_sentence_in_both_valid_and_test_counts_as_in_test():
+    from gantext.corpus.cleaning import Kept
+    from gantext.corpus.leakage import apply_leakage_rule
+
+    def kept(*sentences):
+        return [Kept("c.txt", i, s) for i, s in enumerate(sentences, start=1)]
+
+    train = kept("both", "valid only", "test only", "neither", "both")
+    valid, test = kept("both", "valid only"), kept("both", "test only")
+    rep = apply_leakage_rule(train, valid, test, "drop")
+    assert [(r.line, r.reason) for r in rep.rejects] == [
+        (1, "in_test"), (2, "in_valid"), (3, "in_test"), (5, "in_test")]
+    assert [k.sentence for k in rep.train] == ["neither"]
+    m = rep.metrics
+    assert (m["train_in_test"], m["train_in_valid"], m["valid_in_test"], m["dropped"]) == (3, 1, 1, 4)

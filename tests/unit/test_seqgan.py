@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 
+from gantext.models import base
+from gantext.models.base import VOCAB_WIDE_ELEMENTS
 from gantext.objectives import seqgan
 from gantext.objectives.seqgan import RolloutPlan, leave_one_out_baseline, rollout_rewards
 from gantext.text.vocab import PAD_ID
@@ -65,13 +67,14 @@ def test_a_step_makes_the_best_rewarded_row_more_likely(monkeypatch):
 # ----------------------------------------------------------------------------- memory plan
 def test_rows_per_pass_are_capped_by_the_vocabulary():
     big = RolloutPlan.make(64, 46, 20_000, 4, 8192)
-    assert big.rows_per_pass == seqgan.ROLLOUT_LOGIT_ELEMENTS // 20_000 == 838
+    assert big.rows_per_pass == VOCAB_WIDE_ELEMENTS // 20_000 == 3355
     assert big.completions == 64 * 45 * 4
     assert big.steps == 64 * 4 * sum(range(1, 46))  # prefix j completes in <= 46 - j steps
-    assert big.pass_bytes <= 2 * 4 * seqgan.ROLLOUT_LOGIT_ELEMENTS  # 128 MiB whatever V is
+    assert big.pass_bytes <= 2 * 4 * VOCAB_WIDE_ELEMENTS  # 512 MiB whatever V is
     assert big.prefix_bytes == 64 * 45 * 20_000 * 4
     small = RolloutPlan.make(64, 31, 300, 4, 8192)
     assert small.rows_per_pass == 8192  # a small vocabulary keeps rollout_batch
+    assert RolloutPlan.make(64, 38, 4_660, 4, 8192).rows_per_pass == 8192  # so does COCO
     assert RolloutPlan.make(2, 5, 10 ** 9, 1, 8192).rows_per_pass == 1
 
 
@@ -84,7 +87,7 @@ def test_rollouts_run_in_the_planned_passes_with_the_same_rewards(monkeypatch):
     passes = []
     decode = seqgan.decode
     monkeypatch.setattr(seqgan, "decode", lambda *a: passes.append(len(a[1])) or decode(*a))
-    monkeypatch.setattr(seqgan, "ROLLOUT_LOGIT_ELEMENTS", 7 * g.spec.vocab_size)  # 7 rows
+    monkeypatch.setattr(base, "VOCAB_WIDE_ELEMENTS", 7 * g.spec.vocab_size)  # 7 rows a pass
     got = rollout_rewards(g, d, samples, 2, 10_000, torch.Generator().manual_seed(3))
     total = 2 * int(((samples != PAD_ID).sum(1) - 1).sum())  # prefixes before <eos> x rollouts
     assert passes == [7] * (total // 7) + ([total % 7] if total % 7 else [])

@@ -1,5 +1,6 @@
 """gantext.sweep without a cluster: the grid, names, git-remote facts, refusals, the report,
-and bench/coco/protocol.py run --engine ray handing the protocol's experiments to it."""
+and bench/coco/protocol.py run --engine ray (= gantext protocol run --recipe coco) handing the
+protocol's experiments to it."""
 
 from __future__ import annotations
 
@@ -177,19 +178,22 @@ def test_protocol_run_with_engine_ray_hands_over_its_experiments(tmp_path, monke
         seen.update(root=root, experiments=experiments, options=options)
         return [Outcome(e.name, "done", 1) for e in experiments]
 
-    import gantext.sweep
+    import gantext.protocol.run as prun
+    from gantext.protocol.recipe import fmt_value, overrides
 
-    monkeypatch.setattr(gantext.sweep, "run_sweep", spy)
+    monkeypatch.setattr(prun, "run_sweep", spy)
+    # superseding reads the Ray remote's experiments (git fetch): tested in test_protocol.py
+    monkeypatch.setattr(prun, "supersede", lambda *a, **k: [])
     monkeypatch.chdir(tmp_path)  # main() changes directory; restored after the test
     with pytest.raises(SystemExit) as exit_:
         protocol.main(["--coco", str(coco), "run", "--engine", "ray", "--git-remote", "origin",
-                       "--cpus", "2", "--seeds", "0", "1", "--losses", "bce"])
+                       "--cpus", "2", "--seeds", "0", "1", "--losses", "bce", "--no-report"])
     assert exit_.value.code == 0
     assert seen["root"] == protocol.ROOT and seen["options"].engine == "ray"
     assert seen["options"].num_cpus == 2 and seen["options"].git_remote == "origin"
-    recipe, chosen = protocol.load_recipe(), protocol.load_chosen()
-    expected = [(name, protocol.flag_list(protocol.overrides(coco, recipe, chosen, s, loss)))
-                for name, (s, loss) in protocol.run_names([0, 1], ["bce"]).items()]
+    recipe = protocol.load_recipe(coco)
+    expected = [(f"coco-s{s}-bce", [a for k, v in overrides(recipe, s, "bce").items()
+                                    for a in ("-S", f"{k}={fmt_value(v)}")]) for s in (0, 1)]
     assert [(e.name, e.set_flags()) for e in seen["experiments"]] == expected
 
 

@@ -124,3 +124,23 @@ def test_record_machine_appends_the_block_and_keeps_the_key_order(tmp_path: Path
     assert set(m["isa"].split()) <= set(provenance.ISA_FLAGS) or m["isa"] == "unknown"
     assert provenance.describe_machine(m).startswith(m["cpu"])
     assert provenance.describe_machine(None) == "unknown (not recorded)"
+
+
+def test_verify_names_changed_inputs_not_derived_outputs(repo: Path, capsys) -> None:
+    """Figures made from other code or data are not a machine difference: the note names the
+    dvc.lock deps that changed, leaving out the outputs of upstream stages."""
+    import yaml
+
+    def lock(src: str, model: str) -> str:
+        return yaml.safe_dump({"schema": "2.0", "stages": {
+            "pretrain": {"cmd": "x", "deps": [{"path": "src/gantext", "md5": src}],
+                         "outs": [{"path": "models/pretrain", "md5": model}]},
+            "evaluate": {"cmd": "y", "deps": [{"path": "models/pretrain", "md5": model}],
+                         "outs": []}}})
+    (repo / "dvc.lock").write_text(lock("a.dir", "m1.dir"))
+    _git(repo, "add", "dvc.lock")
+    _git(repo, "commit", "-qm", "lock")
+    (repo / "dvc.lock").write_text(lock("b.dir", "m2.dir"))
+    assert cli.main(["verify", "--root", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert "other inputs than HEAD's (src/gantext)" in out and "models/pretrain" not in out

@@ -49,7 +49,7 @@ from gantext.progress import write as progress_write
 __all__ = ["RESAMPLES", "LEVEL", "basic_interval", "indices", "interval", "mean_replicates",
            "fid_replicates", "significant"]
 
-#: Bootstrap resamples per row (documented in the README's metrics glossary).
+#: Bootstrap resamples per row (documented in docs/guide/evaluation.md, the metrics glossary).
 RESAMPLES = 1000
 #: Two-sided coverage of the intervals.
 LEVEL = 0.95

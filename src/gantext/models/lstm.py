@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from gantext.models.base import Generator, State
+from gantext.models.base import Generator, State, vocab_wide_rows
 from gantext.text.vocab import PAD_ID
 
 
@@ -99,6 +99,11 @@ class LSTMGenerator(Generator):
         emb = self.drop(self.embedding(self.shift_right(targets)))
         out, _ = self.lstm(pack_padded_sequence(emb, lengths, batch_first=True,
                                                 enforce_sorted=False))
-        logits = self.masked_(self.head(self.drop(out.data)))
         gold = pack_padded_sequence(targets, lengths, batch_first=True, enforce_sorted=False).data
-        return F.cross_entropy(logits, gold.long(), reduction="sum"), count
+        features = self.drop(out.data)
+        # the head and the loss over at most VOCAB_WIDE_ELEMENTS logits at a time (one pass
+        # below it: the figures made so far); the LSTM's features are only H wide
+        rows = vocab_wide_rows(self.spec.vocab_size)
+        return sum(F.cross_entropy(self.masked_(self.head(features[lo:lo + rows])),
+                                   gold[lo:lo + rows].long(), reduction="sum")
+                   for lo in range(0, count, rows)), count

@@ -15,7 +15,7 @@ Random numbers are drawn from the caller's ``torch.Generator`` on that generator
 one on the model's device (``torch.Generator(device=model.device)``) to keep them there.
 
 The sample stream changed once with this module (it replaced per-step Gumbel-max noise): the same
-seed gives other samples than before, hence other evaluation metrics (documented in the README).
+seed gives other samples than before, hence other evaluation metrics (documented in CHANGELOG.md).
 """
 
 from __future__ import annotations

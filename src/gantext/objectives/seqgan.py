@@ -15,10 +15,10 @@ loops run out of memory here).
 
 Memory. A pass holds a few vocabulary-wide rows of floats per completion (the step's logits and
 their masked copy), so the rows per pass are also capped by the vocabulary:
-:data:`ROLLOUT_LOGIT_ELEMENTS` // V (838 rows at V = 20k, 3,600 at COCO's 4,660; the builtin
-corpus keeps ``rollout_batch``). With ``rollout_batch`` alone, 8,192 rows at V = 20k held
-2 x 655 MB at every decoding step (measured: rollouts of 64 sentences of 45 tokens peaked at
-1.97 GB, 1.05 GB with 2,048 rows; the stage at 6.4 GB). The objective prints its
+:data:`~gantext.models.base.VOCAB_WIDE_ELEMENTS` // V (3,355 rows at V = 20k; COCO's 4,660 and
+the builtin corpus keep ``rollout_batch``). With ``rollout_batch`` alone, 8,192 rows at V = 20k
+held 2 x 655 MB at every decoding step (measured: rollouts of 64 sentences of 45 tokens peaked
+at 1.97 GB, 1.05 GB with 2,048 rows). The objective prints its
 :class:`RolloutPlan` up front: completions and generator steps per G step, rows per pass and
 the memory estimate. Splitting the passes differently does not change the rewards (each row
 draws its own uniforms, in order, from the one stream).
@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from gantext.configfields import param
+from gantext.models.base import vocab_wide_rows
 from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
@@ -49,12 +50,10 @@ class SeqGANObjectiveConfig(SampledDConfig):
     n_rollouts: int = param(4, ge=1)
     rollout_update_rate: float = param(0.8, ge=0.0, le=1.0)
     rollout_batch: int = param(8192, ge=1, help="max rollout rows in one batched pass (memory cap; "
-                               "also at most 2^24 / vocabulary size)")
+                               "also at most 2^26 / vocabulary size)")
 
 
 _SCORE_BATCH = 512  # rows per discriminator call when scoring rollouts
-#: vocabulary-wide floats a rollout pass may hold per buffer: 2^24 (64 MiB of fp32)
-ROLLOUT_LOGIT_ELEMENTS = 2 ** 24
 #: fp32 vocabulary-wide buffers alive per rollout row in a decoding step (the step's logits and
 #: the masked head output; measured at V = 20k: ~160 KB a row)
 _BUFFERS_PER_ROW = 2
@@ -75,8 +74,8 @@ class RolloutPlan:
     @classmethod
     def make(cls, batch: int, width: int, vocab: int, n_rollouts: int,
              rollout_batch: int) -> "RolloutPlan":
-        """``rollout_batch`` rows per pass, at most :data:`ROLLOUT_LOGIT_ELEMENTS` // `vocab`."""
-        rows = max(1, min(rollout_batch, ROLLOUT_LOGIT_ELEMENTS // max(vocab, 1)))
+        """``rollout_batch`` rows per pass, at most ``VOCAB_WIDE_ELEMENTS // vocab``."""
+        rows = min(rollout_batch, vocab_wide_rows(vocab))
         return cls(batch, width, vocab, n_rollouts, rows)
 
     @property
@@ -129,7 +128,7 @@ def rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples
     """Per-action rewards (B, W) in [0, 1] for encoded samples (B, W); 0 after <eos>.
 
     Work is batched over all prefixes and rollouts, at most `rollout_batch` rows at a time (and
-    at most :data:`ROLLOUT_LOGIT_ELEMENTS` // V: :class:`RolloutPlan`), through the shared
+    at most ``VOCAB_WIDE_ELEMENTS // V``: :class:`RolloutPlan`), through the shared
     decoding loop (any architecture: its state is indexed, never unpacked).
     Call with both modules in eval mode (no dropout)."""
     plan = RolloutPlan.make(*samples.shape, policy.spec.vocab_size, n_rollouts, rollout_batch)
