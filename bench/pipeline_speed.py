@@ -307,8 +307,9 @@ def main() -> None:
     ap.add_argument("--sample-batch", type=int, default=500)
     ap.add_argument("--rollouts", type=int, default=4)
     ap.add_argument("--rollout-rows", type=int, default=32, help="sentences per rollout call")
+    ap.add_argument("--t-embed", type=int, default=128, help="transformer token embedding")
     ap.add_argument("--t-d-model", type=int, default=128, help="transformer residual width")
-    ap.add_argument("--t-layers", type=int, default=4)
+    ap.add_argument("--t-layers", type=int, default=3)
     ap.add_argument("--t-heads", type=int, default=4)
     ap.add_argument("--t-ff", type=int, default=512)
     ap.add_argument("--t-positions", default="learned", choices=("learned", "rotary"))
@@ -404,14 +405,15 @@ def transformer_sampling(vocab_size: int, batches: list, lstm_rows: list[dict], 
                          ) -> list[dict]:
     """The transformer generator trained on the LSTM's batches (mle + warm-up), then sampled by
     the same sampler as the LSTM rows; each row's ratio to the LSTM's of its precision."""
-    spec = dict(arch="transformer", vocab_size=vocab_size, embed_dim=args.embed,
+    spec = dict(arch="transformer", vocab_size=vocab_size, embed_dim=args.t_embed,
                 d_model=args.t_d_model, num_layers=args.t_layers, num_heads=args.t_heads,
                 ff_dim=args.t_ff, positions=args.t_positions, dropout=0.0, max_len=args.max_len)
     torch.manual_seed(0)
     model = build_generator(spec).train()
     lstm_params = build_generator(GeneratorSpec(vocab_size=vocab_size, embed_dim=args.embed,
                                                 hidden_dim=args.hidden)).parameters()
-    print(f"transformer: d_model {args.t_d_model}, {args.t_layers} layers, {args.t_heads} heads, "
+    print(f"transformer: embed {args.t_embed}, d_model {args.t_d_model}, {args.t_layers} layers, "
+          f"{args.t_heads} heads, "
           f"ff {args.t_ff}, {args.t_positions} positions; "
           f"{sum(p.numel() for p in model.parameters())} parameters (the LSTM: "
           f"{sum(p.numel() for p in lstm_params)})")

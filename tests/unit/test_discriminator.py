@@ -1,4 +1,6 @@
-"""The CNN discriminator: learns real vs random, ids == one-hots, gradients reach soft inputs."""
+"""The CNN discriminator's own shortcuts (the suite every D passes, learning real vs random and
+gradients into soft inputs included, is test_discriminator_archs.py): ids == one-hots, the
+<pad>-tail cut, short rows, plain-spec rebuilds."""
 
 import pytest
 import torch
@@ -35,23 +37,6 @@ def small(**kw) -> Discriminator:
                                            num_filters=8, **kw))
 
 
-def test_separates_real_from_uniform_random():
-    g = torch.Generator().manual_seed(0)
-    d = small()
-    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
-    for _ in range(40):
-        real, fake = structured(32, g), uniform(32, g)
-        loss = (F.binary_cross_entropy_with_logits(d(real), torch.ones(32))
-                + F.binary_cross_entropy_with_logits(d(fake), torch.zeros(32)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    d.eval()
-    with torch.no_grad():
-        acc = ((d(structured(200, g)) > 0).float().mean() + (d(uniform(200, g)) < 0).float().mean()) / 2
-    assert acc > 0.9
-
-
 @pytest.mark.parametrize("sn", [False, True])
 def test_ids_and_one_hots_score_identically(sn):
     d = small(spectral_norm=sn).eval()
@@ -75,13 +60,6 @@ def test_pad_tail_shortcut_is_exact_in_value_and_gradient():
     assert torch.allclose(g_fast, g_full, atol=1e-6)
 
 
-def test_gradient_flows_into_soft_inputs():
-    d = small()
-    soft = torch.softmax(torch.randn(4, W, V), -1).requires_grad_(True)
-    d(soft).sum().backward()
-    assert soft.grad is not None and torch.isfinite(soft.grad).all() and soft.grad.abs().sum() > 0
-
-
 def test_short_sequences_and_bad_shapes():
     d = Discriminator(DiscriminatorSpec(vocab_size=V, embed_dim=4, kernel_sizes=(2, 5), num_filters=3))
     assert d(torch.tensor([[5, EOS_ID]])).shape == (1,)  # narrower than the widest kernel
@@ -89,13 +67,8 @@ def test_short_sequences_and_bad_shapes():
         d(torch.zeros(2, 3, V + 1))
 
 
-@pytest.mark.parametrize("sn", [False, True])
-def test_rebuild_from_plain_spec(sn):
-    d = small(spectral_norm=sn)
-    again = build_discriminator(d.spec_dict)
-    again.load_state_dict(d.state_dict())
-    ids = uniform(3, torch.Generator().manual_seed(2))
-    d.eval(), again.eval()
-    with torch.no_grad():
-        assert torch.equal(d(ids), again(ids))
+def test_plain_spec_holds_lists():
+    """Checkpoints store the spec as plain data (weights-only loading): tuples become lists."""
+    d = small()
     assert isinstance(d.spec_dict["kernel_sizes"], list)
+    assert type(build_discriminator(d.spec_dict)) is Discriminator

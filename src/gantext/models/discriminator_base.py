@@ -86,12 +86,20 @@ class TextDiscriminator(nn.Module):
             return self._score(e)
 
     def _score(self, e: torch.Tensor) -> torch.Tensor:
+        return self._positions(e, last_only=True).squeeze(-1)
+
+    def _positions(self, e: torch.Tensor, last_only: bool) -> torch.Tensor:
+        """A prefix scorer's scores of embedded rows (B, T, D): (B, T), or (B, 1) for the whole
+        rows only. A D that scores whole rows only overrides :meth:`_score` instead."""
         raise NotImplementedError
 
     def prefix_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Scores (B, T): at t, the score of the prefix ``x[:, :t + 1]`` (it sees nothing after
         t). Only where :attr:`scores_prefixes`."""
-        raise NotImplementedError(f"the {self.arch!r} discriminator scores whole rows only")
+        if not self.scores_prefixes:
+            raise NotImplementedError(f"the {self.arch!r} discriminator scores whole rows only")
+        with parametrize.cached():
+            return self._positions(self.embed(x), last_only=False)
 
 
 def pooled(h: torch.Tensor, last_only: bool) -> torch.Tensor:

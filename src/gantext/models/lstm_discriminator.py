@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from gantext.configfields import param
 from gantext.models.discriminator_base import TextDiscriminator, pooled
@@ -66,15 +65,8 @@ class LSTMDiscriminator(TextDiscriminator):
         h, _ = self.lstm(self.drop(e))
         return self.out(self.drop(pooled(h, last_only))).squeeze(-1)
 
-    def _score(self, e: torch.Tensor) -> torch.Tensor:
-        return self._positions(e, last_only=True).squeeze(-1)
-
     def score_embedded(self, e: torch.Tensor) -> torch.Tensor:
         # WGAN-GP's penalty differentiates this score's gradient: cuDNN's LSTM has no double
         # backward, the native kernel does
         with torch.backends.cudnn.flags(enabled=False):
             return super().score_embedded(e)
-
-    def prefix_scores(self, x: torch.Tensor) -> torch.Tensor:
-        with parametrize.cached():
-            return self._positions(self.embed(x), last_only=False)

@@ -9,10 +9,11 @@ head. Positions are ``learned`` (one vector per position, added to the input) or
 branches and the head's input (pretraining only, as for every architecture).
 
 Decoding keeps a **KV cache** as the opaque state: ``(pos, k_1, v_1, ..., k_L, v_L)`` with pos
-(B,) the number of tokens each row has consumed and k_l/v_l (B, heads, W, head size), W =
-``max_len + 1`` (every input position a row can have). A step computes the new token's keys and
-values once, writes them at the row's own position and attends over that row's first pos + 1
-slots: no recomputation of the prefix. Rows may sit at different positions (SeqGAN's rollouts
+(B,) the number of tokens each row has consumed and k_l/v_l (B, heads, w, head size) with w at
+most W = ``max_len + 1`` (every input position a row can have): on CPU the cache grows with the
+longest row (doubling), on an accelerator it holds all W slots from the first step (no host
+sync). A step computes the new token's keys and values once, writes them at the row's own
+position and attends over that row's first pos + 1 slots: no recomputation of the prefix. Rows may sit at different positions (SeqGAN's rollouts
 concatenate the states of every prefix), so the position is per row; the base class's state
 indexing (batch dim 0) works on it unchanged.
 
@@ -46,7 +47,7 @@ class TransformerConfig:
     """Transformer settings (``model.generator.transformer``)."""
 
     d_model: int = param(128, ge=1, help="width of the residual stream (= heads x head size)")
-    num_layers: int = param(4, ge=1, help="pre-norm decoder blocks")
+    num_layers: int = param(3, ge=1, help="pre-norm decoder blocks")
     num_heads: int = param(4, ge=1, help="attention heads (d_model must be a multiple)")
     ff_dim: int = param(512, ge=1, help="units of each block's feed-forward layer")
     positions: Literal["learned", "rotary"] = param(
@@ -72,7 +73,7 @@ class TransformerSpec:
     vocab_size: int
     embed_dim: int = 128
     d_model: int = 128
-    num_layers: int = 4
+    num_layers: int = 3
     num_heads: int = 4
     ff_dim: int = 512
     positions: str = "learned"
@@ -184,34 +185,12 @@ class TransformerGenerator(Generator):
             raise ValueError(f"the transformer holds {self.width} positions (max_len "
                              f"{self.spec.max_len} + 1); {needed} were asked for")
 
-    def _split(self, blk: Block, h: torch.Tensor, lin=None) -> tuple[torch.Tensor, ...]:
+    def _split(self, blk: Block, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k, v of normed inputs h (..., d) as (..., heads, head size) each."""
-        qkv = blk.qkv(h) if lin is None else lin(blk.qkv, h)
-        return qkv.unflatten(-1, (3, self.spec.num_heads, self.head_size)).unbind(-3)
+        return blk.qkv(h).unflatten(-1, (3, self.spec.num_heads, self.head_size)).unbind(-3)
 
-    def _mlp(self, blk: Block, x: torch.Tensor, lin=None) -> torch.Tensor:
-        if lin is None:
-            return x + blk.resid_drop(blk.ff(blk.ln2(x)))
-        h = lin(blk.ff[2], blk.ff[1](lin(blk.ff[0], blk.ln2(x))))
-        return x + blk.resid_drop(h)
-
-    def _decode_linear(self, m: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-        """A block's linear layer in a decoding step: at :attr:`decode_dtype` when decoding
-        without autograd (sampling, rollouts), the output back in fp32. Unlike a recurrent
-        state, nothing here is fed back through the same rounding step after step: each
-        token's keys and values are computed once, from an fp32 residual stream, and cached
-        in fp32. (The blocks hold most of the transformer's decoding FLOPs; with the head alone
-        in bf16 it sampled at 0.55x the LSTM's bf16 rate on COCO, bench/pipeline_speed.py.)"""
-        dt = self.decode_dtype
-        if dt is None or dt == m.weight.dtype or torch.is_grad_enabled():
-            return m(x)
-        key = (dt, m.weight.data_ptr(), m.weight._version, m.bias.data_ptr(), m.bias._version)
-        casts = self.__dict__.setdefault("_block_casts", {})  # plain attribute: not in state_dict
-        held = casts.get(id(m))
-        if held is None or held[0] != key:
-            held = casts[id(m)] = (key, m.weight.detach().to(dt), m.bias.detach().to(dt))
-        with torch.autocast(x.device.type, enabled=False):
-            return F.linear(x.to(dt), held[1], held[2]).float()
+    def _mlp(self, blk: Block, x: torch.Tensor) -> torch.Tensor:
+        return x + blk.resid_drop(blk.ff(blk.ln2(x)))
 
     def _attn_p(self, blk: Block) -> float:
         return blk.attn_drop.p if self.training else 0.0
@@ -285,23 +264,21 @@ class TransformerGenerator(Generator):
         # copy when the batch is compacted and the slots attended stay those in use); on an
         # accelerator it has all W slots from the start (no host sync per step).
         cpu = dev.type == "cpu" and b > 0
-        width = int(pos.max()) + 1 if cpu else self.width
-        # all rows at one position (ancestral sampling): a strided write, not a scatter
-        at = width - 1 if cpu and int(pos.min()) == width - 1 else None
-        state = self._grown(state, width)
+        span = int(pos.max()) + 1 if cpu else self.width  # the slots any row attends to
+        # all rows at one position (ancestral sampling): a strided write, no mask
+        at = span - 1 if cpu and int(pos.min()) == span - 1 else None
+        state = self._grown(state, span)
         caches = state[1:]
-        width = caches[0].shape[2]
-        slots = torch.arange(width, device=dev)
+        slots = torch.arange(caches[0].shape[2], device=dev)
         here = slots[None, :] == pos[:, None]  # (B, w): the slot this step writes
-        hidden = (slots[None, :] > pos[:, None])[:, None, :]  # (B, 1, w): slots not yet written
+        hidden = (slots[None, :span] > pos[:, None])[:, None, :]  # (B, 1, span): not yet written
         in_place = not torch.is_grad_enabled()
-        lin = self._decode_linear
         rows = torch.arange(b, device=dev)
         x = self._embed(tokens, pos)
         out = [state[0] + 1]
         scale = 1.0 / math.sqrt(self.head_size)
         for i, blk in enumerate(self.blocks):
-            q, k, v = self._split(blk, blk.ln1(x), lin)  # (B, H, Dh)
+            q, k, v = self._split(blk, blk.ln1(x))  # (B, H, Dh)
             if self.spec.positions == "rotary":
                 cos, sin = self._cos[pos][:, None], self._sin[pos][:, None]
                 q, k = rotate(q, cos, sin), rotate(k, cos, sin)
@@ -318,10 +295,13 @@ class TransformerGenerator(Generator):
                 vc = torch.where(mask, v.unsqueeze(2).to(vc.dtype), vc)
             # one query per row: batched (1 x Dh) @ (Dh x w) products (measured on CPU at
             # B 500, w 38: 1.65 ms vs 2.3 ms broadcast-and-sum, 3.2 ms the fused SDPA kernel)
-            scores = (q.unsqueeze(2) @ kc.transpose(-1, -2)).squeeze(2) * scale  # (B, H, w)
-            weights = blk.attn_drop(torch.softmax(scores.masked_fill(hidden, -math.inf), dim=-1))
-            o = (weights.unsqueeze(2) @ vc).squeeze(2)  # (B, H, Dh)
-            x = x + blk.resid_drop(lin(blk.proj, o.reshape(b, -1)))
-            x = self._mlp(blk, x, lin)
+            keys, values = kc[:, :, :span], vc[:, :, :span]
+            scores = (q.unsqueeze(2) @ keys.transpose(-1, -2)).squeeze(2) * scale  # (B, H, span)
+            if at is None:  # rows at other positions: hide each row's unwritten slots
+                scores = scores.masked_fill(hidden, -math.inf)
+            weights = blk.attn_drop(torch.softmax(scores, dim=-1))
+            o = (weights.unsqueeze(2) @ values).squeeze(2)  # (B, H, Dh)
+            x = x + blk.resid_drop(blk.proj(o.reshape(b, -1)))
+            x = self._mlp(blk, x)
             out += [kc, vc]
         return self.head_logits(self.drop(self.ln_f(x))), tuple(out)

@@ -18,7 +18,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import parametrize
 
 from gantext.configfields import param
 from gantext.errors import ConfigError
@@ -114,10 +113,3 @@ class TransformerDiscriminator(TextDiscriminator):
             x = x + blk.resid_drop(blk.proj(o.transpose(1, 2).reshape(b, t, -1)))
             x = x + blk.resid_drop(blk.ff(blk.ln2(x)))
         return self.out(self.drop(pooled(self.ln_f(x), last_only))).squeeze(-1)
-
-    def _score(self, e: torch.Tensor) -> torch.Tensor:
-        return self._positions(e, last_only=True).squeeze(-1)
-
-    def prefix_scores(self, x: torch.Tensor) -> torch.Tensor:
-        with parametrize.cached():
-            return self._positions(self.embed(x), last_only=False)
