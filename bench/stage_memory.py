@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -141,9 +142,17 @@ def main() -> None:
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     ap.add_argument("--limit-gb", type=float, default=3.0)
     ap.add_argument("--keep", type=Path, help="work here and keep it (default: a temp folder)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: run --stages in the folder a previous run kept (its params "
+                         "and outputs), e.g. to re-measure adversarial after a change")
     args = ap.parse_args()
 
     where = args.keep or Path(tempfile.mkdtemp(prefix="gantext-memory-"))
+    if args.reuse:
+        if args.keep is None or not (where / "repo" / "params.yaml").is_file():
+            sys.exit("--reuse needs --keep DIR holding a previous run's repo/")
+        run_stages(where, where / "repo", args)
+        return
     if args.keep and where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True, exist_ok=True)
@@ -158,32 +167,35 @@ def main() -> None:
     repo = scratch_repo(where, ovr)
     print(f"{args.corpus} corpus, adversarial.loss {args.loss}; overrides: "
           + ", ".join(f"{k}={v}" for k, v in ovr.items() if not k.startswith("ingest.")))
-    print(f"{'stage':<12} {'exit':>4} {'wall s':>8} {'peak RSS MB':>12}  <= {args.limit_gb:g} GB")
-    worst = 0.0
     try:
-        for stage in args.stages:
-            code, wall, rss = run_stage(repo, stage, where / f"{stage}.log")
-            worst = max(worst, rss)
-            print(f"{stage:<12} {code:>4} {wall:>8.1f} {rss:>12.0f}  "
-                  f"{'yes' if rss <= args.limit_gb * 1024 else 'NO'}", flush=True)
-            if code != 0:
-                tail = (where / f"{stage}.log").read_text(encoding="utf-8").splitlines()[-5:]
-                print("\n".join(f"    {line}" for line in tail))
-                break
-            if stage == "tokenize":
-                import json
-
-                m = json.loads((repo / "metrics" / "tokenize.json").read_text(encoding="utf-8"))
-                print(f"{'':<12} vocabulary {m['vocab_size']}, max_len {m['max_len']}, "
-                      f"train {m['train']['sentences']} sentences")
-            if stage == "adversarial":
-                for line in (where / "adversarial.log").read_text(encoding="utf-8").splitlines():
-                    if "rollouts" in line and "estimate" in line:
-                        print(f"{'':<12} {line.strip()}")
-        print(f"peak over the stages: {worst:.0f} MB")
+        run_stages(where, repo, args)
     finally:
         if args.keep is None:
             shutil.rmtree(where, ignore_errors=True)
+
+
+def run_stages(where: Path, repo: Path, args: argparse.Namespace) -> None:
+    """Run `args.stages` in `repo` one by one, printing a row each (stops at a failure)."""
+    print(f"{'stage':<12} {'exit':>4} {'wall s':>8} {'peak RSS MB':>12}  <= {args.limit_gb:g} GB")
+    worst = 0.0
+    for stage in args.stages:
+        code, wall, rss = run_stage(repo, stage, where / f"{stage}.log")
+        worst = max(worst, rss)
+        print(f"{stage:<12} {code:>4} {wall:>8.1f} {rss:>12.0f}  "
+              f"{'yes' if rss <= args.limit_gb * 1024 else 'NO'}", flush=True)
+        if code != 0:
+            tail = (where / f"{stage}.log").read_text(encoding="utf-8").splitlines()[-5:]
+            print("\n".join(f"    {line}" for line in tail))
+            break
+        if stage == "tokenize":
+            m = json.loads((repo / "metrics" / "tokenize.json").read_text(encoding="utf-8"))
+            print(f"{'':<12} vocabulary {m['vocab_size']}, max_len {m['max_len']}, "
+                  f"train {m['train']['sentences']} sentences")
+        if stage == "adversarial":
+            for line in (where / "adversarial.log").read_text(encoding="utf-8").splitlines():
+                if "rollouts" in line and "estimate" in line:
+                    print(f"{'':<12} {line.strip()}")
+    print(f"peak over the stages: {worst:.0f} MB")
 
 
 if __name__ == "__main__":

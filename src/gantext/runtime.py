@@ -113,6 +113,34 @@ def retain_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, -1))
 
 
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """A glibc function by name, or None off Linux / where it is missing."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap's free pages back to the kernel now (glibc ``malloc_trim(0)``: it also
+    releases whole free pages inside the heap, not only at its top).
+
+    Why: with :func:`retain_freed_memory` nothing freed is ever returned, so transient
+    vocabulary-wide work of ever-changing shapes (each batch of samples has its own width) left
+    holes the next shapes did not fit, and peak RSS crept up step after step (SeqGAN on a 20k-word
+    corpus: +0.8 GB per generator step). Called after such work (an NLL over a split, a SeqGAN
+    generator step), not per training batch: those keep the heap (the point of retaining it).
+    Returns False where the C library is not glibc (nothing done)."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
 def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
     """Apply the ``runtime`` params section for a stage computing on `device` (once, early).
 

@@ -260,3 +260,15 @@ def test_nll_over_a_large_vocabulary_runs_in_bounded_passes(monkeypatch):
     assert count2 == count and len(seen) > 1
     assert max(seen) <= base.VOCAB_WIDE_ELEMENTS  # no pass held more logits than the budget
     torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-5)
+
+
+def test_sampling_batches_are_capped_by_the_vocabulary_and_change_no_sample(monkeypatch):
+    m = _model()
+    want, want_lens = m.sample(40, generator=torch.Generator().manual_seed(4), batch_size=1024)
+    widths = []
+    step = m.step
+    monkeypatch.setattr(m, "step", lambda tok, state: widths.append(len(tok)) or step(tok, state))
+    monkeypatch.setattr(sampling, "SAMPLE_BATCH_ELEMENTS", 7 * V)  # 7 rows a batch
+    got, lens = m.sample(40, generator=torch.Generator().manual_seed(4), batch_size=1024)
+    assert max(widths) == 7  # the first step of each batch holds all of its rows
+    assert torch.equal(got, want) and torch.equal(lens, want_lens)

@@ -54,6 +54,9 @@ def nll_sum(model: Generator, data: torch.Tensor, batch_size: int = NLL_BATCH_SI
             count += k
     finally:
         model.train(was_training)
+        from gantext.runtime import release_freed_memory  # (runtime imports config: lazily)
+
+        release_freed_memory()  # the passes' vocabulary-wide holes (see there)
     return total, count
 
 

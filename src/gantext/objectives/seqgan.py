@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from gantext.configfields import param
-from gantext.models.base import vocab_wide_rows
+from gantext.models.base import VOCAB_WIDE_ELEMENTS, vocab_wide_rows
 from gantext.models.discriminator_base import TextDiscriminator
 from gantext.models.generator import Generator
 from gantext.models.sampling import categorical, decode, decoding, start, uniform
@@ -70,13 +70,20 @@ class RolloutPlan:
     vocab: int
     n_rollouts: int
     rows_per_pass: int
+    rollout_batch: int
 
     @classmethod
     def make(cls, batch: int, width: int, vocab: int, n_rollouts: int,
              rollout_batch: int) -> "RolloutPlan":
         """``rollout_batch`` rows per pass, at most ``VOCAB_WIDE_ELEMENTS // vocab``."""
         rows = min(rollout_batch, vocab_wide_rows(vocab))
-        return cls(batch, width, vocab, n_rollouts, rows)
+        return cls(batch, width, vocab, n_rollouts, rows, rollout_batch)
+
+    @property
+    def release_after_pass(self) -> bool:
+        """Whether the vocabulary capped the passes: then they are heavy enough that handing
+        the heap's free pages back after each costs little next to it (COCO: not capped)."""
+        return self.rows_per_pass < self.rollout_batch
 
     @property
     def completions(self) -> int:
@@ -99,9 +106,10 @@ class RolloutPlan:
     def pass_bytes(self) -> int:
         return self.rows_per_pass * self.vocab * 4 * _BUFFERS_PER_ROW
 
-    def describe(self, rollout_batch: int) -> str:
+    def describe(self) -> str:
         mb = 1024 * 1024
-        cap = "" if self.rows_per_pass == rollout_batch else \
+        rollout_batch = self.rollout_batch
+        cap = "" if not self.release_after_pass else \
             f", capped by the {self.vocab:,}-token vocabulary"
         return (f"rollouts per G step: up to {self.batch} x {self.width - 1} prefixes x "
                 f"{self.n_rollouts} = {self.completions:,} completions, <= {self.steps:,} "
@@ -134,12 +142,12 @@ def rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples
     plan = RolloutPlan.make(*samples.shape, policy.spec.vocab_size, n_rollouts, rollout_batch)
     with decoding(policy):
         return _rollout_rewards(policy, discriminator, samples, n_rollouts, plan.rows_per_pass,
-                                rng)
+                                rng, plan.release_after_pass)
 
 
 def _rollout_rewards(policy: Generator, discriminator: TextDiscriminator, samples: torch.Tensor,
-                     n_rollouts: int, rows_per_pass: int, rng: torch.Generator | None
-                     ) -> torch.Tensor:
+                     n_rollouts: int, rows_per_pass: int, rng: torch.Generator | None,
+                     release: bool = False) -> torch.Tensor:
     dev = policy.device
     samples = samples.to(dev).long()
     b, width = samples.shape
@@ -176,6 +184,10 @@ def _rollout_rewards(policy: Generator, discriminator: TextDiscriminator, sample
         rows = samples[bi].masked_fill(positions[None, :] > ji[:, None], PAD_ID)
         done = decode(policy, rows, ji + 1, policy.index_state(states, flat), ls[flat], pick)
         sums.index_add_(0, p, _score(discriminator, done))
+        if release:  # the pass's holes (see SeqGANObjective._release), before the next pass
+            from gantext.runtime import release_freed_memory  # (runtime imports config)
+
+            release_freed_memory()
     rewards[pb, pj] = sums / n_rollouts
     return rewards
 
@@ -202,7 +214,7 @@ class SeqGANObjective(SampledDObjective):
         c = self.ocfg
         self.plan = RolloutPlan.make(self.cfg.batch_size, self.max_len + 1, self.vocab_size,
                                      c.n_rollouts, c.rollout_batch)
-        progress_write(f"{self.cfg.loss}: {self.plan.describe(c.rollout_batch)}")  # up front
+        progress_write(f"{self.cfg.loss}: {self.plan.describe()}")  # up front
 
     def generator_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         c = self.ocfg
@@ -210,14 +222,27 @@ class SeqGANObjective(SampledDObjective):
         with eval_mode(self.D):
             rewards = rollout_rewards(self.rollout, self.D, samples, c.n_rollouts, c.rollout_batch,
                                       self.rng)
+        self._release()  # before the backward: its V-wide buffers need not sit on top
         mask = (samples != PAD_ID).float()
         advantage = (rewards - leave_one_out_baseline(rewards, mask)) * mask
         logp = -self.G.token_nll(samples)  # (B, W), 0 at padding
         loss = -(logp * advantage).sum() / mask.sum()
         norm = self.update(self.g_opt, self.G, loss, "generator loss")
         self._update_rollout()
+        self._release()
         return {"g_loss": loss.detach(), "mean_reward": (rewards * mask).sum() / mask.sum(),
                 "g_grad_norm": norm}
+
+    def _release(self) -> None:
+        """Hand the heap's free pages back (:func:`gantext.runtime.release_freed_memory`) when
+        the vocabulary caps the rollout passes: every batch of samples has its own width, so
+        the V-wide buffers of one step leave holes the next step's shapes do not fit, and the
+        kept heap grew by ~0.8 GB a step at V = 20k. Only then: the passes are heavy enough
+        that re-faulting the pages costs little next to them (COCO's are not capped)."""
+        if self.plan.release_after_pass:
+            from gantext.runtime import release_freed_memory  # (runtime imports config)
+
+            release_freed_memory()
 
     @torch.no_grad()
     def _update_rollout(self) -> None:

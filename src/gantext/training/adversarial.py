@@ -37,7 +37,8 @@ from gantext.paths import Paths
 from gantext.progress import progress
 from gantext.progress import write as progress_write
 from gantext.registry import lookup
-from gantext.runtime import autocast, autocast_dtype, derive_seed, resolve_device, seed_everything
+from gantext.runtime import (autocast, autocast_dtype, derive_seed, release_freed_memory,
+                             resolve_device, seed_everything)
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
 from gantext.training.guard import DivergenceGuard, EndRollback, Figures, kept_checkpoint
@@ -487,6 +488,7 @@ def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -
             s, n = generator.nll(batch.to(generator.device))
             total, count = total + float(s), count + n
     generator.train(was)
+    release_freed_memory()  # the NLL passes' vocabulary-wide holes (see there)
     return total / max(count, 1)
 
 
