@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from gantext.models.base import Generator, State, vocab_wide_rows
+from gantext.models.base import Generator, State, release_after_passes, vocab_wide_rows
 from gantext.text.vocab import PAD_ID
 
 
@@ -104,6 +104,9 @@ class LSTMGenerator(Generator):
         # the head and the loss over at most VOCAB_WIDE_ELEMENTS logits at a time (one pass
         # below it: the figures made so far); the LSTM's features are only H wide
         rows = vocab_wide_rows(self.spec.vocab_size)
-        return sum(F.cross_entropy(self.masked_(self.head(features[lo:lo + rows])),
-                                   gold[lo:lo + rows].long(), reduction="sum")
-                   for lo in range(0, count, rows)), count
+        total = sum(F.cross_entropy(self.masked_(self.head(features[lo:lo + rows])),
+                                    gold[lo:lo + rows].long(), reduction="sum")
+                    for lo in range(0, count, rows))
+        if count > rows:
+            release_after_passes()
+        return total, count
