@@ -12,8 +12,8 @@ stage: exit code, wall seconds, peak RSS in MB and whether it stays within ``--l
 Corpora:
 
 - ``coco``: the COCO benchmark recipe (bench/coco/recipe.yaml ``data`` + the chosen MLE size +
-  the loss's budget and chosen settings, as ``protocol.py run`` builds them) on the shipped
-  corpus (data/benchmarks/coco).
+  the loss's budget and chosen settings + the in-run control, as ``gantext protocol run
+  --recipe coco`` builds them) on the shipped corpus (data/benchmarks/coco).
 - ``synthetic``: ``--sentences`` sentences of ~``--length`` tokens (normal, sd 5, within
   [length - 15, length + 13]) over exactly ``--vocab`` word types drawn with Zipf weights
   (exponent 1; every type occurs at least once), lower-case pseudo-words, seeded: the
@@ -57,13 +57,13 @@ def set_dotted(params: dict, key: str, value: Any) -> None:
 
 
 def coco_overrides(loss: str) -> dict[str, Any]:
-    """The COCO recipe's dotted overrides for one seqgan/bce/... experiment (seed 0), with the
-    corpus paths made absolute (the stages run in a scratch folder)."""
-    sys.path.insert(0, str(ROOT / "bench" / "coco"))
-    import protocol  # noqa: E402 (bench/coco/protocol.py)
+    """The COCO recipe's dotted overrides for one seqgan/bce/... experiment (seed 0, as
+    ``gantext protocol run --recipe coco`` builds them), with the corpus paths made absolute
+    (the stages run in a scratch folder)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from gantext.protocol.recipe import load_recipe, overrides  # noqa: E402
 
-    coco = protocol.DEFAULT_COCO
-    ovr = protocol.overrides(coco, protocol.load_recipe(), protocol.load_chosen(), 0, loss)
+    ovr = overrides(load_recipe("coco", ROOT), seed=0, loss=loss)
     for key in ("ingest.paths", "ingest.test_paths"):
         ovr[key] = [str((ROOT / p).resolve()) for p in ovr[key]]
     ovr["ingest.data_dir"] = str((ROOT / ovr["ingest.data_dir"]).resolve())
