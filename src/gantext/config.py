@@ -167,7 +167,7 @@ class PretrainConfig:
 class _AdversarialLoop:
     """The shared adversarial loop; `loss` picks the objective from the registry."""
 
-    loss: str = _f("bce", help="a name in gantext.objectives.OBJECTIVES")
+    loss: str = _f("seqgan", help="a name in gantext.objectives.OBJECTIVES")
     steps: int = _f(300, ge=0)
     batch_size: int = _f(64, ge=1)
     grad_clip: float = _f(5.0, gt=0.0)

@@ -12,7 +12,7 @@ PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 @pytest.mark.parametrize("change, reset", [
     (["seed=1"], ["seed=0"]),
-    (["adversarial.loss=seqgan", "tokenize.max_size=5"], ["adversarial.loss=bce", "tokenize.max_size=0"]),
+    (["adversarial.loss=rsgan", "tokenize.max_size=5"], ["adversarial.loss=seqgan", "tokenize.max_size=0"]),
     # lists: set and set back (DVC replaces the whole list, dropping comments attached to it)
     (["evaluate.sweep_temperatures=[0.5,1.0]", "tokenize.vocab_splits=[train,valid]",
       "model.discriminator.kernel_sizes=[3]"],

@@ -213,3 +213,23 @@ def test_task_commands_run_the_clones_code_with_the_drivers_tracking(tmp_path):
         cluster.TaskSpec("url", "0" * 40, None, (), ("n", "e"), None, hide_gpus=False),
         tmp_path / "clone", {**base, "CUDA_VISIBLE_DEVICES": "3"})  # what Ray gave the task
     assert with_gpu["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_orphaned_runs_are_the_running_ones_whose_process_is_gone(tmp_path):
+    """A worker killed with its session leaves its task 'Running' for ever: the sweep must see
+    that its process is gone (and only then) to queue it again instead of waiting without end."""
+    import json
+
+    from gantext.sweep.local import orphaned_runs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run = tmp_path / ".dvc" / "tmp" / "exps" / "run"
+    for rev, name, pid in (("a1", "alive-exp", os.getpid()), ("b2", "dead-exp", dead.pid),
+                           ("c3", "no-pid-exp", None)):
+        (run / rev).mkdir(parents=True)
+        (run / rev / f"{rev}.run").write_text(json.dumps({"name": name, "status": 2}))
+        if pid is not None:
+            (run / rev / f"{rev}.pid").write_text(f"{pid}\n")
+    assert orphaned_runs(tmp_path) == {"dead-exp"}
+    assert orphaned_runs(tmp_path / "elsewhere") == set()

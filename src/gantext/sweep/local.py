@@ -1,7 +1,8 @@
 """The default engine: DVC's own queue on this machine (``dvc exp run --queue`` + workers).
 
 Experiments that already exist (``dvc exp list``) are skipped and ones still queued or running
-from an earlier call are waited for, not queued twice, so an interrupted sweep resumes. A failed
+from an earlier call are waited for, not queued twice, so an interrupted sweep resumes (a task
+left ``Running`` by a worker that died with its session is queued again). A failed
 one is reported by name with the tail of its ``dvc queue logs``; its queue entry is removed when
 the sweep is run again, so it is queued afresh. Queue workers are started only when none is
 running and never stopped here (``dvc queue stop`` halts them).
@@ -9,6 +10,8 @@ running and never stopped here (``dvc queue stop`` halts them).
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -44,6 +47,37 @@ def _workers_running(repo: Path) -> bool:
     return False
 
 
+def _alive(pid: int) -> bool:
+    """True when a process `pid` exists (ours or not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned_runs(repo: Path) -> set[str]:
+    """Names of experiments whose run DVC still records as in progress although the process
+    running it is gone.
+
+    Why: a queue worker killed with its session (or a reboot) leaves its task ``Running`` in
+    ``dvc queue status`` for ever, so a resumed sweep would wait on it without end. DVC keeps
+    each run's info in ``.dvc/tmp/exps/run/<rev>/<rev>.run`` (JSON, with the name) and the
+    running process in ``<rev>.pid``; a missing or unreadable file counts as not orphaned."""
+    names: set[str] = set()
+    for info in (repo / ".dvc" / "tmp" / "exps" / "run").glob("*/*.run"):
+        try:
+            name = json.loads(info.read_text(encoding="utf-8")).get("name")
+            pid = int(info.with_suffix(".pid").read_text(encoding="utf-8").strip())
+        except (OSError, ValueError, AttributeError):
+            continue
+        if name and not _alive(pid):
+            names.add(name)
+    return names
+
+
 def run_queue(repo: Path, experiments: list[Experiment], options: SweepOptions) -> list[Outcome]:
     """Queue every experiment not yet done, start `options.jobs` workers, wait (if asked)."""
     done = local_experiments(repo)
@@ -51,8 +85,14 @@ def run_queue(repo: Path, experiments: list[Experiment], options: SweepOptions) 
     outcomes = {e.name: Outcome(e.name, "skipped", 0, "exists") for e in experiments
                 if e.name in done}
     mine = [e for e in experiments if e.name not in done]
+    orphans = orphaned_runs(repo) if any(states.get(e.name) == "Running" for e in mine) else set()
     for e in mine:
         state = states.get(e.name)
+        if state == "Running" and e.name in orphans:
+            print(f"[sweep] {e.name}: 'Running' in the queue but its process is gone (a killed "
+                  "worker or session): marked failed and queued again", flush=True)
+            dvc(repo, "queue", "kill", "--force", e.name, check=False)
+            state = "Failed"
         if state in ("Queued", "Running"):
             print(f"[sweep] {e.name}: already {state.lower()}, not queued again", flush=True)
             continue
