@@ -346,3 +346,14 @@ def test_the_low_lr_phase_starts_from_the_best_epoch_and_stops_at_no_gain(monkey
 def test_without_the_low_lr_phase_nothing_changes():
     r = _run(epochs=3, low_lr_epochs=0)
     assert r.summary["low_lr_epochs_run"] == 0 and r.summary["epochs_run"] == 3
+
+
+def test_epoch_label_counts_the_low_lr_phase_on_its_own():
+    """The low-lr epochs run past `pretrain.epochs`: their lines must not read 'epoch 9/8'."""
+    from gantext.config import PretrainConfig
+    from gantext.training.mle import epoch_label
+
+    cfg = PretrainConfig(epochs=8, low_lr_epochs=4)
+    assert epoch_label(cfg, 3, None) == "epoch 3/8"
+    assert epoch_label(cfg, 7, 6) == "epoch 7 (low-lr 1/4)"
+    assert epoch_label(cfg, 10, 6) == "epoch 10 (low-lr 4/4)"

@@ -174,6 +174,13 @@ def _rows_of(batch: TeacherForced) -> torch.Tensor:
     return rows.index_copy_(0, batch.index[:n], batch.targets[:n]).reshape(b, w)
 
 
+def epoch_label(cfg: PretrainConfig, epoch: int, low_from: int | None) -> str:
+    """'epoch 3/12', or in the low-lr phase 'epoch 9 (low-lr 1/4)' (not 'epoch 9/8')."""
+    if low_from is None:
+        return f"epoch {epoch}/{cfg.epochs}"
+    return f"epoch {epoch} (low-lr {epoch - low_from}/{cfg.low_lr_epochs})"
+
+
 def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
                  cfg: PretrainConfig, epoch: int, seed: int, device: torch.device,
                  precision: str = "fp32", low_from: int | None = None) -> tuple[float, int]:
@@ -190,7 +197,7 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
     count = 0
     n_batches = math.ceil(len(data) / cfg.batch_size)
     bar = progress(iterate_batches(data, cfg.batch_size, generator=order), total=n_batches,
-                   desc=f"pretrain epoch {epoch}/{cfg.epochs}", unit="batch", leave=False)
+                   desc=f"pretrain {epoch_label(cfg, epoch, low_from)}", unit="batch", leave=False)
     for i, rows in enumerate(bar):
         # the layout is made on the host: no device syncs below
         batch = teacher_forced(rows, HEAD_ROWS_MULTIPLE).to(device)
@@ -282,8 +289,8 @@ def train_mle(corpus: Corpus, gen_cfg: GeneratorConfig, cfg: PretrainConfig, *, 
                     "bad": 0}
         else:
             best["bad"] += 1
-        phase = "" if low_from is None else f" (low-lr phase, lr {cfg.low_lr:g})"
-        log(f"pretrain: epoch {epoch}/{cfg.epochs} train_nll {row['train_nll']:.4f} "
+        phase = "" if low_from is None else f" (lr {cfg.low_lr:g})"
+        log(f"pretrain: {epoch_label(cfg, epoch, low_from)} train_nll {row['train_nll']:.4f} "
             f"valid_nll {valid['nll']:.4f} (anchor {valid['nll_anchor']:.4f}, ppl {valid['ppl']:.2f})"
             f"{' *' if improved else ''}{phase}  {seconds:.1f}s")
         if low_from is None:
