@@ -141,17 +141,48 @@ def release_freed_memory() -> bool:
     return True
 
 
+#: Resident bytes above which :func:`trim_if_large` hands the kept heap's free pages back (None:
+#: it does nothing). Process-wide, like the malloc settings it pairs with; set by :func:`configure`.
+_TRIM_ABOVE: int | None = None
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (``/proc/self/statm``; 0 where that is not readable)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def trim_if_large() -> bool:
+    """Hand the kept heap's free pages back when resident memory is above
+    ``runtime.kept_heap_limit_gb`` (True when it did).
+
+    Why: with :func:`retain_freed_memory` every batch of its own width leaves holes the next
+    does not fit, so the heap only grows: pretraining on a 20k-word corpus of 45-token sentences
+    held 3.2 GB after 30 s of training and peaked at 3.5 GB (1.3 GB with nothing kept, but
+    1.8x slower). Called after each training step and before an NLL over a split; on a small
+    vocabulary the stages stay far below the limit and this is one read of /proc per step."""
+    if _TRIM_ABOVE is None or resident_bytes() <= _TRIM_ABOVE:
+        return False
+    return release_freed_memory()
+
+
 def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
     """Apply the ``runtime`` params section for a stage computing on `device` (once, early).
 
-    CPU: one intra-op thread and the heap kept (:func:`retain_freed_memory`). Every device:
+    CPU: one intra-op thread and the heap kept (:func:`retain_freed_memory`) up to
+    ``runtime.kept_heap_limit_gb`` of resident memory (:func:`trim_if_large`). Every device:
     deterministic kernels as ``runtime.deterministic`` says. (``runtime.precision`` is applied
     around each training forward pass by :func:`autocast`.)
     """
+    global _TRIM_ABOVE
     set_deterministic(cfg.deterministic)
     if torch.device(device).type == "cpu":
         single_threaded(device)
-        retain_freed_memory()
+        if cfg.kept_heap_limit_gb > 0 and retain_freed_memory():
+            _TRIM_ABOVE = int(cfg.kept_heap_limit_gb * 2 ** 30)
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -185,3 +185,41 @@ def test_bf16_lstm_probe_leaves_the_seeded_stream_alone() -> None:
     torch.manual_seed(7)
     bf16_lstm_supported.__wrapped__("cpu")  # uncached: really builds and runs the probe
     assert torch.equal(torch.rand(5), expected)
+
+
+def test_trim_if_large_hands_back_only_above_the_limit(monkeypatch):
+    """The kept heap is bounded: above runtime.kept_heap_limit_gb of resident memory the free
+    pages go back (malloc_trim), below it nothing is done (the heap's speed is kept)."""
+    import gantext.runtime as rt
+
+    calls = []
+    monkeypatch.setattr(rt, "release_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    assert rt.trim_if_large() is False and not calls  # not configured: never
+    monkeypatch.setattr(rt, "resident_bytes", lambda: 3 * 2 ** 30)
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", 2 * 2 ** 30)
+    assert rt.trim_if_large() is True and calls == [1]
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", 4 * 2 ** 30)
+    assert rt.trim_if_large() is False and calls == [1]
+
+
+def test_resident_bytes_reads_this_process():
+    import gantext.runtime as rt
+
+    big = bytearray(64 * 2 ** 20)  # touched: resident
+    assert rt.resident_bytes() > len(big)
+
+
+def test_configure_keeps_the_heap_only_with_a_limit(monkeypatch):
+    import gantext.runtime as rt
+    from gantext.config import RuntimeConfig
+
+    monkeypatch.setattr(rt, "retain_freed_memory", lambda: True)
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    rt.configure(RuntimeConfig(kept_heap_limit_gb=0.5), "cpu")
+    assert rt._TRIM_ABOVE == 2 ** 29
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    kept = []
+    monkeypatch.setattr(rt, "retain_freed_memory", lambda: kept.append(1) or True)
+    rt.configure(RuntimeConfig(kept_heap_limit_gb=0), "cpu")
+    assert rt._TRIM_ABOVE is None and not kept

@@ -44,6 +44,9 @@ NLL_BATCH_SIZE = 512
 def nll_sum(model: Generator, data: torch.Tensor, batch_size: int = NLL_BATCH_SIZE,
             device: torch.device | str = "cpu") -> tuple[float, int]:
     """(S, N): summed NLL over real targets and their count, in eval mode, in a fixed order."""
+    from gantext.runtime import release_freed_memory, trim_if_large  # (runtime imports config)
+
+    trim_if_large()  # room for the passes below
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -54,8 +57,6 @@ def nll_sum(model: Generator, data: torch.Tensor, batch_size: int = NLL_BATCH_SI
             count += k
     finally:
         model.train(was_training)
-        from gantext.runtime import release_freed_memory  # (runtime imports config: lazily)
-
         release_freed_memory()  # the passes' vocabulary-wide holes (see there)
     return total, count
 

@@ -38,7 +38,7 @@ from gantext.progress import progress
 from gantext.progress import write as progress_write
 from gantext.registry import lookup
 from gantext.runtime import (autocast, autocast_dtype, derive_seed, release_freed_memory,
-                             resolve_device, seed_everything)
+                             resolve_device, seed_everything, trim_if_large)
 from gantext.training.checkpoint import (load_module, load_resume, run_fingerprint, save_checkpoint,
                                          save_generator, save_resume)
 from gantext.training.guard import DivergenceGuard, EndRollback, Figures, kept_checkpoint
@@ -197,6 +197,7 @@ def train_adversarial(generator: Generator, corpus: Corpus, cfg: AdversarialConf
         except NonFiniteLoss as exc:
             raise run.diverged(exc, done) from None
         run.publish(row, bar)
+        trim_if_large()  # a large vocabulary's step-shaped holes (see there)
         run.show_samples(done)
         run.checkpoint(done)  # guard, rollback candidate, resume file
         if on_step is not None:

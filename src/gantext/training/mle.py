@@ -33,7 +33,7 @@ from gantext.models.generator import Generator, build_generator
 from gantext.models.generator import generator_spec as spec_for
 from gantext.models.lstm import LSTMGenerator
 from gantext.models.transformer import TransformerGenerator
-from gantext.runtime import autocast, derive_seed
+from gantext.runtime import autocast, derive_seed, trim_if_large
 from gantext.text.vocab import PAD_ID
 from gantext.training.checkpoint import load_resume, run_fingerprint, save_resume
 from gantext.training.guard import DivergenceGuard, kept_checkpoint
@@ -209,6 +209,7 @@ def _train_epoch(model: Generator, optimizer: torch.optim.Optimizer, data: torch
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        trim_if_large()  # a large vocabulary's step-shaped holes (see there)
         total += s.detach().double()
         count += k
         if i % 50 == 0:
