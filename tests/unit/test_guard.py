@@ -182,8 +182,8 @@ def test_adversarial_stage_prints_the_guards_figures_from_its_metrics(tmp_path, 
     params["model"]["generator"].update(embed_dim=8, hidden_dim=16)
     params["model"]["discriminator"].update(embed_dim=8, num_filters=4)
     params["pretrain"].update(epochs=1, device="cpu")
-    params["adversarial"].update(steps=4, batch_size=8, checkpoint_every=2, log_every=2,
-                                 sample_every=100, guard_samples=40, device="cpu")
+    params["adversarial"].update(loss="bce", steps=4, batch_size=8, checkpoint_every=2,
+                                 log_every=2, sample_every=100, guard_samples=40, device="cpu")
     params["tracking"]["enabled"] = False
     (tmp_path / "data" / "raw").mkdir(parents=True)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")

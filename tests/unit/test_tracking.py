@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gantext import provenance, tracking
-from gantext.config import params_from_dict
+from gantext.config import AdversarialConfig, params_from_dict
 from gantext.paths import Paths
 
 DVC = str(Path(sys.executable).with_name("dvc"))
@@ -510,7 +510,7 @@ def test_stage_runs_of_one_pipeline_nest_under_one_parent(repo, clean_env):
     assert parent.data.tags["gantext.pipeline_id"] == "exp-a@abcdef0"
     assert parent.info.run_name.startswith("pipeline · ") and "exp-a" in parent.info.run_name
     assert parent.data.params["pretrain.epochs"] == "2"  # every params value
-    assert parent.data.params["adversarial.loss"] == "bce"
+    assert parent.data.params["adversarial.loss"] == AdversarialConfig().loss
     assert parent.info.status == "FINISHED"  # ended with its last stage
     clean_env.setenv("DVC_EXP_NAME", "exp-b")  # another experiment: another parent
     with tracking.stage_run("train", _params(), paths) as other:
