@@ -32,6 +32,7 @@ PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat1
 # glibc mallopt() parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_MMAP_THRESHOLD = -3
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -141,9 +142,10 @@ def release_freed_memory() -> bool:
     return True
 
 
-#: Resident bytes above which :func:`trim_if_large` hands the kept heap's free pages back (None:
-#: it does nothing). Process-wide, like the malloc settings it pairs with; set by :func:`configure`.
+#: Resident bytes above which :func:`trim_if_large` stops keeping freed memory (None: it does
+#: nothing). Process-wide, like the malloc settings it pairs with; set by :func:`configure`.
 _TRIM_ABOVE: int | None = None
+_limit_gb = 0.0
 
 
 def resident_bytes() -> int:
@@ -155,18 +157,41 @@ def resident_bytes() -> int:
         return 0
 
 
+def stop_retaining_freed_memory() -> bool:
+    """Undo :func:`retain_freed_memory` for the rest of the process: blocks of 1 MiB and more are
+    mmap()ed again (returned to the kernel when freed), the heap is trimmed above 1 MiB free, and
+    what it holds free now is handed back. False (nothing done) where the C library is not glibc."""
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    done = all(mallopt(opt, value) for opt, value in ((_M_MMAP_MAX, 65536),
+                                                      (_M_MMAP_THRESHOLD, 1 << 20),
+                                                      (_M_TRIM_THRESHOLD, 1 << 20)))
+    return release_freed_memory() and done
+
+
 def trim_if_large() -> bool:
-    """Hand the kept heap's free pages back when resident memory is above
-    ``runtime.kept_heap_limit_gb`` (True when it did).
+    """Stop keeping freed memory once resident memory is above ``runtime.kept_heap_limit_gb``
+    (True when it did, once per process).
 
     Why: with :func:`retain_freed_memory` every batch of its own width leaves holes the next
     does not fit, so the heap only grows: pretraining on a 20k-word corpus of 45-token sentences
-    held 3.2 GB after 30 s of training and peaked at 3.5 GB (1.3 GB with nothing kept, but
-    1.8x slower). Called after each training step and before an NLL over a split; on a small
-    vocabulary the stages stay far below the limit and this is one read of /proc per step."""
-    if _TRIM_ABOVE is None or resident_bytes() <= _TRIM_ABOVE:
+    held 3.2 GB after 30 s and peaked at 3.5 GB (1.3 GB with nothing kept, but 1.8x slower), and
+    SeqGAN's steps there crept from 3.3 to 4.0 GB. Trimming after each step did not bound the
+    peaks inside a step; returning big blocks on free does. Called after each training step and
+    before an NLL over a split; on a small vocabulary the stages stay far below the limit and
+    this is one read of /proc per call."""
+    global _TRIM_ABOVE
+    if _TRIM_ABOVE is None or (held := resident_bytes()) <= _TRIM_ABOVE:
         return False
-    return release_freed_memory()
+    _TRIM_ABOVE = None
+    from gantext.progress import write  # (progress imports nothing of ours: lazily)
+
+    write(f"runtime: {held / 2 ** 30:.1f} GB resident > runtime.kept_heap_limit_gb "
+                   f"({_limit_gb:g}): freed memory is handed back from now on (bounded memory, "
+                   "slower steps on a large vocabulary)")
+    return stop_retaining_freed_memory()
 
 
 def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
@@ -177,12 +202,13 @@ def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
     deterministic kernels as ``runtime.deterministic`` says. (``runtime.precision`` is applied
     around each training forward pass by :func:`autocast`.)
     """
-    global _TRIM_ABOVE
+    global _TRIM_ABOVE, _limit_gb
     set_deterministic(cfg.deterministic)
     if torch.device(device).type == "cpu":
         single_threaded(device)
         if cfg.kept_heap_limit_gb > 0 and retain_freed_memory():
             _TRIM_ABOVE = int(cfg.kept_heap_limit_gb * 2 ** 30)
+            _limit_gb = cfg.kept_heap_limit_gb
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

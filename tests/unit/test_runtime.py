@@ -187,20 +187,45 @@ def test_bf16_lstm_probe_leaves_the_seeded_stream_alone() -> None:
     assert torch.equal(torch.rand(5), expected)
 
 
-def test_trim_if_large_hands_back_only_above_the_limit(monkeypatch):
-    """The kept heap is bounded: above runtime.kept_heap_limit_gb of resident memory the free
-    pages go back (malloc_trim), below it nothing is done (the heap's speed is kept)."""
+def test_trim_if_large_stops_keeping_memory_once_above_the_limit(monkeypatch, capsys):
+    """The kept heap is bounded: above runtime.kept_heap_limit_gb of resident memory the process
+    stops keeping freed memory (once, said on stderr); below it nothing changes (speed kept)."""
     import gantext.runtime as rt
 
     calls = []
-    monkeypatch.setattr(rt, "release_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(rt, "stop_retaining_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
     assert rt.trim_if_large() is False and not calls  # not configured: never
     monkeypatch.setattr(rt, "resident_bytes", lambda: 3 * 2 ** 30)
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", 2 * 2 ** 30)
-    assert rt.trim_if_large() is True and calls == [1]
     monkeypatch.setattr(rt, "_TRIM_ABOVE", 4 * 2 ** 30)
-    assert rt.trim_if_large() is False and calls == [1]
+    monkeypatch.setattr(rt, "_limit_gb", 4.0)
+    assert rt.trim_if_large() is False and not calls  # below
+    monkeypatch.setattr(rt, "_TRIM_ABOVE", 2 * 2 ** 30)
+    monkeypatch.setattr(rt, "_limit_gb", 2.0)
+    assert rt.trim_if_large() is True and calls == [1]
+    assert "3.0 GB resident > runtime.kept_heap_limit_gb (2)" in capsys.readouterr().err
+    assert rt.trim_if_large() is False and calls == [1]  # once per process
+
+
+def test_stop_retaining_freed_memory_sets_glibc_back(monkeypatch):
+    """Big blocks mmapped again and returned on free, then one trim (glibc only)."""
+    import gantext.runtime as rt
+
+    set_to = []
+
+    class Fn:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, *args):
+            set_to.append((self.name, *args))
+            return 1
+
+    monkeypatch.setattr(rt, "_libc_function", lambda name: Fn(name))
+    assert rt.stop_retaining_freed_memory() is True
+    assert ("mallopt", rt._M_MMAP_MAX, 65536) in set_to
+    assert ("mallopt", rt._M_MMAP_THRESHOLD, 1 << 20) in set_to
+    assert ("malloc_trim", 0) in set_to
 
 
 def test_resident_bytes_reads_this_process():
