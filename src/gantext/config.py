@@ -286,7 +286,7 @@ class RuntimeConfig:
     deterministic: bool = _f(True, help="deterministic kernels (CPU: free; CUDA: slower)")
     # the CPU stages keep freed memory for reuse (fast); above this resident size they hand the
     # free pages back after a training step or before an NLL pass (gantext.runtime.trim_if_large)
-    kept_heap_limit_gb: float = _f(1.5, ge=0.0, help="resident GB above which freed memory is "
+    kept_heap_limit_gb: float = _f(2.0, ge=0.0, help="resident GB above which freed memory is "
                                    "returned (0: never kept)")
 
 
