@@ -479,11 +479,12 @@ def _stderr(msg: str) -> None:
 # ----------------------------------------------------------------------------- outputs
 def valid_nll(generator: Generator, data: torch.Tensor, batch_size: int = 500) -> float:
     """Generator NLL per token on `data` (MLE fit; GAN training usually trades some of it away)."""
+    if len(data) == 0:
+        return float("nan")
+    trim_if_large()  # room for the passes below
     was = generator.training
     generator.eval()
     total, count = 0.0, 0
-    if len(data) == 0:
-        return float("nan")
     with torch.no_grad():
         for batch in iterate_batches(data, batch_size, shuffle=False):
             s, n = generator.nll(batch.to(generator.device))
