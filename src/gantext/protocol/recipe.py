@@ -146,7 +146,7 @@ def load_recipe(spec: str | Path, root: Path, corpus: str | Path | None = None) 
         seeds=tuple(int(s) for s in raw.get("seeds") or DEFAULT_SEEDS),
         published=_mapping(raw.get("published"), f"{path}: published"),
         sweep=_mapping(raw.get("sweep"), f"{path}: sweep"),
-        source=str(path),
+        source=_corpus_ref(path, root),  # shown in reports: relative inside the repository
         corpus=ref)
 
 
