@@ -284,8 +284,8 @@ class RuntimeConfig:
     # <pad>/<bos> logit overflows there); evaluation and reported NLLs are always fp32
     precision: Literal["fp32", "bf16"] = _f("bf16", help="training compute precision: fp32 | bf16")
     deterministic: bool = _f(True, help="deterministic kernels (CPU: free; CUDA: slower)")
-    # the CPU stages keep freed memory for reuse (fast); above this resident size they hand the
-    # free pages back after a training step or before an NLL pass (gantext.runtime.trim_if_large)
+    # the CPU stages keep freed memory for reuse (fast); past this resident size they stop
+    # keeping it for the rest of the stage (gantext.runtime.trim_if_large)
     kept_heap_limit_gb: float = _f(2.0, ge=0.0, help="resident GB above which freed memory is "
                                    "returned (0: never kept)")
 

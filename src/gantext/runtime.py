@@ -142,10 +142,9 @@ def release_freed_memory() -> bool:
     return True
 
 
-#: Resident bytes above which :func:`trim_if_large` stops keeping freed memory (None: it does
+#: ``runtime.kept_heap_limit_gb`` while freed memory is kept (None: :func:`trim_if_large` does
 #: nothing). Process-wide, like the malloc settings it pairs with; set by :func:`configure`.
-_TRIM_ABOVE: int | None = None
-_limit_gb = 0.0
+_kept_heap_limit_gb: float | None = None
 
 
 def resident_bytes() -> int:
@@ -182,16 +181,24 @@ def trim_if_large() -> bool:
     peaks inside a step; returning big blocks on free does. Called after each training step and
     before an NLL over a split; on a small vocabulary the stages stay far below the limit and
     this is one read of /proc per call."""
-    global _TRIM_ABOVE
-    if _TRIM_ABOVE is None or (held := resident_bytes()) <= _TRIM_ABOVE:
+    global _kept_heap_limit_gb
+    limit = _kept_heap_limit_gb
+    if limit is None or (held := resident_bytes()) <= limit * 2 ** 30:
         return False
-    _TRIM_ABOVE = None
+    _kept_heap_limit_gb = None
     from gantext.progress import write  # (progress imports nothing of ours: lazily)
 
-    write(f"runtime: {held / 2 ** 30:.1f} GB resident > runtime.kept_heap_limit_gb "
-                   f"({_limit_gb:g}): freed memory is handed back from now on (bounded memory, "
-                   "slower steps on a large vocabulary)")
+    write(f"runtime: {held / 2 ** 30:.1f} GB resident > runtime.kept_heap_limit_gb ({limit:g}): "
+          "freed memory is handed back from now on (bounded memory, slower steps on a large "
+          "vocabulary)")
     return stop_retaining_freed_memory()
+
+
+def release_at_peak() -> None:
+    """At the peak of vocabulary-wide work: stop keeping freed memory if past the limit
+    (:func:`trim_if_large`), then hand the heap's free pages back (:func:`release_freed_memory`)."""
+    trim_if_large()
+    release_freed_memory()
 
 
 def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
@@ -202,13 +209,12 @@ def configure(cfg: RuntimeConfig, device: torch.device | str) -> None:
     deterministic kernels as ``runtime.deterministic`` says. (``runtime.precision`` is applied
     around each training forward pass by :func:`autocast`.)
     """
-    global _TRIM_ABOVE, _limit_gb
+    global _kept_heap_limit_gb
     set_deterministic(cfg.deterministic)
     if torch.device(device).type == "cpu":
         single_threaded(device)
         if cfg.kept_heap_limit_gb > 0 and retain_freed_memory():
-            _TRIM_ABOVE = int(cfg.kept_heap_limit_gb * 2 ** 30)
-            _limit_gb = cfg.kept_heap_limit_gb
+            _kept_heap_limit_gb = cfg.kept_heap_limit_gb
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

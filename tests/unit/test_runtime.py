@@ -194,14 +194,12 @@ def test_trim_if_large_stops_keeping_memory_once_above_the_limit(monkeypatch, ca
 
     calls = []
     monkeypatch.setattr(rt, "stop_retaining_freed_memory", lambda: calls.append(1) or True)
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    monkeypatch.setattr(rt, "_kept_heap_limit_gb", None)
     assert rt.trim_if_large() is False and not calls  # not configured: never
     monkeypatch.setattr(rt, "resident_bytes", lambda: 3 * 2 ** 30)
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", 4 * 2 ** 30)
-    monkeypatch.setattr(rt, "_limit_gb", 4.0)
+    monkeypatch.setattr(rt, "_kept_heap_limit_gb", 4.0)
     assert rt.trim_if_large() is False and not calls  # below
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", 2 * 2 ** 30)
-    monkeypatch.setattr(rt, "_limit_gb", 2.0)
+    monkeypatch.setattr(rt, "_kept_heap_limit_gb", 2.0)
     assert rt.trim_if_large() is True and calls == [1]
     assert "3.0 GB resident > runtime.kept_heap_limit_gb (2)" in capsys.readouterr().err
     assert rt.trim_if_large() is False and calls == [1]  # once per process
@@ -240,11 +238,11 @@ def test_configure_keeps_the_heap_only_with_a_limit(monkeypatch):
     from gantext.config import RuntimeConfig
 
     monkeypatch.setattr(rt, "retain_freed_memory", lambda: True)
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    monkeypatch.setattr(rt, "_kept_heap_limit_gb", None)
     rt.configure(RuntimeConfig(kept_heap_limit_gb=0.5), "cpu")
-    assert rt._TRIM_ABOVE == 2 ** 29
-    monkeypatch.setattr(rt, "_TRIM_ABOVE", None)
+    assert rt._kept_heap_limit_gb == 0.5
+    monkeypatch.setattr(rt, "_kept_heap_limit_gb", None)
     kept = []
     monkeypatch.setattr(rt, "retain_freed_memory", lambda: kept.append(1) or True)
     rt.configure(RuntimeConfig(kept_heap_limit_gb=0), "cpu")
-    assert rt._TRIM_ABOVE is None and not kept
+    assert rt._kept_heap_limit_gb is None and not kept

@@ -185,10 +185,9 @@ def _rollout_rewards(policy: Generator, discriminator: TextDiscriminator, sample
         done = decode(policy, rows, ji + 1, policy.index_state(states, flat), ls[flat], pick)
         sums.index_add_(0, p, _score(discriminator, done))
         if release:  # the pass's holes (see SeqGANObjective._release), before the next pass
-            from gantext.runtime import release_freed_memory, trim_if_large  # (imports config)
+            from gantext.runtime import release_at_peak  # (runtime imports config)
 
-            trim_if_large()  # here, at the step's peak: the step ends below it once trimmed
-            release_freed_memory()
+            release_at_peak()
     rewards[pb, pj] = sums / n_rollouts
     return rewards
 
@@ -241,10 +240,9 @@ class SeqGANObjective(SampledDObjective):
         kept heap grew by ~0.8 GB a step at V = 20k. Only then: the passes are heavy enough
         that re-faulting the pages costs little next to them (COCO's are not capped)."""
         if self.plan.release_after_pass:
-            from gantext.runtime import release_freed_memory, trim_if_large  # (imports config)
+            from gantext.runtime import release_at_peak  # (runtime imports config)
 
-            trim_if_large()  # at the step's peak (see runtime.trim_if_large)
-            release_freed_memory()
+            release_at_peak()
 
     @torch.no_grad()
     def _update_rollout(self) -> None:
